@@ -1,0 +1,73 @@
+/**
+ * zk-recipes' test kit (`zk-recipes/testing`): real ZooKeeper servers for tests, as Curator users
+ * have curator-test. Servers come from, in order: `ZK_CONNECT` (an external server), a local
+ * ZooKeeper install started as a child Java process, or containers when a Docker engine answers.
+ * `ZK_STRATEGY=external|local|container` forces one.
+ * @module
+ */
+import { dockerAvailable, startContainerEnsemble, startContainerServer } from './containers.js';
+import { findLocalInstall, startLocalEnsemble, startLocalServer } from './local.js';
+import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
+
+export type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
+export { expireSession } from './expire.js';
+export { findLocalInstall, freePort, startLocalEnsemble, startLocalServer, type LocalInstall, type LocalServerOptions } from './local.js';
+export { dockerAvailable, startContainerEnsemble, startContainerServer } from './containers.js';
+export { fourLetterWord, serverMode } from './fourlw.js';
+
+/** The message shown when no server can be had: every way to provide one. */
+export const NO_SERVER_MESSAGE = [
+  'zk-recipes/testing: no ZooKeeper server available. Provide one of:',
+  '  - ZK_CONNECT=host:port          an external server (e.g. `docker run -p 2181:2181 zookeeper:3.9`)',
+  '  - a local install               Debian/Ubuntu: `apt-get install zookeeper` (uses /usr/share/java/zookeeper.jar);',
+  '                                  or ZOOKEEPER_HOME=<unpacked release> or ZOOKEEPER_CLASSPATH=<classpath>; needs `java`',
+  '  - a Docker engine               DOCKER_HOST or /var/run/docker.sock (image: ZK_IMAGE, default zookeeper:3.9)',
+  'In this repository, `npm test` installs Debian\'s zookeeper package by itself when run as root with apt-get.',
+].join('\n');
+
+type Strategy = 'external' | 'local' | 'container';
+
+function strategyFromEnv(): Strategy | undefined {
+  const s = process.env['ZK_STRATEGY'];
+  if (s === undefined || s === '') return undefined;
+  if (s !== 'external' && s !== 'local' && s !== 'container') throw new Error(`zk-recipes/testing: ZK_STRATEGY must be external, local or container, got ${s}`);
+  return s;
+}
+
+function externalServer(connectString: string): ZooKeeperServer {
+  const port = Number(connectString.split(',')[0]!.split(':')[1]);
+  const unsupported = async () => { throw new Error('zk-recipes/testing: an external server (ZK_CONNECT) cannot be stopped, restarted or paused'); };
+  return {
+    kind: 'external', connectString, port,
+    stop: unsupported, restart: unsupported, pause: unsupported, resume: unsupported,
+    close: async () => undefined,
+    [Symbol.asyncDispose]: async () => undefined,
+  };
+}
+
+/**
+ * Gives a real ZooKeeper server: `ZK_CONNECT` if set (no stop/restart), else a local install,
+ * else a container. Fails with {@link NO_SERVER_MESSAGE} when none is available.
+ */
+export async function startZooKeeper(): Promise<ZooKeeperServer> {
+  const forced = strategyFromEnv();
+  const ext = process.env['ZK_CONNECT'];
+  if ((forced === undefined || forced === 'external') && ext) return externalServer(ext);
+  if (forced === 'external') throw new Error(`ZK_STRATEGY=external needs ZK_CONNECT\n${NO_SERVER_MESSAGE}`);
+  if (forced !== 'container' && findLocalInstall()) return startLocalServer();
+  if (forced === 'local') throw new Error(`ZK_STRATEGY=local but no local install was found\n${NO_SERVER_MESSAGE}`);
+  if (await dockerAvailable()) return startContainerServer();
+  throw new Error(NO_SERVER_MESSAGE);
+}
+
+/**
+ * Starts an ensemble of `n` servers (local processes, else containers) and waits for a quorum.
+ * An external `ZK_CONNECT` server cannot serve as one.
+ */
+export async function startEnsemble(n = 3): Promise<ZooKeeperEnsemble> {
+  const forced = strategyFromEnv();
+  if (forced !== 'container' && findLocalInstall()) return startLocalEnsemble(n);
+  if (forced === 'local') throw new Error(`ZK_STRATEGY=local but no local install was found\n${NO_SERVER_MESSAGE}`);
+  if (await dockerAvailable()) return startContainerEnsemble(n);
+  throw new Error(NO_SERVER_MESSAGE);
+}

@@ -1,0 +1,321 @@
+/**
+ * Local ZooKeeper servers: the Java server from a local install, started as child processes on
+ * free loopback ports with temporary data dirs. Every process started here is killed when the
+ * test process exits, and its pid is recorded where the test runner's global teardown finds it.
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, closeSync, unlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import createDebug from 'debug';
+import { serverMode, fourLetterWord } from './fourlw.js';
+import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
+
+const log = createDebug('zk-recipes:testing');
+
+/** Where a local ZooKeeper install was found. */
+export interface LocalInstall {
+  /** Java classpath holding the server and its config dir. */
+  classpath: string;
+  /** What was found, for messages. */
+  source: string;
+}
+
+/**
+ * Finds a local ZooKeeper: `ZOOKEEPER_CLASSPATH`, `ZOOKEEPER_HOME` (a release tarball), or
+ * Debian's `/usr/share/java/zookeeper.jar`. Undefined when there is none (or no `java`).
+ */
+export function findLocalInstall(env: NodeJS.ProcessEnv = process.env): LocalInstall | undefined {
+  if (env['ZOOKEEPER_CLASSPATH']) return { classpath: env['ZOOKEEPER_CLASSPATH'], source: 'ZOOKEEPER_CLASSPATH' };
+  const home = env['ZOOKEEPER_HOME'];
+  if (home && existsSync(join(home, 'lib'))) {
+    const jars = readdirSync(join(home, 'lib')).filter((f) => f.endsWith('.jar')).map((f) => join(home, 'lib', f));
+    return { classpath: [join(home, 'conf'), ...jars].join(':'), source: `ZOOKEEPER_HOME=${home}` };
+  }
+  if (existsSync('/usr/share/java/zookeeper.jar')) {
+    return { classpath: '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar', source: '/usr/share/java/zookeeper.jar (Debian package)' };
+  }
+  return undefined;
+}
+
+/** Finds a free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// ---- process registry: no orphan Java processes ----------------------------------------------
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  live.add(child);
+  const dir = process.env['ZK_RECIPES_PID_DIR'];
+  const pidFile = dir && child.pid ? join(dir, String(child.pid)) : undefined;
+  if (pidFile) { try { writeFileSync(pidFile, ''); } catch { /* dir gone */ } }
+  child.once('exit', () => {
+    live.delete(child);
+    if (pidFile) { try { unlinkSync(pidFile); } catch { /* already gone */ } }
+  });
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    const killAll = () => { for (const c of live) { try { c.kill('SIGKILL'); } catch { /* gone */ } } };
+    process.once('exit', killAll);
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => { killAll(); process.exit(130); });
+    }
+  }
+}
+
+/** Kills every process recorded in `dir` (the global teardown's safety net) and empties it. */
+export function killRecorded(dir: string): number {
+  let n = 0;
+  if (!existsSync(dir)) return 0;
+  for (const f of readdirSync(dir)) {
+    const pid = Number(f);
+    if (Number.isInteger(pid)) {
+      try { process.kill(pid, 'SIGKILL'); n++; } catch { /* already gone */ }
+    }
+    rmSync(join(dir, f), { force: true });
+  }
+  return n;
+}
+
+// ---- one server process ----------------------------------------------------------------------
+
+interface ProcessSpec {
+  install: LocalInstall;
+  dir: string;
+  cfgFile: string;
+  port: number;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${what}: the server process exited with code ${child.exitCode}`);
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: not ready within ${timeoutMs} ms`);
+}
+
+function startProcess(spec: ProcessSpec): ChildProcess {
+  const out = openSync(join(spec.dir, 'server.log'), 'a');
+  const child = spawn('java', [
+    '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
+    '-Dzookeeper.admin.enableServer=false',
+    '-Dzookeeper.4lw.commands.whitelist=*',
+    '-Dznode.container.checkIntervalMs=1000',
+    '-Dzookeeper.extendedTypesEnabled=true',
+    '-Dzookeeper.root.logger=WARN,CONSOLE',
+    '-cp', spec.install.classpath,
+    'org.apache.zookeeper.server.quorum.QuorumPeerMain', spec.cfgFile,
+  ], { stdio: ['ignore', out, out] });
+  closeSync(out);
+  track(child);
+  log('started java pid %d for port %d', child.pid, spec.port);
+  return child;
+}
+
+function stopProcess(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, 5000);
+    child.once('exit', () => { clearTimeout(t); resolve(); });
+    try {
+      child.kill('SIGCONT'); // a paused process cannot act on SIGTERM
+      child.kill(signal);
+    } catch { resolve(); }
+  });
+}
+
+class LocalServer implements ZooKeeperServer {
+  readonly kind = 'local' as const;
+  readonly connectString: string;
+  child: ChildProcess | undefined;
+  private closed = false;
+
+  constructor(readonly spec: ProcessSpec, private readonly readyModes: RegExp, private readonly ownsDir: boolean) {
+    this.connectString = `127.0.0.1:${spec.port}`;
+  }
+
+  get port(): number { return this.spec.port; }
+
+  async start(timeoutMs = 60_000): Promise<void> {
+    this.child = startProcess(this.spec);
+    await waitFor(async () => this.readyModes.test((await serverMode('127.0.0.1', this.spec.port)) ?? ''), timeoutMs, `ZooKeeper on ${this.connectString}`, this.child);
+  }
+
+  /** Starts the process without waiting (ensemble members need their peers to become ready). */
+  spawnOnly(): void {
+    this.child = startProcess(this.spec);
+  }
+
+  async stop(): Promise<void> {
+    await stopProcess(this.child);
+    this.child = undefined;
+  }
+
+  async kill(): Promise<void> {
+    await stopProcess(this.child, 'SIGKILL');
+    this.child = undefined;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async pause(): Promise<void> { this.child?.kill('SIGSTOP'); }
+  async resume(): Promise<void> { this.child?.kill('SIGCONT'); }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.stop();
+    if (this.ownsDir) rmSync(this.spec.dir, { recursive: true, force: true });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
+}
+
+const BASE_CFG = [
+  'tickTime=200',
+  'initLimit=50',
+  'syncLimit=25',
+  'minSessionTimeout=400',
+  'maxSessionTimeout=60000',
+  'maxClientCnxns=0',
+  'admin.enableServer=false',
+  '4lw.commands.whitelist=*',
+  'extendedTypesEnabled=true',
+  'forceSync=no',
+];
+
+/** Options of {@link startLocalServer}. */
+export interface LocalServerOptions {
+  /** The install to run. @default findLocalInstall() */
+  install?: LocalInstall;
+  /** Client port. @default a free port */
+  port?: number;
+}
+
+/**
+ * Starts one standalone server as a child Java process on a free loopback port with a temporary
+ * data dir. Resolves once it answers `srvr`.
+ */
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<ZooKeeperServer> {
+  const install = options.install ?? findLocalInstall();
+  if (!install) throw new Error('no local ZooKeeper install found');
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'zk-recipes-'));
+  const cfgFile = join(dir, 'zoo.cfg');
+  writeFileSync(cfgFile, [...BASE_CFG, `dataDir=${join(dir, 'data')}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1', ''].join('\n'));
+  const server = new LocalServer({ install, dir, cfgFile, port }, /standalone/, true);
+  try {
+    await server.start();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return server;
+}
+
+class LocalEnsemble implements ZooKeeperEnsemble {
+  readonly connectString: string;
+  private closed = false;
+  constructor(readonly servers: readonly LocalServer[], private readonly dir: string) {
+    this.connectString = servers.map((s) => s.connectString).join(',');
+  }
+
+  private at(i: number): LocalServer {
+    const s = this.servers[i];
+    if (!s) throw new RangeError(`ensemble: no server ${i} (have ${this.servers.length})`);
+    return s;
+  }
+
+  async kill(i: number): Promise<void> { await this.at(i).kill(); }
+
+  async restart(i: number): Promise<void> {
+    const s = this.at(i);
+    await s.stop();
+    s.spawnOnly();
+    await this.waitForQuorum();
+  }
+
+  async leaderIndex(): Promise<number> {
+    for (let i = 0; i < this.servers.length; i++) {
+      if ((await serverMode('127.0.0.1', this.servers[i]!.port)) === 'leader') return i;
+    }
+    return -1;
+  }
+
+  async serverOf(sessionId: string): Promise<number> {
+    const want = `sid=0x${sessionId.toLowerCase()}`;
+    for (let i = 0; i < this.servers.length; i++) {
+      try {
+        const cons = await fourLetterWord('127.0.0.1', this.servers[i]!.port, 'cons', 1000);
+        if (cons.toLowerCase().includes(want)) return i;
+      } catch { /* down */ }
+    }
+    return -1;
+  }
+
+  async waitForQuorum(timeoutMs = 60_000): Promise<void> {
+    await waitFor(async () => {
+      const running = this.servers.filter((s) => s.child);
+      const modes = await Promise.all(running.map((s) => serverMode('127.0.0.1', s.port)));
+      return modes.every((m) => m === 'leader' || m === 'follower') && modes.includes('leader');
+    }, timeoutMs, 'ensemble quorum');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.servers.map((s) => s.close()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
+}
+
+/**
+ * Starts an ensemble of `n` local servers on loopback (free ports) and waits for a quorum.
+ * @param n - number of servers (3 for failover tests)
+ */
+export async function startLocalEnsemble(n = 3, install = findLocalInstall()): Promise<ZooKeeperEnsemble> {
+  if (!install) throw new Error('no local ZooKeeper install found');
+  const dir = mkdtempSync(join(tmpdir(), 'zk-recipes-ens-'));
+  const ports: Array<{ client: number; quorum: number; election: number }> = [];
+  for (let i = 0; i < n; i++) ports.push({ client: await freePort(), quorum: await freePort(), election: await freePort() });
+  const serverLines = ports.map((p, i) => `server.${i + 1}=127.0.0.1:${p.quorum}:${p.election}`);
+  const servers = ports.map((p, i) => {
+    const sdir = join(dir, `s${i + 1}`);
+    mkdirSync(join(sdir, 'data'), { recursive: true });
+    writeFileSync(join(sdir, 'data', 'myid'), `${i + 1}\n`);
+    const cfgFile = join(sdir, 'zoo.cfg');
+    writeFileSync(cfgFile, [...BASE_CFG, `dataDir=${join(sdir, 'data')}`, `clientPort=${p.client}`, 'clientPortAddress=127.0.0.1',
+      'standaloneEnabled=false', 'reconfigEnabled=false', ...serverLines, ''].join('\n'));
+    return new LocalServer({ install, dir: sdir, cfgFile, port: p.client }, /leader|follower/, false);
+  });
+  const ensemble = new LocalEnsemble(servers, dir);
+  try {
+    for (const s of servers) s.spawnOnly();
+    await ensemble.waitForQuorum();
+  } catch (err) {
+    await ensemble.close();
+    throw err;
+  }
+  return ensemble;
+}

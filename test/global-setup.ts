@@ -1,0 +1,20 @@
+// Runs once per `vitest run`: checks a ZooKeeper can be had (fails loudly, never skips), and
+// kills any server process a test file left behind, even when a worker crashed.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NO_SERVER_MESSAGE, dockerAvailable, findLocalInstall } from '../src/testing/index.js';
+import { killRecorded } from '../src/testing/local.js';
+
+export default async function setup(): Promise<() => void> {
+  if (!process.env['ZK_CONNECT'] && !findLocalInstall() && !(await dockerAvailable())) {
+    throw new Error(NO_SERVER_MESSAGE);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'zk-recipes-pids-'));
+  process.env['ZK_RECIPES_PID_DIR'] = dir;
+  return () => {
+    const n = killRecorded(dir);
+    if (n > 0) console.warn(`[global-teardown] killed ${n} leftover ZooKeeper process(es)`);
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

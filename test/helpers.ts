@@ -1,0 +1,63 @@
+// Shared test helpers: one real server per test file, sessions closed after each test, and waits
+// on conditions with generous deadlines (never fixed sleeps).
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { ZkSession, type SessionOptions } from '../src/index.js';
+import { startZooKeeper, type ZooKeeperServer } from '../src/testing/index.js';
+
+/** Starts one server for the file (beforeAll) and closes it (afterAll). */
+export function useServer(): { readonly server: ZooKeeperServer; connect(opts?: SessionOptions): Promise<ZkSession> } {
+  let server: ZooKeeperServer | undefined;
+  const sessions = new Set<ZkSession>();
+  beforeAll(async () => { server = await startZooKeeper(); });
+  afterEach(async () => {
+    await Promise.all([...sessions].map((s) => s.close()));
+    sessions.clear();
+  });
+  afterAll(async () => { await server?.close(); });
+  return {
+    get server() {
+      if (!server) throw new Error('server not started');
+      return server;
+    },
+    async connect(opts: SessionOptions = {}) {
+      const s = await ZkSession.connect(server!.connectString, { sessionTimeoutMs: 4000, ...opts });
+      sessions.add(s);
+      return s;
+    },
+  };
+}
+
+/** A fresh unique path for a test. */
+let counter = 0;
+export function uniquePath(name = 't'): string {
+  return `/${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+}
+
+/** Polls `check` until it returns a truthy value; fails after `timeoutMs` naming `what`. */
+export async function waitUntil<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Resolves with the arguments of the next `event` from `emitter`, or fails after `timeoutMs`. */
+export function nextEvent<A extends unknown[] = unknown[]>(
+  emitter: { once(event: string, fn: (...args: A) => void): unknown; off(event: string, fn: (...args: A) => void): unknown },
+  event: string,
+  timeoutMs = 20_000,
+): Promise<A> {
+  return new Promise((resolve, reject) => {
+    const fn = (...args: A) => { clearTimeout(t); resolve(args); };
+    const t = setTimeout(() => { emitter.off(event, fn); reject(new Error(`no '${event}' event within ${timeoutMs} ms`)); }, timeoutMs);
+    emitter.once(event, fn);
+  });
+}
