@@ -10,3 +10,10 @@ export type {
 } from './session.js';
 export { validatePath, joinPath, parentOf, nodeName, MAX_DATA_BYTES } from './paths.js';
 export type { WaitOptions } from './wait.js';
+
+// <contender-locks>
+// <election>
+// <barriers-counter-caches-group>
+// <queues>
+// <scheduler>
+// <ops>
