@@ -1,0 +1,200 @@
+/**
+ * The contender core shared by Lock, ReadWriteLock, Semaphore and LeaderSelector (and the
+ * algorithm LeaderLatch follows): ZooKeeper's lock recipe, written out once.
+ *
+ * Layout (Curator's, so Java and Node contenders share one path):
+ * ```
+ * <path>/                                    container (created on demand, reaped when empty)
+ *   _c_<uuid>-<marker><seq:10 digits>        ephemeral-sequential, one per contender
+ * ```
+ * Algorithm:
+ * 1. Create a protected ephemeral-sequential node (after a connection loss the `_c_<uuid>-`
+ *    prefix finds our node instead of creating a second one, CURATOR-45).
+ * 2. List the children *with the parent's stat*, order them by the sequence suffix after the
+ *    marker (the random prefix must not affect order), and ask the predicate whether we hold.
+ * 3. If not, watch only the node the predicate names (our predecessor) with `get`, not
+ *    `exists`, so no watch is left behind on a node that is already gone; when it goes, re-check.
+ *    A release therefore wakes exactly one waiter: no thundering herd.
+ * 4. On timeout, abort or error our node is removed with a guaranteed delete.
+ *
+ * Fencing token: the parent's `pzxid` read in the listing that confirmed ownership. It is the
+ * zxid of the latest child create/delete under the path, so it exceeds any token an earlier holder
+ * saw (that holder's node was deleted, with a larger zxid, before we could hold), also when the
+ * container was reaped and recreated (sequence numbers restart, zxids never do). No extra round
+ * trip: the listing is needed anyway.
+ * @module
+ */
+import type { ZkSession } from '../src/session.js';
+import { NoNodeError, SessionExpiredError } from '../src/errors.js';
+import { joinPath, nodeName } from '../src/paths.js';
+import { WaitScope, deferred, type WaitOptions } from '../src/wait.js';
+
+/** A contender's node as seen in a listing. */
+export interface ContenderEntry {
+  /** Node name (no path). */
+  name: string;
+  /** The marker it carries (`lock-`, `__READ__`, ...). */
+  marker: string;
+  /** Sequence number parsed from the suffix after the marker. */
+  seq: number;
+}
+
+/** What the predicate decides for our node. */
+export type HoldDecision = { hold: true } | { hold: false; watch: string };
+
+/** Decides, from the ordered contenders and our index, whether we hold or whom to watch. */
+export type HoldPredicate = (ordered: readonly ContenderEntry[], ourIndex: number) => HoldDecision;
+
+/** The first `n` contenders hold; the others watch the one `n` places ahead (Curator's driver). */
+export function firstN(n: number): HoldPredicate {
+  return (ordered, i) => (i < n ? { hold: true } : { hold: false, watch: ordered[i - n]!.name });
+}
+
+/**
+ * Parses a child name into its marker and sequence, or undefined for a foreign node.
+ * The sequence is the suffix after the *last* occurrence of a marker.
+ */
+export function parseEntry(name: string, markers: readonly string[]): ContenderEntry | undefined {
+  for (const marker of markers) {
+    const at = name.lastIndexOf(marker);
+    if (at < 0) continue;
+    const suffix = name.slice(at + marker.length);
+    if (suffix.length === 0 || !/^-?\d+$/.test(suffix)) continue;
+    return { name, marker, seq: Number(suffix) };
+  }
+  return undefined;
+}
+
+/** Orders child names by sequence suffix, dropping names that carry none of the markers. */
+export function orderBySequence(children: readonly string[], markers: readonly string[]): ContenderEntry[] {
+  const out: ContenderEntry[] = [];
+  for (const c of children) {
+    const e = parseEntry(c, markers);
+    if (e) out.push(e);
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+}
+
+/** Counters of one contender, for herd checks and benchmarks. */
+export interface ContenderStats {
+  /** Times a watch woke a wait and the children were listed again. */
+  wakeups: number;
+}
+
+/** Result of entering: our node and the fencing token of the listing that confirmed we hold. */
+export interface Held {
+  /** Full path of our node. */
+  path: string;
+  /** Strictly increasing across successive holders of the path (see module docs). */
+  fencingToken: bigint;
+}
+
+/**
+ * One attempt to hold a place under `path`. Create one per acquire.
+ */
+export class Contender {
+  /** Our node's path once created. */
+  nodePath: string | undefined;
+
+  /**
+   * @param session - the session that owns the node
+   * @param path - the recipe's parent path (validated by the caller)
+   * @param marker - this contender's marker, e.g. `lock-`
+   * @param markers - every marker that takes part in the ordering (e.g. both RW-lock markers)
+   * @param predicate - who holds
+   * @param stats - counters to update
+   */
+  constructor(
+    private readonly session: ZkSession,
+    private readonly path: string,
+    private readonly marker: string,
+    private readonly markers: readonly string[],
+    private readonly predicate: HoldPredicate,
+    private readonly stats: ContenderStats = { wakeups: 0 },
+    private readonly recipe = 'lock',
+  ) {}
+
+  /** Creates our protected ephemeral-sequential node (parents as containers). */
+  async create(data: Buffer | string): Promise<string> {
+    this.nodePath = await this.session.create(joinPath(this.path, this.marker), data, {
+      mode: 'ephemeral_sequential', protected: true, createParents: true,
+    });
+    return this.nodePath;
+  }
+
+  /**
+   * Waits until the predicate says we hold. Our node must exist (`create` first).
+   * On timeout, abort or error our node is deleted (guaranteed) before the error is thrown.
+   * @param wait - `{ signal, timeoutMs }`
+   * @param once - check once and return null instead of waiting
+   */
+  async waitToHold(wait: WaitOptions | undefined, once = false): Promise<Held | null> {
+    const ours = this.nodePath!;
+    const ourName = nodeName(ours);
+    const scope = new WaitScope(wait, `${this.recipe}.acquire`, this.path);
+    const sessionAtStart = this.session.sessionId;
+    try {
+      for (;;) {
+        scope.throwIfAborted();
+        const { children, stat } = await this.session.getChildrenWithStat(this.path);
+        const ordered = orderBySequence(children, this.markers);
+        const i = ordered.findIndex((e) => e.name === ourName);
+        if (i < 0) {
+          throw this.session.sessionId !== sessionAtStart
+            ? new SessionExpiredError(`${this.recipe}: session was lost while waiting on ${this.path}; our node is gone`, { op: `${this.recipe}.acquire`, path: ours })
+            : new NoNodeError(`${this.recipe}: our node ${ours} disappeared while waiting`, { op: `${this.recipe}.acquire`, path: ours });
+        }
+        const decision = this.predicate(ordered, i);
+        if (decision.hold) return { path: ours, fencingToken: BigInt(stat.pzxid) };
+        if (once) { await this.remove(); return null; }
+        await this.waitForDelete(joinPath(this.path, decision.watch), scope, sessionAtStart);
+        this.stats.wakeups++;
+      }
+    } catch (err) {
+      await this.remove(err);
+      throw err;
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /** Waits until `target` is deleted (or is already gone), the scope fires, or the session is lost. */
+  private async waitForDelete(target: string, scope: WaitScope, sessionAtStart: string): Promise<void> {
+    const gone = deferred<void>();
+    const onLost = () => gone.reject(new SessionExpiredError(`${this.recipe}: session lost while waiting on ${this.path}`, { op: `${this.recipe}.acquire`, path: this.path }));
+    const onClosed = () => gone.reject(scope.error('aborted'));
+    this.session.on('lost', onLost);
+    this.session.on('closed', onClosed);
+    try {
+      try {
+        // get, not exists: on a node already gone, exists would leave a watch behind.
+        await this.session.get(target, { watch: () => gone.resolve() });
+      } catch (err) {
+        if (err instanceof NoNodeError) return;
+        throw err;
+      }
+      if (this.session.sessionId !== sessionAtStart) return; // re-check: the listing will tell
+      await scope.race(gone.promise);
+    } finally {
+      this.session.off('lost', onLost);
+      this.session.off('closed', onClosed);
+    }
+  }
+
+  /**
+   * Deletes our node (guaranteed: retried in the background through connection loss). Called
+   * with the failure that made us give up, a cleanup failure is left to the session's log so the
+   * original error stays the one the caller sees.
+   */
+  async remove(cause?: unknown): Promise<void> {
+    const p = this.nodePath;
+    if (!p) return;
+    this.nodePath = undefined;
+    try {
+      await this.session.delete(p, { guaranteed: true });
+    } catch (err) {
+      if (err instanceof NoNodeError || cause !== undefined) return;
+      throw err;
+    }
+  }
+}

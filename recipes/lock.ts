@@ -1,0 +1,100 @@
+/**
+ * A distributed mutex, wire-compatible with Curator's InterProcessMutex and kazoo's Lock layout.
+ *
+ * Layout:
+ * ```
+ * <path>/                                   container
+ *   _c_<uuid>-lock-0000000007               ephemeral-sequential; the lowest sequence holds
+ * ```
+ * Acquire creates our node and waits for its predecessor to go (see ./contender.ts); release
+ * deletes it (guaranteed). Not re-entrant: a second acquire from the same process waits like any
+ * other contender (use one lease per critical section).
+ * @module
+ */
+import type { ZkSession } from '../src/session.js';
+import { AbortedError, InvalidArgumentError } from '../src/errors.js';
+import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
+import { Contender, firstN, type ContenderStats, type HoldPredicate } from './contender.js';
+import { Lease } from './lease.js';
+import { checkOptions, checkRecipeArgs, defaultNodeData } from './options.js';
+
+/** Options of {@link Lock}. */
+export interface LockOptions {
+  /** Data written into our node (shown by the inspector). @default `<hostname>/<pid>` */
+  data?: string | Buffer;
+}
+
+/** Internal knobs the read-write lock reuses. @internal */
+export interface LockVariant {
+  marker: string;
+  markers: readonly string[];
+  predicate: HoldPredicate;
+  recipe: string;
+}
+
+/**
+ * A mutual-exclusion lock on `path`.
+ *
+ * While waiting, a `suspended` connection does not stop the wait (the watch survives a reconnect
+ * to the same session); a `lost` session fails the wait with `SESSION_EXPIRED`. While held, the
+ * lease's `signal` aborts on `suspended` and `lost` (see {@link Lease}).
+ */
+export class Lock {
+  /** Wake-up counts across this lock's waits (a release should wake one waiter). */
+  readonly stats: ContenderStats = { wakeups: 0 };
+  private readonly data: string | Buffer;
+  private readonly variant: LockVariant;
+
+  /**
+   * @param session - the session that owns the lock nodes
+   * @param path - the lock's path (absolute, not under /zookeeper)
+   * @param options - see {@link LockOptions}
+   * @throws InvalidPathError, InvalidArgumentError
+   */
+  constructor(private readonly session: ZkSession, readonly path: string, options?: LockOptions, variant?: LockVariant) {
+    checkRecipeArgs('lock', session, path);
+    checkOptions('lock', options, ['data']);
+    const data = options?.data ?? defaultNodeData();
+    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new InvalidArgumentError('lock: option data must be a string or Buffer', { op: 'lock', path });
+    this.data = data;
+    this.variant = variant ?? { marker: 'lock-', markers: ['lock-'], predicate: firstN(1), recipe: 'lock' };
+  }
+
+  /**
+   * Acquires the lock, waiting as long as needed (or until `timeoutMs` / `signal`).
+   * @returns the lease; release it (or `await using`) when done
+   * @throws TimeoutError, AbortedError (our node is removed first), SessionExpiredError
+   */
+  async acquire(wait?: WaitOptions): Promise<Lease> {
+    checkWaitOptions(wait, `${this.variant.recipe}.acquire`);
+    if (wait?.signal?.aborted) throw new AbortedError(`${this.variant.recipe}.acquire ${this.path}: aborted`, { op: `${this.variant.recipe}.acquire`, path: this.path });
+    return (await this.attempt(wait, false))!;
+  }
+
+  /** Acquires the lock if it is free now; returns null (leaving no node) if it is held. */
+  tryAcquire(): Promise<Lease | null> {
+    return this.attempt(undefined, true);
+  }
+
+  /**
+   * Runs `fn` holding the lock and releases it afterwards, also when `fn` throws. `fn` gets the
+   * lease: watch `lease.signal` to stop when the lock may be lost.
+   */
+  async withLock<T>(fn: (lease: Lease) => Promise<T> | T, wait?: WaitOptions): Promise<T> {
+    const lease = await this.acquire(wait);
+    try {
+      return await fn(lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private async attempt(wait: WaitOptions | undefined, once: boolean): Promise<Lease | null> {
+    const { marker, markers, predicate, recipe } = this.variant;
+    const c = new Contender(this.session, this.path, marker, markers, predicate, this.stats, recipe);
+    await c.create(this.data);
+    const held = await c.waitToHold(wait, once);
+    if (!held) return null;
+    return new Lease(this.session, held.path, held.fencingToken, () => c.remove());
+  }
+}
