@@ -12,8 +12,36 @@ export { validatePath, joinPath, parentOf, nodeName, MAX_DATA_BYTES } from './pa
 export type { WaitOptions } from './wait.js';
 
 // <contender-locks>
+export { Lock, type LockOptions } from '../recipes/lock.js';
+export { Lease, type LeaseEvents, type LeaseLostReason } from '../recipes/lease.js';
+export { ReadWriteLock, type ReadWriteLockOptions } from '../recipes/read-write-lock.js';
+export { Semaphore, type SemaphoreOptions, type SemaphoreAcquireOptions, type SemaphoreStats } from '../recipes/semaphore.js';
+export type { ContenderStats } from '../recipes/contender.js';
 // <election>
+export { LeaderLatch } from '../recipes/leader-latch.js';
+export type { LeaderLatchEvents, LeaderLatchOptions, LeaderTerm, Participant } from '../recipes/leader-latch.js';
+export { LeaderSelector } from '../recipes/leader-selector.js';
+export type { LeaderSelectorEvents, LeaderSelectorOptions } from '../recipes/leader-selector.js';
 // <barriers-counter-caches-group>
+export { Barrier } from '../recipes/barrier.js';
+export { DoubleBarrier, READY_NODE, type DoubleBarrierOptions } from '../recipes/double-barrier.js';
+export { NodeCache, type CachedNode, type NodeCacheEvents } from '../recipes/node-cache.js';
+export { ChildrenCache, type ChildData, type ChildrenCacheOptions, type ChildrenCacheEvents } from '../recipes/children-cache.js';
+export { GroupMember, type GroupMemberOptions, type GroupMemberEvents } from '../recipes/group-member.js';
+export { SharedCounter, encodeCount, decodeCount, type SharedCounterOptions, type SharedCounterEvents } from '../recipes/shared-counter.js';
 // <queues>
+export { DistributedQueue, QueueBase } from '../recipes/queue.js';
+export type { QueueOptions, QueueEvents } from '../recipes/queue.js';
+export { DistributedPriorityQueue } from '../recipes/priority-queue.js';
+export { DistributedDelayQueue } from '../recipes/delay-queue.js';
+export { QueueConsumer } from '../recipes/queue-consumer.js';
+export type { ConsumeOptions, ItemContext, ItemHandler } from '../recipes/queue-consumer.js';
+export type { PoisonInfo } from '../recipes/queue-view.js';
+export { jsonCodec, stringCodec, bufferCodec } from '../recipes/codec.js';
+export type { Codec } from '../recipes/codec.js';
 // <scheduler>
 // <ops>
+export { ensembleHealth, formatHealth, serverHealth } from './ops/health.js';
+export type { EnsembleHealth, HealthOptions, ServerHealth, ServerMode } from './ops/health.js';
+export { inspect, formatInspection, formatAge } from './ops/inspect.js';
+export type { Inspection, InspectionKind, InspectOptions, NodeView, RwNodeView, WorkerView } from './ops/inspect.js';

@@ -695,7 +695,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * Reads a node's data and stat.
    * @throws NoNodeError
    */
-  get(path: string, options: WatchOptions = {}): Promise<{ data: Buffer; stat: Stat }> {
+  async get(path: string, options: WatchOptions = {}): Promise<{ data: Buffer; stat: Stat }> {
     validatePath(path, 'get');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
@@ -708,7 +708,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * Writes a node's data; `version` (default -1, any) makes it a compare-and-set.
    * @throws NoNodeError, BadVersionError
    */
-  set(path: string, data: NodeData, options: { version?: number } = {}): Promise<Stat> {
+  async set(path: string, data: NodeData, options: { version?: number } = {}): Promise<Stat> {
     validatePath(path, 'set');
     const bytes = toData(data, 'set', path);
     const version = options.version ?? -1;
@@ -721,7 +721,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * Tells whether a node exists; with `watch`, the watch fires on create, change or delete.
    * @returns the stat, or null
    */
-  exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
+  async exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
     validatePath(path, 'exists');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
@@ -739,7 +739,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * Lists a node's children (names, unordered).
    * @throws NoNodeError
    */
-  getChildren(path: string, options: WatchOptions = {}): Promise<string[]> {
+  async getChildren(path: string, options: WatchOptions = {}): Promise<string[]> {
     validatePath(path, 'getChildren');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
@@ -752,7 +752,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * `pzxid` is what recipes use as a fencing token.
    * @throws NoNodeError
    */
-  getChildrenWithStat(path: string, options: WatchOptions = {}): Promise<{ children: string[]; stat: Stat }> {
+  async getChildrenWithStat(path: string, options: WatchOptions = {}): Promise<{ children: string[]; stat: Stat }> {
     validatePath(path, 'getChildren');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
@@ -833,14 +833,14 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   }
 
   /** Makes this server catch up with the leader for `path` (before a read that must be current). */
-  sync(path: string): Promise<void> {
+  async sync(path: string): Promise<void> {
     validatePath(path, 'sync');
     const full = this.full(path);
     return this.retrying('sync', path, () => this.call('sync', path, (n, cb) => n.a_sync(full, cb), () => undefined));
   }
 
   /** Reads a node's ACL. */
-  getAcl(path: string): Promise<{ acl: Acl[]; stat: Stat }> {
+  async getAcl(path: string): Promise<{ acl: Acl[]; stat: Stat }> {
     validatePath(path, 'getAcl');
     const full = this.full(path);
     return this.retrying('getAcl', path, () => this.call('getAcl', path, (n, cb) => n.a_get_acl(full, cb),
@@ -848,7 +848,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   }
 
   /** Replaces a node's ACL; `version` (default -1) is the expected ACL version. */
-  setAcl(path: string, acl: readonly Acl[], options: { version?: number } = {}): Promise<void> {
+  async setAcl(path: string, acl: readonly Acl[], options: { version?: number } = {}): Promise<void> {
     validatePath(path, 'setAcl');
     checkAcl(acl, `setAcl ${path}: acl`);
     const full = this.full(path);

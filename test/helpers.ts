@@ -51,7 +51,8 @@ export async function waitUntil<T>(check: () => T | Promise<T>, what: string, ti
 
 /** Resolves with the arguments of the next `event` from `emitter`, or fails after `timeoutMs`. */
 export function nextEvent<A extends unknown[] = unknown[]>(
-  emitter: { once(event: string, fn: (...args: A) => void): unknown; off(event: string, fn: (...args: A) => void): unknown },
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  emitter: { once(event: any, fn: any): unknown; off(event: any, fn: any): unknown },
   event: string,
   timeoutMs = 20_000,
 ): Promise<A> {

@@ -1,29 +1,52 @@
 /**
  * Real server-side session expiry: open a second handle with the same session id and password,
- * wait for it to connect, close it. The server ends the session at once, so its ephemeral nodes
- * really vanish and the first handle sees `SESSION_EXPIRED`, exactly as in production.
+ * wait for it to connect, close it. The server ends the session, so its ephemeral nodes really
+ * vanish and the session sees `SESSION_EXPIRED`, exactly as in production.
+ *
+ * A race makes a single try unreliable: when the twin connects, the server moves the session to
+ * it and drops the original connection; if the original reconnects before the twin's close
+ * arrives, the session moves back and the twin's close is refused (session moved). So the dance
+ * is repeated until the session reports `lost`.
  * @module
  */
 import { loadBinding } from '../binding.js';
 import { kCredentials, type ZkSession } from '../session.js';
 
-/**
- * Expires `session` on the server. Resolves once the server has ended it (the session itself
- * notices a moment later and emits `lost`).
- * @param timeoutMs - how long to wait for the second handle to connect
- */
-export async function expireSession(session: ZkSession, timeoutMs = 10_000): Promise<void> {
-  const { clientId, password } = session[kCredentials]();
+async function twinClose(connectString: string, timeoutMs: number, clientId: string, password: string, sessionTimeoutMs: number): Promise<void> {
   const Binding = loadBinding();
-  const twin = new Binding({ connect: session.connectString, timeout: session.sessionTimeoutMs, debug_level: 0, client_id: clientId, client_password: password });
+  const twin = new Binding({ connect: connectString, timeout: sessionTimeoutMs, debug_level: 0, client_id: clientId, client_password: password });
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { reject(new Error(`expireSession: could not connect a second handle within ${timeoutMs} ms`)); }, timeoutMs);
+    const t = setTimeout(() => reject(new Error(`expireSession: could not connect a second handle within ${timeoutMs} ms`)), timeoutMs);
     twin.on('connect', () => { clearTimeout(t); resolve(); });
+    twin.on('close', () => { clearTimeout(t); resolve(); }); // already expired
     twin.init({});
   }).catch((err) => { twin.close(); throw err; });
   await new Promise<void>((resolve) => {
+    twin.removeAllListeners();
     twin.on('close', () => resolve());
     setTimeout(resolve, 2000).unref();
     twin.close();
   });
+}
+
+/**
+ * Expires `session` on the server and resolves once the session has noticed (`lost` emitted).
+ * @param timeoutMs - overall deadline
+ */
+export async function expireSession(session: ZkSession, timeoutMs = 20_000): Promise<void> {
+  const { clientId, password } = session[kCredentials]();
+  let lost = false;
+  const onLost = () => { lost = true; };
+  session.once('lost', onLost);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!lost) {
+      if (Date.now() > deadline) throw new Error(`expireSession: session 0x${clientId} still alive after ${timeoutMs} ms`);
+      await twinClose(session.connectString, Math.max(1000, deadline - Date.now()), clientId, password, session.sessionTimeoutMs);
+      const waitUntil = Date.now() + 1500;
+      while (!lost && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    session.off('lost', onLost);
+  }
 }

@@ -56,7 +56,7 @@ export async function startZooKeeper(): Promise<ZooKeeperServer> {
   if (forced === 'external') throw new Error(`ZK_STRATEGY=external needs ZK_CONNECT\n${NO_SERVER_MESSAGE}`);
   if (forced !== 'container' && findLocalInstall()) return startLocalServer();
   if (forced === 'local') throw new Error(`ZK_STRATEGY=local but no local install was found\n${NO_SERVER_MESSAGE}`);
-  if (await dockerAvailable()) return startContainerServer();
+  if (forced === 'container' || (await dockerAvailable())) return startContainerServer();
   throw new Error(NO_SERVER_MESSAGE);
 }
 
@@ -68,6 +68,6 @@ export async function startEnsemble(n = 3): Promise<ZooKeeperEnsemble> {
   const forced = strategyFromEnv();
   if (forced !== 'container' && findLocalInstall()) return startLocalEnsemble(n);
   if (forced === 'local') throw new Error(`ZK_STRATEGY=local but no local install was found\n${NO_SERVER_MESSAGE}`);
-  if (await dockerAvailable()) return startContainerEnsemble(n);
+  if (forced === 'container' || (await dockerAvailable())) return startContainerEnsemble(n);
   throw new Error(NO_SERVER_MESSAGE);
 }

@@ -1,0 +1,316 @@
+// The session layer against a real server: every operation, error classes from real server
+// answers, namespaces, protected create after a forced connection loss, guaranteed delete,
+// suspended → reconnected, lost → new session, and close semantics.
+import { describe, expect, it } from 'vitest';
+import {
+  Acls, BadVersionError, ClosedError, ConnectTimeoutError, InvalidArgumentError, InvalidPathError, NoAuthError,
+  NoNodeError, NodeExistsError, NotEmptyError, Perms, ZkError, ZkSession, fromBindingError, type WatchEvent,
+} from '../src/index.js';
+import { expireSession } from '../src/testing/index.js';
+import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
+
+const zk = useServer();
+
+describe('operations', () => {
+  it('create/get/set/exists/getChildren/delete round trip', async () => {
+    const s = await zk.connect();
+    const root = uniquePath('ops');
+    expect(await s.create(root, 'hello')).toBe(root);
+    const { data, stat } = await s.get(root);
+    expect(data.toString()).toBe('hello');
+    expect(stat.version).toBe(0);
+    const st2 = await s.set(root, Buffer.from([1, 2, 3]), { version: 0 });
+    expect(st2.version).toBe(1);
+    expect((await s.get(root)).data).toEqual(Buffer.from([1, 2, 3]));
+    expect(await s.exists(root)).not.toBeNull();
+    expect(await s.exists(`${root}/missing`)).toBeNull();
+    await s.create(`${root}/a`);
+    await s.create(`${root}/b`, new Uint8Array([9]));
+    expect((await s.getChildren(root)).sort()).toEqual(['a', 'b']);
+    const withStat = await s.getChildrenWithStat(root);
+    expect(withStat.children.sort()).toEqual(['a', 'b']);
+    expect(withStat.stat.numChildren).toBe(2);
+    expect(withStat.stat.pzxid).toBeGreaterThan(stat.czxid);
+    await s.sync(root);
+    await s.delete(root, { recursive: true });
+    expect(await s.exists(root)).toBeNull();
+  });
+
+  it('creates every mode, sequential suffixes, missing parents as containers, TTL nodes', async () => {
+    const s = await zk.connect();
+    const root = uniquePath('modes');
+    const eph = await s.create(`${root}/deep/eph`, 'e', { mode: 'ephemeral', createParents: true });
+    expect((await s.exists(eph))!.ephemeralOwner).toBe(s.sessionId);
+    const seq1 = await s.create(`${root}/deep/item-`, '', { mode: 'persistent_sequential' });
+    const seq2 = await s.create(`${root}/deep/item-`, '', { mode: 'ephemeral_sequential' });
+    expect(seq1).toMatch(/item-\d{10}$/);
+    expect(Number(seq2.slice(-10))).toBe(Number(seq1.slice(-10)) + 1);
+    await s.create(`${root}/c`, '', { mode: 'container' });
+    const ttl = await s.create(`${root}/ttl`, 'x', { mode: 'persistent_ttl', ttlMs: 60_000 });
+    expect(await s.exists(ttl)).not.toBeNull();
+    // The parent made by createParents is a container: once empty, the server reaps it.
+    await s.delete(eph);
+    await s.delete(seq1);
+    await s.delete(seq2);
+    await waitUntil(async () => (await s.exists(`${root}/deep`)) === null, 'container parent reaped');
+    await s.delete(root, { recursive: true });
+  });
+
+  it('maps real server answers to typed errors', async () => {
+    const s = await zk.connect();
+    const root = uniquePath('errs');
+    await s.create(root, '');
+    await s.create(`${root}/child`, '');
+    const noNode = await s.get(`${root}/nope`).catch((e: unknown) => e);
+    expect(noNode).toBeInstanceOf(NoNodeError);
+    expect(noNode).toMatchObject({ code: 'NO_NODE', rc: -101, path: `${root}/nope`, op: 'get' });
+    await expect(s.create(root, '')).rejects.toBeInstanceOf(NodeExistsError);
+    await expect(s.set(root, 'x', { version: 7 })).rejects.toBeInstanceOf(BadVersionError);
+    await expect(s.delete(root)).rejects.toBeInstanceOf(NotEmptyError);
+    await expect(s.create(`${root}/x/y`, '')).rejects.toMatchObject({ code: 'NO_NODE' });
+    const eph = await s.create(`${root}/eph`, '', { mode: 'ephemeral' });
+    await expect(s.create(`${eph}/kid`, '')).rejects.toMatchObject({ code: 'NO_CHILDREN_FOR_EPHEMERALS' });
+    await s.delete(root, { recursive: true });
+  });
+
+  it('parses both error formats of the binding', () => {
+    expect(fromBindingError(new Error('-101 no node'), 'get', '/a')).toBeInstanceOf(NoNodeError);
+    const sync = fromBindingError(new Error('fn: "a_exists" args: "/,false" result: "ZINVALIDSTATE -9"'), 'exists', '/');
+    expect(sync).toMatchObject({ code: 'INVALID_STATE', rc: -9 });
+    expect(fromBindingError(new Error('-7 operation timeout'), 'get')).toMatchObject({ code: 'OPERATION_TIMEOUT' });
+    expect(fromBindingError(new Error('-116 zookeeper is closing'), 'get')).toBeInstanceOf(ClosedError);
+    expect(fromBindingError(new Error('weird'), 'get')).toMatchObject({ code: 'UNKNOWN' });
+  });
+
+  it('one-shot watches fire once for node events and never for session events', async () => {
+    const s = await zk.connect();
+    const other = await zk.connect();
+    const root = uniquePath('watch');
+    const events: WatchEvent[] = [];
+    expect(await s.exists(root, { watch: (e) => events.push(e) })).toBeNull();
+    await other.create(root, 'a');
+    await waitUntil(() => events.length === 1, 'created event');
+    expect(events[0]).toEqual({ type: 'created', path: root });
+    await s.get(root, { watch: (e) => events.push(e) });
+    await s.getChildren(root, { watch: (e) => events.push(e) });
+    await other.set(root, 'b');
+    await other.create(`${root}/k`, '');
+    await waitUntil(() => events.length === 3, 'changed + child events');
+    expect(events.slice(1).map((e) => e.type).sort()).toEqual(['changed', 'child']);
+    // A session event (connection drop and return) must not reach node watches.
+    await s.get(root, { watch: (e) => events.push(e) });
+    await zk.server.pause();
+    await nextEvent(s, 'suspended');
+    await zk.server.resume();
+    await nextEvent(s, 'reconnected');
+    await other.delete(`${root}/k`);
+    await other.delete(root);
+    await waitUntil(() => events.length === 4, 'deleted event after reconnect');
+    expect(events[3]).toEqual({ type: 'deleted', path: root });
+  });
+
+  it('reads and writes ACLs; digest auth protects nodes', async () => {
+    const owner = await zk.connect({ auth: { scheme: 'digest', credentials: 'alice:s3cret' } });
+    const stranger = await zk.connect();
+    const root = uniquePath('acl');
+    await owner.create(root, 'mine', { acl: Acls.CREATOR_ALL });
+    const { acl } = await owner.getAcl(root);
+    expect(acl).toHaveLength(1);
+    expect(acl[0]).toMatchObject({ scheme: 'digest', perms: Perms.ALL });
+    expect(acl[0]!.id.startsWith('alice:')).toBe(true);
+    const denied = await stranger.get(root).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(NoAuthError);
+    expect(String((denied as Error).message)).not.toContain('s3cret');
+    await owner.setAcl(root, Acls.OPEN);
+    expect((await stranger.get(root)).data.toString()).toBe('mine');
+    await owner.delete(root);
+  });
+});
+
+describe('input validation (nothing is sent)', () => {
+  it('rejects invalid paths with InvalidPathError naming the path', async () => {
+    const s = await zk.connect();
+    for (const bad of ['', 'relative', '/trailing/', '/a//b', '/a/./b', '/a/../b', '/nul\u0000', '/ctl\u0001']) {
+      const err = await s.get(bad).catch((e: unknown) => e);
+      expect(err, bad).toBeInstanceOf(InvalidPathError);
+      expect((err as Error).message).toContain(JSON.stringify(bad));
+    }
+    await expect(s.exists(42 as unknown as string)).rejects.toBeInstanceOf(InvalidPathError);
+  });
+
+  it('rejects oversized data and bad option values', async () => {
+    const s = await zk.connect();
+    const big = Buffer.alloc(1024 * 1024 + 1);
+    await expect(s.create(uniquePath('big'), big)).rejects.toThrow(/over ZooKeeper's limit/);
+    await expect(s.create(uniquePath('m'), '', { mode: 'bogus' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(s.create(uniquePath('t'), '', { mode: 'persistent_ttl' })).rejects.toThrow(/ttlMs/);
+    await expect(s.set('/x', 'a', { version: 1.5 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('validates connect options, naming the option', async () => {
+    const cs = zk.server.connectString;
+    await expect(ZkSession.connect(cs, { sessionTimeoutMs: -1 })).rejects.toThrow(/sessionTimeoutMs/);
+    await expect(ZkSession.connect(cs, { connectTimeoutMs: Number.NaN })).rejects.toThrow(/connectTimeoutMs/);
+    await expect(ZkSession.connect(cs, { namespace: 'rel' })).rejects.toThrow(/namespace/);
+    await expect(ZkSession.connect(cs, { retry: { retries: -2 } })).rejects.toThrow(/retry\.retries/);
+    await expect(ZkSession.connect(cs, { bogus: 1 } as never)).rejects.toThrow(/unknown option bogus/);
+    await expect(ZkSession.connect('not a connect string')).rejects.toBeInstanceOf(InvalidArgumentError);
+    const err = await ZkSession.connect(cs, { auth: { credentials: 5 as never } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('times out connecting with a typed error naming the connect string', async () => {
+    const err = await ZkSession.connect('127.0.0.1:1', { connectTimeoutMs: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectTimeoutError);
+    expect((err as Error).message).toContain('127.0.0.1:1');
+  });
+});
+
+describe('namespace', () => {
+  it('prefixes every path and strips it from results and watch events', async () => {
+    const ns = uniquePath('ns');
+    const s = await zk.connect({ namespace: ns });
+    const raw = await zk.connect();
+    expect(await raw.exists(ns)).not.toBeNull(); // created on connect
+    const created = await s.create('/a/b', 'x', { createParents: true });
+    expect(created).toBe('/a/b');
+    expect((await raw.get(`${ns}/a/b`)).data.toString()).toBe('x');
+    const seen: WatchEvent[] = [];
+    await s.get('/a/b', { watch: (e) => seen.push(e) });
+    await raw.set(`${ns}/a/b`, 'y');
+    await waitUntil(() => seen.length === 1, 'namespaced watch');
+    expect(seen[0]).toEqual({ type: 'changed', path: '/a/b' });
+    expect(await s.getChildren('/')).toContain('a');
+    await raw.delete(ns, { recursive: true });
+  });
+});
+
+describe('protected create and guaranteed delete', () => {
+  it('a protected create interrupted by a connection loss adopts its own node instead of making a second', async () => {
+    const s = await zk.connect({ sessionTimeoutMs: 3000 });
+    const other = await zk.connect({ sessionTimeoutMs: 3000 });
+    const root = uniquePath('prot');
+    await other.create(root, '');
+    // Freeze the server, start the create (it stays in flight), let the client see the drop:
+    // the request fails with a connection error although the server will apply it on resume.
+    await zk.server.pause();
+    const pending = s.create(`${root}/lock-`, 'd', { mode: 'ephemeral_sequential', protected: true });
+    await nextEvent(s, 'suspended');
+    await zk.server.resume();
+    const path = await pending;
+    expect(path).toMatch(/\/_c_[0-9a-f-]{36}-lock-\d{10}$/);
+    const kids = await other.getChildren(root);
+    expect(kids.filter((k) => k.includes('-lock-'))).toHaveLength(1); // no duplicate
+    expect((await other.exists(path))!.ephemeralOwner).toBe(s.sessionId);
+    await other.delete(root, { recursive: true });
+  });
+
+  it('a guaranteed delete hit by a connection loss completes after reconnect', async () => {
+    const s = await zk.connect({ sessionTimeoutMs: 3000 });
+    const other = await zk.connect({ sessionTimeoutMs: 3000 });
+    const node = await s.create(uniquePath('gdel'), 'x');
+    await zk.server.pause();
+    const del = s.delete(node, { guaranteed: true });
+    await nextEvent(s, 'suspended');
+    await zk.server.resume();
+    await del; // resolved: done, or handed to the background
+    await waitUntil(async () => (await other.exists(node)) === null, 'node deleted by guaranteed delete');
+    await waitUntil(() => s.pendingDeletes === 0, 'background delete finished');
+  });
+});
+
+describe('connection states', () => {
+  it('suspended → reconnected (same session) when the server stops and restarts', async () => {
+    const s = await zk.connect({ sessionTimeoutMs: 20_000 });
+    const states: string[] = [];
+    s.on('state', (st) => states.push(st));
+    const eph = await s.create(uniquePath('susp'), '', { mode: 'ephemeral' });
+    const id = s.sessionId;
+    const suspended = nextEvent(s, 'suspended');
+    await zk.server.stop();
+    await suspended;
+    expect(s.state).toBe('suspended');
+    const reconnected = nextEvent<[{ sessionId: string; newSession: boolean }]>(s, 'reconnected', 40_000);
+    await zk.server.restart();
+    const [info] = await reconnected;
+    expect(info).toEqual({ sessionId: id, newSession: false });
+    expect(states).toEqual(['suspended', 'connected']);
+    expect(await s.exists(eph)).not.toBeNull(); // session survived, so did its ephemeral
+    await s.delete(eph);
+  });
+
+  it('lost → a new session after a real server-side expiry; ephemerals are gone', async () => {
+    const s = await zk.connect();
+    const observer = await zk.connect();
+    const eph = await s.create(uniquePath('exp'), '', { mode: 'ephemeral' });
+    const oldId = s.sessionId;
+    const lost = nextEvent<[{ sessionId: string; reason: string }]>(s, 'lost');
+    // The expiry dance may first bounce the connection (reconnected, same session): keep them all.
+    const reconnects: Array<{ sessionId: string; newSession: boolean }> = [];
+    s.on('reconnected', (i) => reconnects.push(i));
+    await expireSession(s);
+    expect((await lost)[0]).toEqual({ sessionId: oldId, reason: 'expired' });
+    const info = await waitUntil(() => reconnects.find((r) => r.newSession), 'reconnected with a new session');
+    expect(info.sessionId).not.toBe(oldId);
+    expect(s.sessionId).toBe(info.sessionId);
+    expect(await observer.exists(eph)).toBeNull();
+    // The new session works.
+    const again = await s.create(eph, '', { mode: 'ephemeral' });
+    expect((await observer.exists(again))!.ephemeralOwner).toBe(s.sessionId);
+  });
+
+  it('lost without reconnect when reconnectAfterLost is off: the session closes', async () => {
+    const s = await zk.connect({ reconnectAfterLost: false });
+    const closed = nextEvent(s, 'closed');
+    await expireSession(s);
+    await closed;
+    expect(s.state).toBe('closed');
+  });
+
+  it('suspended longer than the session timeout is reported as lost, then a new session', async () => {
+    const s = await zk.connect({ sessionTimeoutMs: 1200 });
+    const oldId = s.sessionId;
+    await zk.server.pause();
+    const [info] = await nextEvent<[{ reason: string }]>(s, 'lost');
+    expect(info.reason).toBe('timeout');
+    await zk.server.resume();
+    const [back] = await nextEvent<[{ sessionId: string; newSession: boolean }]>(s, 'reconnected', 40_000);
+    expect(back.newSession).toBe(true);
+    expect(back.sessionId).not.toBe(oldId);
+  });
+});
+
+describe('close', () => {
+  it('is idempotent, fails later calls with CLOSED, settles pending waits, and works with await using', async () => {
+    const s = await zk.connect();
+    const closed = nextEvent(s, 'closed');
+    const p1 = s.close();
+    const p2 = s.close();
+    expect(p1).toBe(p2);
+    await p1;
+    await closed;
+    expect(s.state).toBe('closed');
+    for (const call of [() => s.get('/'), () => s.create('/x'), () => s.getChildren('/'), () => s.delete('/x')]) {
+      const err = await call().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClosedError);
+      expect((err as ZkError).code).toBe('CLOSED');
+    }
+    await expect(s.waitConnected()).rejects.toBeInstanceOf(ClosedError);
+
+    let disposed: ZkSession | undefined;
+    {
+      await using t = await ZkSession.connect(zk.server.connectString);
+      disposed = t;
+      expect(t.state).toBe('connected');
+    }
+    expect(disposed.state).toBe('closed');
+  });
+
+  it('requests in flight at close fail with CLOSED and nothing hangs', async () => {
+    const s = await ZkSession.connect(zk.server.connectString);
+    const inflight = Array.from({ length: 50 }, () => s.exists('/').catch((e: unknown) => e));
+    await s.close();
+    const results = await Promise.all(inflight);
+    for (const r of results) expect(r === null || (r as { czxid?: number }).czxid !== undefined || r instanceof ClosedError).toBe(true);
+  });
+});
