@@ -40,6 +40,10 @@ export type { PoisonInfo } from '../recipes/queue-view.js';
 export { jsonCodec, stringCodec, bufferCodec } from '../recipes/codec.js';
 export type { Codec } from '../recipes/codec.js';
 // <scheduler>
+export { TaskScheduler } from '../recipes/scheduler/index.js';
+export type {
+  ScheduleOptions, SchedulerEvents, SchedulerRole, SubmitOptions, TaskContext, TaskHandler, TaskSchedulerOptions, TaskState, TaskStatus,
+} from '../recipes/scheduler/index.js';
 // <ops>
 export { ensembleHealth, formatHealth, serverHealth } from './ops/health.js';
 export type { EnsembleHealth, HealthOptions, ServerHealth, ServerMode } from './ops/health.js';

@@ -250,7 +250,7 @@ describe('connection states', () => {
     s.on('reconnected', (i) => reconnects.push(i));
     await expireSession(s);
     expect((await lost)[0]).toEqual({ sessionId: oldId, reason: 'expired' });
-    const info = await waitUntil(() => reconnects.find((r) => r.newSession), 'reconnected with a new session');
+    const info = (await waitUntil(() => reconnects.find((r) => r.newSession), 'reconnected with a new session'))!;
     expect(info.sessionId).not.toBe(oldId);
     expect(s.sessionId).toBe(info.sessionId);
     expect(await observer.exists(eph)).toBeNull();

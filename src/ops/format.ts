@@ -63,7 +63,7 @@ export function formatInspection(x: Inspection): string {
       if (x.waiters.length) out.push(...list('in line (locks/; the first is placing its lease)', x.waiters, 'waiting'));
       break;
     case 'queue':
-      head(`QUEUE, depth ${x.depth}${x.inFlight !== undefined ? `, ${x.inFlight} claimed by consumers` : ''}`);
+      head(`QUEUE, depth ${x.depth}${x.inFlight !== undefined ? `, ${x.inFlight} claimed by consumers` : ''}${x.poisoned ? `, ${x.poisoned} poisoned` : ''}`);
       if (x.head) out.push(`  head: ${x.head.name}, ${x.head.dataLength} bytes, waiting ${formatAge(x.head.ageMs)} (since ${x.head.createdAt.toISOString()})`);
       break;
     case 'group':

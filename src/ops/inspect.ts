@@ -12,8 +12,8 @@
  * | `rwlock`         | `…__READ__<seq>` / `…__WRIT__<seq>`                               |
  * | `leader-latch`   | `…-latch-<seq>`                                                   |
  * | `lock`           | `…-lock-<seq>` (also Curator's LeaderSelector)                    |
- * | `queue`          | `queue-…` items (claims in the sibling `<path>-locks`)            |
- * | `double-barrier` | `ready` plus ephemeral participants                              |
+ * | `queue`          | `queue-…` items (claims in `<path>-locks`, poison in `<path>-poison`) |
+ * | `double-barrier` | `ready` plus ephemeral participants (before `ready`: a `group`)  |
  * | `group`          | ephemeral, non-sequential children                               |
  * | `tree`           | anything else: a summary of the node and its children             |
  *
@@ -94,7 +94,17 @@ export type Inspection =
     /** The acquire line under `locks/`: the first places its lease, the others wait for it. */
     waiters: NodeView[];
   })
-  | (Base & { kind: 'queue'; depth: number; head: NodeView | undefined; inFlight: number | undefined })
+  | (Base & {
+    kind: 'queue';
+    /** Items waiting (`queue-…` children). */
+    depth: number;
+    /** The next item to be taken (lowest name: sequence order for FIFO, priority/time order otherwise). */
+    head: NodeView | undefined;
+    /** Items claimed by consumers (`<path>-locks` children); undefined when there is no such node. */
+    inFlight: number | undefined;
+    /** Items that could not be decoded, moved to `<path>-poison`; undefined when there is no such node. */
+    poisoned: number | undefined;
+  })
   | (Base & { kind: 'group'; members: NodeView[] })
   | (Base & { kind: 'scheduler'; leader: NodeView | undefined; workers: WorkerView[]; tasks: { total: number; byState: Record<string, number> } })
   | (Base & { kind: 'double-barrier'; ready: boolean; participants: NodeView[] })
@@ -337,10 +347,11 @@ async function run(r: Reader, path: string, options: InspectOptions): Promise<In
   if (has(/^queue-/)) {
     const items = names.filter((n) => n.startsWith('queue-')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const head = items.length ? await r.node(joinPath(path, items[0]!), items[0]!) : undefined;
-    const claims = path === '/' ? undefined : await r.children(`${path}-locks`);
+    const [claims, poison] = path === '/' ? [] : await Promise.all([r.children(`${path}-locks`), r.children(`${path}-poison`)]);
     const hints: string[] = [];
     if (head && head.ageMs > r.staleAfterMs) hints.push(`the head item ${head.name} has waited ${formatAge(head.ageMs)}: are consumers running${claims?.length ? ` (${claims.length} claimed, in flight)` : ''}?`);
-    return { ...base, kind: 'queue', depth: items.length, head, inFlight: claims?.length, hints };
+    if (poison?.length) hints.push(`${poison.length} item(s) could not be decoded and were moved to ${path}-poison: look at them, fix the producer, then delete or re-queue them.`);
+    return { ...base, kind: 'queue', depth: items.length, head, inFlight: claims?.length, poisoned: poison?.length, hints };
   }
   // Classify by (at most) the first 1000 children; a huge flat node is summarised, not read whole.
   const sample = names.length > 1000 ? [...names].sort().slice(0, 1000) : names;

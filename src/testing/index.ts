@@ -71,3 +71,4 @@ export async function startEnsemble(n = 3): Promise<ZooKeeperEnsemble> {
   if (forced === 'container' || (await dockerAvailable())) return startContainerEnsemble(n);
   throw new Error(NO_SERVER_MESSAGE);
 }
+export { startProxy, type ZkProxy } from './proxy.js';
