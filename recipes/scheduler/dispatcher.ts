@@ -1,0 +1,246 @@
+/**
+ * The dispatcher role: while this instance holds the leadership of `<path>/leader`, it scans
+ * ZooKeeper, fires due schedule periods, takes tasks back from vanished workers, repairs
+ * interrupted steps and assigns due tasks. Every scan rebuilds the whole view from ZooKeeper, so a
+ * scan after a failover is the same as any other: reconciliation is not a special case. See
+ * ./index.ts for the layout and the step ordering.
+ * @internal
+ * @module
+ */
+import type { ZkSession } from '../../src/session.js';
+import { LeaderLatch } from '../leader-latch.js';
+import { fireDue } from './schedules.js';
+import type { Store } from './store.js';
+import { TERMINAL_STATES, type SchedulerEvents, type TaskStatus, type WorkerRecord } from './types.js';
+
+type Emit = <K extends keyof SchedulerEvents>(event: K, ...args: SchedulerEvents[K]) => void;
+type LiveWorker = WorkerRecord & { session: string };
+
+/** Dispatcher settings taken from the scheduler's options. */
+export interface DispatcherSettings {
+  backoffMs: number;
+  rescanMs: number;
+  /** Participant id written into the latch node. */
+  id: string;
+}
+
+/** Campaigns for leadership and, while leader, keeps tasks moving. */
+export class Dispatcher {
+  private readonly stopCtl = new AbortController();
+  private readonly session: ZkSession;
+  private readonly terminal = new Set<string>();
+  private listed = new Set<string>();
+  private cversion = -1;
+  private readonly armed = new Set<string>();
+  /** Tasks given to each worker so far: breaks ties between equally loaded workers. */
+  private readonly given = new Map<string, number>();
+  private wake: (() => void) | undefined;
+  private kicked = false;
+  private loop: Promise<void> | undefined;
+  private leading = false;
+
+  constructor(private readonly store: Store, private readonly s: DispatcherSettings, private readonly emit: Emit) {
+    this.session = store.session;
+  }
+
+  /** True while this instance is the dispatcher. */
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Starts campaigning (returns at once). */
+  start(): void {
+    this.loop = this.campaign();
+  }
+
+  /** Steps down and stops campaigning. */
+  async stop(): Promise<void> {
+    this.stopCtl.abort(new Error('scheduler: dispatcher stopped'));
+    this.kick();
+    await this.loop;
+  }
+
+  private kick = (): void => {
+    this.kicked = true;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  };
+
+  /** A one-shot watch for `path`, unless one is already armed there. */
+  private watchOn(path: string): (() => void) | undefined {
+    if (this.armed.has(path)) return undefined;
+    this.armed.add(path);
+    return () => { this.armed.delete(path); this.kick(); };
+  }
+
+  private campaign(): Promise<void> {
+    const latch = new LeaderLatch(this.session, this.store.leader, { id: this.s.id });
+    let term: AbortController | undefined;
+    let leading: Promise<void> = Promise.resolve();
+    latch.on('isLeader', () => {
+      term?.abort();
+      const ctl = new AbortController();
+      term = ctl;
+      leading = leading.then(async () => {
+        if (ctl.signal.aborted) return;
+        this.leading = true;
+        this.armed.clear(); // watches of an earlier session are gone; re-arm them
+        this.emit('isLeader');
+        try {
+          await this.lead(ctl.signal);
+        } finally {
+          this.leading = false;
+          this.emit('notLeader');
+        }
+      });
+    });
+    latch.on('notLeader', () => { term?.abort(); this.kick(); });
+    latch.start();
+    return new Promise<void>((resolve) => {
+      this.stopCtl.signal.addEventListener('abort', () => {
+        term?.abort();
+        void latch.close().catch(() => undefined).then(() => leading).then(resolve, resolve);
+      }, { once: true });
+    });
+  }
+
+  private async lead(lost: AbortSignal): Promise<void> {
+    const stop = this.stopCtl.signal;
+    const onAbort = () => this.kick();
+    lost.addEventListener('abort', onAbort);
+    try {
+      while (!lost.aborted && !stop.aborted) {
+        this.kicked = false;
+        let next = Date.now() + this.s.rescanMs;
+        try {
+          next = Math.min(next, await this.pass(lost));
+        } catch (err) {
+          if (!lost.aborted && !stop.aborted && this.session.state !== 'closed') this.emit('error', err as Error);
+          next = Math.min(next, Date.now() + 200);
+        }
+        if (this.kicked || lost.aborted || stop.aborted) continue;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.max(0, next - Date.now()));
+          this.wake = () => { clearTimeout(t); resolve(); };
+        });
+      }
+    } finally {
+      lost.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Keeps the cache of terminal task ids true: drops ids no longer listed, and clears it all if
+   * the children version moved by more than the visible adds and removes (a task was purged and
+   * created again with the same id between two scans).
+   */
+  private pruneTerminal(ids: string[], cversion: number): void {
+    const now = new Set(ids);
+    let changes = 0;
+    for (const id of now) if (!this.listed.has(id)) changes++;
+    for (const id of this.listed) if (!now.has(id)) changes++;
+    if (cversion - this.cversion !== changes) this.terminal.clear();
+    for (const id of this.terminal) if (!now.has(id)) this.terminal.delete(id);
+    this.listed = now;
+    this.cversion = cversion;
+  }
+
+  /** One scan: fire schedules, reclaim, repair, assign. Returns when the next scan is due. */
+  private async pass(lost: AbortSignal): Promise<number> {
+    const st = this.store;
+    const now = Date.now();
+    let next = await fireDue(st, now, { backoffMs: this.s.backoffMs }, (id, k, taskId) => this.emit('fired', id, k, taskId));
+    const workers = (await st.liveWorkers(this.watchOn(st.workers))) as Map<string, LiveWorker>;
+    // Assignment nodes, read before the tasks (see index.ts: a task's state is written first).
+    const assigned = new Map<string, Set<string>>();
+    for (const w of await st.children(st.assign)) {
+      const watch = workers.has(w) ? this.watchOn(st.assignDir(w)) : undefined;
+      assigned.set(w, new Set(await st.children(st.assignDir(w), watch)));
+    }
+    const tasks = new Map<string, TaskStatus>();
+    const { ids, cversion } = await st.taskIdsWithVersion(this.watchOn(st.tasks));
+    this.pruneTerminal(ids, cversion);
+    for (const id of ids) {
+      if (this.terminal.has(id)) continue;
+      const t = await st.readTask(id);
+      if (!t) continue;
+      if (TERMINAL_STATES.has(t.state)) this.terminal.add(id);
+      tasks.set(id, t);
+    }
+    if (lost.aborted) return next;
+
+    // Stale assignment nodes: the task is no longer assigned to (or running on) that worker.
+    for (const [w, ids] of assigned) {
+      for (const id of ids) {
+        const t = tasks.get(id);
+        const current = t && (t.state === 'assigned' || t.state === 'running') && t.worker === w;
+        if (!current) await st.remove(st.assignment(w, id));
+      }
+    }
+
+    const load = new Map<string, number>();
+    const due: TaskStatus[] = [];
+    for (const t of tasks.values()) {
+      if (lost.aborted) return next;
+      if (t.state === 'assigned' || t.state === 'running') {
+        const w = workers.get(t.worker ?? '');
+        if (w && w.session === t.workerSession) {
+          load.set(t.worker!, (load.get(t.worker!) ?? 0) + 1);
+          // Interrupted assignment (task written, node not yet created): finish the step.
+          if (t.state === 'assigned' && !assigned.get(t.worker!)?.has(t.id)) await st.createAssignment(t.worker!, t.id, t.attempt);
+          continue;
+        }
+        // The worker vanished (or restarted with a new session): take the task back.
+        const exhausted = t.attempt >= t.maxAttempts;
+        const back = await st.casTask(t, exhausted
+          ? { state: 'dead', error: `worker ${t.worker} vanished on the last attempt`, finishedAt: Date.now() }
+          : { state: 'pending', worker: undefined, workerSession: undefined });
+        if (back) {
+          this.emit('reclaimed', t.id, t.worker ?? '');
+          if (!exhausted) due.push(back);
+        }
+        await st.remove(st.assignment(t.worker ?? '', t.id));
+      } else if (t.state === 'pending' || t.state === 'failed') {
+        const at = t.state === 'failed' ? Math.max(t.runAt, t.retryAt ?? 0) : t.runAt;
+        if (at <= now) due.push(t);
+        else next = Math.min(next, at);
+      }
+    }
+
+    due.sort((a, b) => (a.retryAt ?? a.runAt) - (b.retryAt ?? b.runAt) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    for (const t of due) {
+      if (lost.aborted) break;
+      const w = pickWorker(workers, load, this.given, t.type);
+      if (!w) continue;
+      const [id, rec] = w;
+      const done = await st.casTask(t, { state: 'assigned', worker: id, workerSession: rec.session, attempt: t.attempt + 1, assignedAt: Date.now(), retryAt: undefined });
+      if (!done) continue; // stale view: the next scan sees the new state
+      load.set(id, (load.get(id) ?? 0) + 1);
+      this.given.set(id, (this.given.get(id) ?? 0) + 1);
+      await st.createAssignment(id, t.id, done.attempt);
+      this.emit('assigned', t.id, id, done.attempt);
+    }
+    return next;
+  }
+}
+
+/**
+ * The live, non-draining worker that handles `type`, has room left, and has the lowest load
+ * relative to its capacity; ties go to the one given fewer tasks so far, then to the lower id.
+ */
+function pickWorker(workers: Map<string, LiveWorker>, load: Map<string, number>, given: Map<string, number>, type: string): [string, LiveWorker] | undefined {
+  let best: [string, LiveWorker] | undefined;
+  let bestKey: [number, number, string] | undefined;
+  for (const [id, w] of workers) {
+    if (w.draining || !w.types?.includes(type)) continue;
+    const l = load.get(id) ?? 0;
+    if (l >= w.capacity) continue;
+    const key: [number, number, string] = [l / w.capacity, given.get(id) ?? 0, id];
+    if (!bestKey || key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2])))) {
+      best = [id, w];
+      bestKey = key;
+    }
+  }
+  return best;
+}

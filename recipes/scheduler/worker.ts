@@ -1,0 +1,227 @@
+/**
+ * The worker role: registers `<path>/workers/<workerId>` (ephemeral), watches
+ * `<path>/assign/<workerId>/`, runs the tasks assigned to it and writes their outcome with a
+ * compare-and-set on the task node. See ./index.ts for the layout and the step ordering.
+ * @internal
+ * @module
+ */
+import type { ZkSession } from '../../src/session.js';
+import { IllegalStateError, NodeExistsError } from '../../src/errors.js';
+import { delay } from '../../src/wait.js';
+import { backoff, type Store } from './store.js';
+import type { SchedulerEvents, TaskHandler, TaskStatus, WorkerRecord } from './types.js';
+
+type Emit = <K extends keyof SchedulerEvents>(event: K, ...args: SchedulerEvents[K]) => void;
+
+interface Run { ctl: AbortController; done: Promise<void> }
+
+/** Worker settings taken from the scheduler's options. */
+export interface WorkerSettings {
+  workerId: string;
+  capacity: number;
+  handlers: Record<string, TaskHandler>;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+/** One worker: runs at most `capacity` tasks at once, each under an AbortSignal. */
+export class Worker {
+  private readonly running = new Map<string, Run>();
+  private readonly handling = new Set<string>();
+  private readonly session: ZkSession;
+  /** Ephemeral owner of our registration: the dispatcher fences assignments with it. */
+  private mySession = '';
+  private stopping = false;
+  private scanning = false;
+  private rescan = false;
+  private readonly onState = (state: string) => this.onConnection(state);
+
+  constructor(private readonly store: Store, private readonly s: WorkerSettings, private readonly emit: Emit) {
+    this.session = store.session;
+  }
+
+  /** Registers and starts watching the assignments. */
+  async start(): Promise<void> {
+    this.session.on('state', this.onState);
+    await this.register();
+    void this.scan();
+  }
+
+  /** Connection-state handling: abort runs on suspended/lost, re-register after a new session. */
+  private onConnection(state: string): void {
+    if (state === 'suspended' || state === 'lost' || state === 'closed') {
+      for (const r of this.running.values()) r.ctl.abort(new Error(`scheduler: worker ${this.s.workerId}: session ${state}`));
+    } else if (state === 'connected' && !this.stopping) {
+      void (async () => {
+        try {
+          // Same session: our node and watch survived. New session (after `lost`): register again.
+          const stat = await this.session.exists(this.store.worker(this.s.workerId));
+          if (!stat || stat.ephemeralOwner !== this.session.sessionId) await this.register();
+          await this.scan();
+        } catch (err) {
+          this.emit('error', err as Error);
+        }
+      })();
+    }
+  }
+
+  private record(): string {
+    const rec: WorkerRecord = {
+      capacity: this.s.capacity, load: this.running.size, draining: this.stopping, types: Object.keys(this.s.handlers),
+    };
+    return JSON.stringify(rec);
+  }
+
+  /**
+   * Creates our ephemeral node. A node of another session with our id (an earlier run whose
+   * session has not expired yet) is waited out, for at most two session timeouts.
+   */
+  private async register(): Promise<void> {
+    const p = this.store.worker(this.s.workerId);
+    await this.store.mkdir(this.store.assignDir(this.s.workerId));
+    const deadline = Date.now() + 2 * this.session.sessionTimeoutMs + 2000;
+    for (;;) {
+      try {
+        await this.session.create(p, this.record(), { mode: 'ephemeral' });
+      } catch (err) {
+        if (!(err instanceof NodeExistsError)) throw err;
+      }
+      const stat = await this.session.exists(p);
+      if (stat && stat.ephemeralOwner === this.session.sessionId) { this.mySession = stat.ephemeralOwner; return; }
+      if (Date.now() > deadline) throw new IllegalStateError(`scheduler: worker id ${this.s.workerId} is in use at ${p}`, { op: 'scheduler.start', path: p });
+      await delay(200);
+    }
+  }
+
+  private updateLoad(): void {
+    this.session.set(this.store.worker(this.s.workerId), this.record()).catch(() => undefined);
+  }
+
+  /** Lists our assignments (leaving a watch) and handles the new ones. Coalesces calls. */
+  private async scan(): Promise<void> {
+    if (this.scanning) { this.rescan = true; return; }
+    this.scanning = true;
+    try {
+      do {
+        this.rescan = false;
+        const ids = await this.store.children(this.store.assignDir(this.s.workerId), () => void this.scan());
+        await Promise.all(ids.map((id) => this.handle(id)));
+      } while (this.rescan);
+    } catch (err) {
+      if (this.session.state !== 'closed') this.emit('error', err as Error);
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  /** Acts on one assignment node. Safe to call again for the same id. */
+  private async handle(id: string): Promise<void> {
+    if (this.running.has(id) || this.handling.has(id)) return;
+    this.handling.add(id);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const t = await this.store.readTask(id);
+        if (!t) return this.store.remove(this.store.assignment(this.s.workerId, id));
+        if (t.worker !== this.s.workerId || t.workerSession !== this.mySession) return; // not ours (any more): the dispatcher cleans up
+        if (t.state === 'running') return void (await this.handBack(t, true)); // an interrupted run of ours
+        if (t.state !== 'assigned') return this.store.remove(this.store.assignment(this.s.workerId, id)); // outcome written, node left over
+        if (this.stopping) return void (await this.handBack(t));
+        if (this.running.size >= this.s.capacity) return; // rescanned when a run ends
+        const started = await this.store.casTask(t, { state: 'running', startedAt: Date.now() });
+        if (started) return this.run(started);
+      }
+    } finally {
+      this.handling.delete(id);
+    }
+  }
+
+  private run(t: TaskStatus): void {
+    const ctl = new AbortController();
+    const entry: Run = { ctl, done: Promise.resolve() };
+    this.running.set(t.id, entry);
+    this.updateLoad();
+    this.emit('started', t.id, t.attempt);
+    entry.done = (async () => {
+      let ok = false;
+      let result: unknown;
+      let error: Error | undefined;
+      try {
+        const handler = this.s.handlers[t.type];
+        if (!handler) throw new Error(`scheduler: no handler for task type ${t.type}`);
+        result = await handler(t.payload, { taskId: t.id, attempt: t.attempt, signal: ctl.signal });
+        ok = true;
+      } catch (err) {
+        error = err instanceof Error ? err : new Error(String(err));
+      }
+      try {
+        await this.finish(t, ctl.signal.aborted, ok, result, error);
+      } catch (err) {
+        this.emit('error', err as Error);
+      } finally {
+        this.running.delete(t.id);
+        this.updateLoad();
+        void this.scan();
+      }
+    })();
+  }
+
+  /** Writes the outcome (compare-and-set against our `running` write), then drops the assignment. */
+  private async finish(t: TaskStatus, aborted: boolean, ok: boolean, result: unknown, error: Error | undefined): Promise<void> {
+    if (aborted) return void (await this.handBack(t, !this.stopping));
+    const now = Date.now();
+    let written: TaskStatus | null;
+    if (ok) {
+      written = await this.store.casTask(t, { state: 'succeeded', result: result === undefined ? null : result, error: undefined, finishedAt: now, retryAt: undefined });
+      if (written) this.emit('succeeded', t.id, result);
+    } else if (t.attempt >= t.maxAttempts) {
+      written = await this.store.casTask(t, { state: 'dead', error: error!.message, finishedAt: now, retryAt: undefined });
+      if (written) this.emit('dead', t.id, error!);
+    } else {
+      const retryAt = now + backoff(t.backoffMs, t.attempt, this.s.maxBackoffMs);
+      written = await this.store.casTask(t, { state: 'failed', error: error!.message, finishedAt: now, retryAt });
+      if (written) this.emit('failed', t.id, error!, retryAt);
+    }
+    // Stale (written === null): the dispatcher took the task back meanwhile; its state wins.
+    await this.store.remove(this.store.assignment(this.s.workerId, t.id));
+  }
+
+  /**
+   * Gives a task back as `pending`, then drops the assignment. An interrupted run counts as an
+   * attempt (`dead` if it was the last); a task given back before it ran, or on stop(), does not.
+   */
+  private async handBack(t: TaskStatus, interrupted = false): Promise<void> {
+    const exhausted = interrupted && t.attempt >= t.maxAttempts;
+    const back = await this.store.casTask(t, exhausted
+      ? { state: 'dead', error: `run interrupted on worker ${this.s.workerId} on the last attempt`, finishedAt: Date.now() }
+      : { state: 'pending', attempt: interrupted ? t.attempt : Math.max(0, t.attempt - 1), worker: undefined, workerSession: undefined });
+    if (back) this.emit('handedBack', t.id);
+    await this.store.remove(this.store.assignment(this.s.workerId, t.id));
+  }
+
+  /** Drains: takes nothing new, lets runs finish for `drainTimeoutMs`, aborts and hands back the rest. */
+  async stop(drainTimeoutMs: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    try {
+      if (this.session.state !== 'closed') {
+        this.updateLoad();
+        await this.scan(); // hands back assigned-but-not-started tasks
+        const all = () => Promise.all([...this.running.values()].map((r) => r.done));
+        const timers = new AbortController();
+        const timeout = () => delay(drainTimeoutMs, timers.signal).then(() => 'timeout' as const, () => undefined);
+        try {
+          if ((await Promise.race([all(), timeout()])) === 'timeout') {
+            for (const r of this.running.values()) r.ctl.abort(new Error(`scheduler: worker ${this.s.workerId}: stopping`));
+            await Promise.race([all(), timeout()]);
+          }
+        } finally {
+          timers.abort();
+        }
+        await this.store.remove(this.store.worker(this.s.workerId));
+      }
+    } finally {
+      this.session.off('state', this.onState);
+      for (const r of this.running.values()) r.ctl.abort(new Error(`scheduler: worker ${this.s.workerId}: stopped`));
+    }
+  }
+}
