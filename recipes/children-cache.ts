@@ -1,0 +1,226 @@
+/**
+ * A local copy of a node's children (and optionally their data), kept current from one-shot
+ * watches (Curator's `PathChildrenCache`; the binding has no persistent watches).
+ *
+ * Layout: none of its own; it reads `<path>` (which may be missing) and `<path>/<child>`.
+ *
+ * Every read arms its watch in the same request: the listing (`getChildren` with a watch, or
+ * `exists` with a watch while `<path>` is missing) and, with `withData`, each child's `get`. Watches
+ * and reconnections only mark work (list again, re-read these children); one refresh loop does the
+ * work, pipelining the child reads, so a burst of changes is coalesced and the last reads are the
+ * server's current state. After `reconnected` (same or new session) everything is read again,
+ * re-arming every watch.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { Stat, ZkSession } from '../src/session.js';
+import { ClosedError, IllegalStateError, SessionExpiredError, InvalidArgumentError, NoNodeError, isRetryable } from '../src/errors.js';
+import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
+import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+
+/** One cached child. */
+export interface ChildData {
+  /** The child's name. */
+  name: string;
+  /** The child's full path. */
+  path: string;
+  /** Its data (only with `withData`). */
+  data?: Buffer;
+  /** Its stat (only with `withData`). */
+  stat?: Stat;
+}
+
+/** Options of {@link ChildrenCache}. */
+export interface ChildrenCacheOptions {
+  /** Also cache each child's data and stat, and report data changes. @default false */
+  withData?: boolean;
+}
+
+/** Typed events of a {@link ChildrenCache}. */
+export interface ChildrenCacheEvents {
+  /** A child appeared (with its data when `withData`). */
+  childAdded: [child: ChildData];
+  /** A child's data changed (only with `withData`). */
+  childUpdated: [child: ChildData, previous: ChildData];
+  /** A child went away. */
+  childRemoved: [child: ChildData];
+  /** After a refresh that changed anything: the whole current view. */
+  change: [children: ReadonlyMap<string, ChildData>];
+  /** A refresh failed with something other than a connection problem. */
+  error: [err: Error];
+}
+
+/**
+ * Caches the children of `path`. `start()` loads them; `children` is the current view.
+ *
+ * On `suspended` and `lost` the cache keeps its last view (it may be stale) and re-reads
+ * everything on `reconnected`. A refresh that fails for another reason emits `error` and is
+ * retried on the next watch or reconnection.
+ */
+export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
+  /** The parent whose children are cached. */
+  readonly path: string;
+  private readonly withData: boolean;
+  private readonly view = new Map<string, ChildData>();
+  private phase: 'latent' | 'started' | 'closed' = 'latent';
+  private listDirty = false;
+  private readonly dataDirty = new Set<string>();
+  private running: Promise<void> | undefined;
+  private loaded: Deferred<void> | undefined;
+  private readonly onReconnected = () => {
+    this.listDirty = true;
+    if (this.withData) for (const name of this.view.keys()) this.dataDirty.add(name);
+    this.kick();
+  };
+
+  /**
+   * @param session - the session to use
+   * @param path - the parent node
+   * @param options - `withData`
+   * @throws InvalidPathError, InvalidArgumentError naming the bad option
+   */
+  constructor(private readonly session: ZkSession, path: string, options: ChildrenCacheOptions = {}) {
+    super();
+    validatePath(path, 'children-cache');
+    rejectReserved(path, 'children-cache');
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`children-cache ${path}: options must be an object`, { op: 'children-cache', path });
+    if (options.withData !== undefined && typeof options.withData !== 'boolean') {
+      throw new InvalidArgumentError(`children-cache ${path}: option withData must be a boolean`, { op: 'children-cache', path });
+    }
+    this.path = path;
+    this.withData = options.withData ?? false;
+  }
+
+  /** The current view: child name → child (a live map; do not modify). */
+  get children(): ReadonlyMap<string, ChildData> {
+    return this.view;
+  }
+
+  /**
+   * Starts the cache and waits for the initial load (children and, with `withData`, their data).
+   * @param wait - `signal`/`timeoutMs` bound the initial load (the cache keeps running)
+   * @throws IllegalStateError on a second `start()`; the first read's error when it fails
+   */
+  async start(wait?: WaitOptions): Promise<void> {
+    checkWaitOptions(wait, 'children-cache.start');
+    if (this.phase !== 'latent') throw new IllegalStateError(`children-cache.start ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op: 'children-cache.start', path: this.path });
+    this.phase = 'started';
+    this.session.on('reconnected', this.onReconnected);
+    const scope = new WaitScope(wait, 'children-cache.start', this.path);
+    this.loaded = deferred<void>();
+    this.loaded.promise.catch(() => undefined);
+    try {
+      this.listDirty = true;
+      this.kick();
+      await scope.race(this.loaded.promise);
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /** Stops the cache: no more reads or events. Idempotent. Pending watches fire into nothing. */
+  async close(): Promise<void> {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.session.off('reconnected', this.onReconnected);
+    this.loaded?.reject(new ClosedError(`children-cache ${this.path}: closed`, { op: 'children-cache.close', path: this.path }));
+    await this.running?.catch(() => undefined);
+  }
+
+  /** `await using cache = ...` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private kick(): void {
+    if (this.phase !== 'started' || this.running) return;
+    this.running = this.pump().then((ok) => {
+      this.running = undefined;
+      if (ok && (this.listDirty || this.dataDirty.size > 0)) this.kick(); // marked after the loop's last check
+    });
+  }
+
+  /** Works until nothing is dirty (true) or a read failed (false: a watch or reconnection resumes). */
+  private async pump(): Promise<boolean> {
+    while (this.phase === 'started' && (this.listDirty || this.dataDirty.size > 0)) {
+      try {
+        if (await this.refresh()) this.emit('change', this.view);
+        if (!this.listDirty && this.dataDirty.size === 0) this.loaded?.resolve();
+      } catch (err) {
+        if (this.phase !== 'started' || err instanceof ClosedError) return false;
+        if (isRetryable(err) || err instanceof SessionExpiredError) return false; // the next `reconnected` marks everything and kicks us
+        this.loaded?.reject(err);
+        if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** One round: list if needed, then read the children marked dirty. True if the view changed. */
+  private async refresh(): Promise<boolean> {
+    let changed = false;
+    if (this.listDirty) {
+      this.listDirty = false;
+      const names = await this.list();
+      if (names === undefined) return false; // the parent appeared meanwhile: list again
+      const present = new Set(names);
+      for (const [name, child] of this.view) {
+        if (present.has(name)) continue;
+        this.view.delete(name);
+        this.dataDirty.delete(name);
+        this.emit('childRemoved', child);
+        changed = true;
+      }
+      for (const name of names) {
+        if (this.view.has(name)) continue;
+        if (this.withData) { this.dataDirty.add(name); continue; }
+        const child: ChildData = { name, path: joinPath(this.path, name) };
+        this.view.set(name, child);
+        this.emit('childAdded', child);
+        changed = true;
+      }
+    }
+    if (!this.withData || this.dataDirty.size === 0 || this.listDirty) return changed;
+    const names = [...this.dataDirty];
+    this.dataDirty.clear();
+    const reads = await Promise.allSettled(names.map((name) => this.session.get(joinPath(this.path, name), {
+      watch: () => { this.dataDirty.add(name); this.kick(); },
+    })));
+    let failure: unknown;
+    reads.forEach((r, i) => {
+      const name = names[i]!;
+      if (r.status === 'rejected') {
+        if (!(r.reason instanceof NoNodeError)) { this.dataDirty.add(name); failure ??= r.reason; return; }
+        const gone = this.view.get(name);
+        if (gone) { this.view.delete(name); this.emit('childRemoved', gone); changed = true; }
+        return;
+      }
+      if (this.phase !== 'started') return;
+      const child: ChildData = { name, path: joinPath(this.path, name), data: r.value.data, stat: r.value.stat };
+      const prev = this.view.get(name);
+      if (prev?.stat && prev.stat.czxid === child.stat!.czxid && prev.stat.mzxid === child.stat!.mzxid) return;
+      this.view.set(name, child);
+      if (prev) this.emit('childUpdated', child, prev);
+      else this.emit('childAdded', child);
+      changed = true;
+    });
+    if (failure !== undefined) {
+      if (changed) this.emit('change', this.view);
+      throw failure;
+    }
+    return changed;
+  }
+
+  /** Lists the children, arming the watch; undefined when the parent must be listed again. */
+  private async list(): Promise<string[] | undefined> {
+    const watch = () => { this.listDirty = true; this.kick(); };
+    try {
+      return await this.session.getChildren(this.path, { watch });
+    } catch (err) {
+      if (!(err instanceof NoNodeError)) throw err;
+      if (await this.session.exists(this.path, { watch })) { this.listDirty = true; return undefined; }
+      return [];
+    }
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * A double barrier: `members` participants enter together and leave together (Curator's
+ * `DistributedDoubleBarrier`, ZooKeeper's double-barrier recipe).
+ *
+ * Layout (Curator's, so Java and Node participants share one barrier):
+ * ```
+ * <path>/            container (created on demand, reaped when empty)
+ *   <id>             ephemeral, one per participant (Curator uses a random UUID as the id)
+ *   ready            persistent; created by the participant that sees `members` entered
+ * ```
+ * Enter, in one round trip: watch `ready` (exists), create our node, list the children — three
+ * pipelined requests the server answers in order. `ready` present, or at least `members`
+ * participant nodes → create `ready` (if needed) and pass. Otherwise wait for the watch: a
+ * `created` event on `ready` is the server saying the barrier is full and passes at once; any
+ * other wake-up (another event, a reconnection) loops and checks again, so nothing but the
+ * server's state lets a participant through (Curator GH-1290).
+ *
+ * Leave, in one round trip: delete `ready`, delete our node, list the children. `ready` goes
+ * first so that, once every participant node is gone, no stale `ready` can let the next round's
+ * first participant through. The listing names the participants still in this round; each is
+ * watched for deletion (exists, pipelined) and its czxid checked against the listing's fence,
+ * so a fast participant that has already re-entered for the next round under the same id is not
+ * mistaken for one still in this round (which would deadlock a reused barrier). A `deleted` event is final; any other wake-up
+ * checks the remaining nodes again.
+ *
+ * The czxid fence: the listing's parent `pzxid` is at least the zxid of every node in it, and a
+ * node created later has a larger czxid.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { ZkSession } from '../src/session.js';
+import { ClosedError, IllegalStateError, InvalidArgumentError, InvalidPathError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
+import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
+import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+
+/** Name of the node that opens the barrier (Curator's `READY_NODE`). */
+export const READY_NODE = 'ready';
+
+/** Options of {@link DoubleBarrier}. */
+export interface DoubleBarrierOptions {
+  /** Participants needed to pass `enter` (a threshold: more may enter). An integer ≥ 1. */
+  members: number;
+  /** This participant's node name. @default a random UUID (as Curator) */
+  id?: string;
+}
+
+/**
+ * One participant of a double barrier at `path`.
+ *
+ * Connection states: on `suspended` a waiting `enter`/`leave` keeps waiting (a request that fails
+ * for connection loss or session expiry is not an error: the next `reconnected` checks again); on
+ * `reconnected` it checks the server again. After `lost` our ephemeral node is gone: a pending
+ * `enter` re-creates it in the new session (waiting, if need be, for the server to remove the old
+ * session's node) and checks again; a pending `leave` just checks again. A closed session ends any
+ * wait with `ClosedError`. Like Curator's, a barrier whose participants lose their sessions
+ * between `enter` and `leave` does not know it: their nodes are simply gone.
+ */
+export class DoubleBarrier {
+  /** The barrier's parent path. */
+  readonly path: string;
+  /** This participant's node name. */
+  readonly id: string;
+  /** Participants needed to pass `enter`. */
+  readonly members: number;
+  private readonly ourPath: string;
+  private readonly readyPath: string;
+  private entered = false;
+  private busy = false;
+  private readonly ourSessions = new Set<string>();
+  private parentSeen = false;
+
+  /**
+   * @param session - the session to use
+   * @param path - the barrier's parent node
+   * @param options - `members` (required) and `id`
+   * @throws InvalidPathError, InvalidArgumentError naming the bad option (nothing is written)
+   */
+  constructor(private readonly session: ZkSession, path: string, options: DoubleBarrierOptions) {
+    validatePath(path, 'double-barrier');
+    rejectReserved(path, 'double-barrier');
+    if (path === '/') throw new InvalidPathError('double-barrier: the root cannot be a barrier', { op: 'double-barrier', path });
+    if (!options || typeof options !== 'object') throw new InvalidArgumentError(`double-barrier ${path}: options { members } are required`, { op: 'double-barrier', path });
+    const { members, id = randomUUID() } = options;
+    if (typeof members !== 'number' || !Number.isInteger(members) || members < 1) {
+      throw new InvalidArgumentError(`double-barrier ${path}: option members must be an integer >= 1, got ${String(members)}`, { op: 'double-barrier', path });
+    }
+    if (typeof id !== 'string' || id.length === 0 || id.includes('/') || id === READY_NODE) {
+      throw new InvalidArgumentError(`double-barrier ${path}: option id must be a non-empty node name other than "${READY_NODE}", got ${JSON.stringify(id)}`, { op: 'double-barrier', path });
+    }
+    this.path = path;
+    this.id = id;
+    this.members = members;
+    this.ourPath = joinPath(path, id);
+    this.readyPath = joinPath(path, READY_NODE);
+    validatePath(this.ourPath, 'double-barrier');
+  }
+
+  /** True between a successful `enter` and the start of `leave`. */
+  get isEntered(): boolean {
+    return this.entered;
+  }
+
+  /**
+   * Enters the barrier and waits until `members` participants have entered.
+   * @param wait - `signal` cancels (AbortedError), `timeoutMs` gives up (TimeoutError); either way
+   * our node is removed before the error is thrown
+   * @throws NodeExistsError when another session's participant already uses this id
+   * @throws IllegalStateError when already entered or another enter/leave is running
+   */
+  async enter(wait?: WaitOptions): Promise<void> {
+    checkWaitOptions(wait, 'double-barrier.enter');
+    this.begin('enter');
+    if (this.entered) { this.busy = false; throw new IllegalStateError(`double-barrier.enter ${this.path}: already entered`, { op: 'double-barrier.enter', path: this.path }); }
+    let created: Promise<unknown> | undefined;
+    let needCreate = true;
+    const loop = new WakeLoop(this.session, wait, 'double-barrier.enter', this.path, (info) => { if (info.newSession) needCreate = true; });
+    try {
+      for (;;) {
+        loop.scope.throwIfAborted();
+        const w = loop.next();
+        let readyCreated = false;
+        const watch = (e: { type: string }) => { if (e.type === 'created') readyCreated = true; w.resolve(); };
+        try {
+          // Pipelined: the server answers one session's requests in order. A new handle does not
+          // know whether the barrier's container exists: it asks for it first, in the same trip.
+          const pParent = this.parentSeen ? undefined : this.session.create(this.path, '', { mode: 'container' })
+            .catch((err: unknown) => { if (!(err instanceof NodeExistsError) && !(err instanceof NoNodeError)) throw err; });
+          const pReady = this.session.exists(this.readyPath, { watch });
+          const pCreate = needCreate ? (created = this.createOurs(w)) : undefined;
+          const pChildren = this.session.getChildren(this.path).catch((err: unknown) => { if (err instanceof NoNodeError) return null; throw err; });
+          needCreate = false;
+          const [ready, ours, listed] = await loop.scope.race(settleAll(pReady, pCreate, pChildren, pParent));
+          this.parentSeen = listed !== null;
+          if (ours === false) needCreate = true; // our old session's node is still there: wait for it to go
+          let children = listed;
+          if (ready || children?.includes(READY_NODE)) break;
+          if (!needCreate && (children === null || !children.includes(this.id))) children = await loop.scope.race(this.session.getChildren(this.path));
+          if (children?.includes(READY_NODE)) break;
+          if (!needCreate && children && children.length >= this.members) {
+            try { await this.session.create(this.readyPath); } catch (err) { if (!(err instanceof NodeExistsError)) throw err; }
+            break;
+          }
+        } catch (err) {
+          if (!transient(err)) throw err;
+          needCreate = true; // the session may be new: check our node again on the next wake-up
+        }
+        await loop.scope.race(w.promise);
+        if (readyCreated) break; // the server told us: someone saw the barrier full
+      }
+      this.entered = true;
+    } catch (err) {
+      await this.removeOurs(created, err);
+      throw err;
+    } finally {
+      loop.dispose();
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Leaves the barrier and waits until every participant has left.
+   * @param wait - `signal` cancels (AbortedError), `timeoutMs` gives up (TimeoutError); our node is
+   * already gone by then
+   * @throws IllegalStateError when not entered or another enter/leave is running
+   */
+  async leave(wait?: WaitOptions): Promise<void> {
+    checkWaitOptions(wait, 'double-barrier.leave');
+    this.begin('leave');
+    if (!this.entered) { this.busy = false; throw new IllegalStateError(`double-barrier.leave ${this.path}: not entered`, { op: 'double-barrier.leave', path: this.path }); }
+    this.entered = false;
+    const loop = new WakeLoop(this.session, wait, 'double-barrier.leave', this.path);
+    try {
+      let waitingFor: Set<string> | undefined;
+      let fence = 0;
+      for (;;) {
+        loop.scope.throwIfAborted();
+        const w = loop.next();
+        try {
+          if (!waitingFor) {
+            // Pipelined: `ready` goes, our node goes, then the listing shows who is still in.
+            const dropReady = ignoreNoNode(this.session.delete(this.readyPath));
+            const dropOurs = ignoreNoNode(this.session.delete(this.ourPath));
+            const listed = this.session.getChildrenWithStat(this.path)
+              .catch((err: unknown) => { if (err instanceof NoNodeError) return { children: [], stat: undefined }; throw err; });
+            const [, , { children, stat: parent }] = await loop.scope.race(settleAll(dropReady, dropOurs, listed));
+            // Any node created after the listing (czxid above the parent's pzxid then) is the next
+            // round's, even under a name from this one: it does not count.
+            fence = parent?.pzxid ?? 0;
+            waitingFor = new Set(children.filter((c) => c !== READY_NODE));
+          }
+          const still = waitingFor;
+          const names = [...still];
+          const stats = await loop.scope.race(Promise.all(names.map((name) => this.session.exists(joinPath(this.path, name), {
+            watch: (e) => { if (e.type === 'deleted') still.delete(name); w.resolve(); },
+          }))));
+          names.forEach((name, i) => {
+            const stat = stats[i];
+            if (!stat || stat.czxid > fence) still.delete(name);
+          });
+          if (still.size === 0) return;
+        } catch (err) {
+          if (!transient(err)) throw err;
+        }
+        await loop.scope.race(w.promise);
+      }
+    } finally {
+      loop.dispose();
+      this.busy = false;
+    }
+  }
+
+  private begin(op: string): void {
+    if (this.busy) throw new IllegalStateError(`double-barrier.${op} ${this.path}: another enter or leave is running`, { op: `double-barrier.${op}`, path: this.path });
+    this.busy = true;
+  }
+
+  /**
+   * Creates our ephemeral node; an existing one is fine if this session owns it. If one of our
+   * earlier sessions still owns it (the server has not expired that session yet), resolves false
+   * with a deletion watch armed that wakes `w`.
+   */
+  private async createOurs(w: Deferred<void>): Promise<boolean> {
+    this.ourSessions.add(this.session.sessionId);
+    try {
+      await this.session.create(this.ourPath, '', { mode: 'ephemeral', createParents: true });
+      return true;
+    } catch (err) {
+      if (!(err instanceof NodeExistsError)) throw err;
+      const stat = await this.session.exists(this.ourPath, { watch: () => w.resolve() });
+      if (!stat || stat.ephemeralOwner === this.session.sessionId) return stat !== null;
+      if (this.ourSessions.has(stat.ephemeralOwner)) return false;
+      throw new NodeExistsError(`double-barrier.enter ${this.path}: participant id ${this.id} is already in the barrier (node owned by session 0x${stat.ephemeralOwner})`, { op: 'double-barrier.enter', path: this.ourPath, cause: err });
+    }
+  }
+
+  /** After a failed enter: let our create settle, then remove our node (guaranteed). */
+  private async removeOurs(created: Promise<unknown> | undefined, err: unknown): Promise<void> {
+    if (!created) return;
+    await created.catch(() => undefined);
+    if (err instanceof NodeExistsError || err instanceof ClosedError) return; // not ours / nothing to do
+    try {
+      await this.session.delete(this.ourPath, { guaranteed: true });
+    } catch (e) {
+      if (!(e instanceof NoNodeError) && !(e instanceof ClosedError) && err instanceof Error && err.cause === undefined) {
+        Object.defineProperty(err, 'cause', { value: e });
+      }
+    }
+  }
+}
+
+/** Failures after which the next reconnection lets us check again. */
+function transient(err: unknown): boolean {
+  return err instanceof SessionExpiredError || isRetryable(err);
+}
+
+function ignoreNoNode(p: Promise<void>): Promise<void> {
+  return p.catch((err: unknown) => { if (!(err instanceof NoNodeError)) throw err; });
+}
+
+/** Like Promise.all, but waits for every promise to settle before rejecting (no stray rejections). */
+async function settleAll<A, B, C>(a: Promise<A> | undefined, b: Promise<B> | undefined, c: Promise<C>, ...more: (Promise<unknown> | undefined)[]): Promise<[A | undefined, B | undefined, C]> {
+  const r = await Promise.allSettled([a, b, c, ...more]);
+  const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed) throw failed.reason;
+  return r.map((x) => (x as PromiseFulfilledResult<unknown>).value) as [A | undefined, B | undefined, C];
+}
+
+/**
+ * One wait's plumbing: the cancellation scope plus a wake-up that a watch, a reconnection or the
+ * session's close triggers. Every wake-up only means "check again".
+ */
+class WakeLoop {
+  readonly scope: WaitScope;
+  private wake: Deferred<void> | undefined;
+  private readonly onReconnected: (info: { newSession: boolean }) => void;
+  private readonly onState: (state: string) => void;
+
+  constructor(private readonly session: ZkSession, wait: WaitOptions | undefined, op: string, path: string, reconnected?: (info: { newSession: boolean }) => void) {
+    this.scope = new WaitScope(wait, op, path);
+    this.onReconnected = (info) => { reconnected?.(info); this.wake?.resolve(); };
+    this.onState = (state) => { if (state === 'closed') this.wake?.reject(new ClosedError(`${op} ${path}: session closed`, { op, path })); };
+    session.on('reconnected', this.onReconnected);
+    session.on('state', this.onState);
+  }
+
+  next(): Deferred<void> {
+    const w = deferred<void>();
+    w.promise.catch(() => undefined);
+    this.wake = w;
+    return w;
+  }
+
+  dispose(): void {
+    this.session.off('reconnected', this.onReconnected);
+    this.session.off('state', this.onState);
+    this.scope.dispose();
+  }
+}

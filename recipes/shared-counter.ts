@@ -1,0 +1,203 @@
+/**
+ * A shared 32-bit counter (Curator's `SharedCount`): read it, set it, or add to it with a
+ * versioned compare-and-set that retries when another writer got there first.
+ *
+ * Layout (Curator's, so Java and Node processes share one counter):
+ * ```
+ * <path>    persistent node; data = the value as a 4-byte big-endian signed int. Parents are
+ *           containers. A missing node reads as the seed (default 0) and is created on first write.
+ * ```
+ * Arithmetic wraps at 32 bits, as Java's `int` does.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { ZkSession } from '../src/session.js';
+import { BadVersionError, IllegalStateError, InvalidArgumentError, InvalidPathError, NoNodeError, NodeExistsError } from '../src/errors.js';
+import { rejectReserved, validatePath } from '../src/paths.js';
+import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
+import { NodeCache } from './node-cache.js';
+
+/** Options of {@link SharedCounter}. */
+export interface SharedCounterOptions {
+  /** Value of a counter whose node does not exist yet (a 32-bit integer). @default 0 */
+  seed?: number;
+}
+
+/** Typed events of a {@link SharedCounter} (only between `start()` and `close()`). */
+export interface SharedCounterEvents {
+  /** The counter's value changed on the server. */
+  change: [value: number];
+  /** The cache behind `start()` failed to refresh. */
+  error: [err: Error];
+}
+
+const INT_MIN = -0x80000000;
+const INT_MAX = 0x7fffffff;
+
+/** Encodes a value as Curator does: 4 bytes, big-endian, signed. */
+export function encodeCount(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(value | 0);
+  return b;
+}
+
+/**
+ * Decodes Curator's 4-byte big-endian signed int.
+ * @throws IllegalStateError when the data is not 4 bytes
+ */
+export function decodeCount(data: Buffer, path: string): number {
+  if (data.length !== 4) throw new IllegalStateError(`shared-counter ${path}: node holds ${data.length} bytes, not a 4-byte counter`, { op: 'shared-counter.get', path });
+  return data.readInt32BE(0);
+}
+
+function checkInt(v: unknown, what: string, path: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < INT_MIN || v > INT_MAX) {
+    throw new InvalidArgumentError(`shared-counter ${path}: ${what} must be a 32-bit integer, got ${String(v)}`, { op: 'shared-counter', path });
+  }
+  return v;
+}
+
+/**
+ * A counter at `path`. `get`, `set` and `increment` work at any time (no `start()` needed);
+ * `start()` additionally keeps `value` current and emits `change`.
+ *
+ * Calls fail like any session call: on `suspended` they retry with the session's policy, then
+ * throw a `ConnectionLossError`. Each `increment` attempt is a compare-and-set on the version it
+ * read, so concurrent writers never lose an update; but, as with Curator, if the connection drops
+ * after the server applied a write and before its answer arrived, the retried write sees
+ * BAD_VERSION and the increment is applied once more. On `lost` nothing is lost: the node is
+ * persistent.
+ */
+export class SharedCounter extends EventEmitter<SharedCounterEvents> {
+  /** The counter's path. */
+  readonly path: string;
+  private readonly seed: number;
+  private cache: NodeCache | undefined;
+  private phase: 'latent' | 'started' | 'closed' = 'latent';
+
+  /**
+   * @param session - the session to use
+   * @param path - the counter node
+   * @param options - `seed`
+   * @throws InvalidPathError, InvalidArgumentError naming the bad option
+   */
+  constructor(private readonly session: ZkSession, path: string, options: SharedCounterOptions = {}) {
+    super();
+    validatePath(path, 'shared-counter');
+    rejectReserved(path, 'shared-counter');
+    if (path === '/') throw new InvalidPathError('shared-counter: the root cannot be a counter', { op: 'shared-counter', path });
+    this.path = path;
+    this.seed = checkInt(options?.seed ?? 0, 'option seed', path);
+  }
+
+  /** Reads the value and the node's version (`-1` when the node does not exist yet). */
+  async read(): Promise<{ value: number; version: number }> {
+    try {
+      const { data, stat } = await this.session.get(this.path);
+      return { value: decodeCount(data, this.path), version: stat.version };
+    } catch (err) {
+      if (err instanceof NoNodeError) return { value: this.seed, version: -1 };
+      throw err;
+    }
+  }
+
+  /** Reads the current value from the server. */
+  async get(): Promise<number> {
+    return (await this.read()).value;
+  }
+
+  /** Sets the value unconditionally (creating the node if needed). */
+  async set(value: number): Promise<void> {
+    checkInt(value, 'value', this.path);
+    for (;;) {
+      try {
+        await this.session.set(this.path, encodeCount(value));
+        return;
+      } catch (err) {
+        if (!(err instanceof NoNodeError)) throw err;
+      }
+      if (await this.tryCreate(value)) return;
+    }
+  }
+
+  /**
+   * Sets the value only if the node is still at `version` (from {@link read}; `-1`: the node must
+   * not exist yet). Curator's `trySetCount`.
+   * @returns false when another writer changed the counter first
+   */
+  async compareAndSet(version: number, value: number): Promise<boolean> {
+    checkInt(value, 'value', this.path);
+    if (!Number.isInteger(version) || version < -1) throw new InvalidArgumentError(`shared-counter ${this.path}: version must be an integer >= -1, got ${String(version)}`, { op: 'shared-counter.compareAndSet', path: this.path });
+    if (version === -1) return this.tryCreate(value);
+    try {
+      await this.session.set(this.path, encodeCount(value), { version });
+      return true;
+    } catch (err) {
+      if (err instanceof BadVersionError || err instanceof NoNodeError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Adds `by` (default 1) atomically and returns the new value: read, compare-and-set on the read
+   * version, and on BAD_VERSION read again and retry.
+   */
+  async increment(by = 1): Promise<number> {
+    checkInt(by, 'increment', this.path);
+    for (;;) {
+      const { value, version } = await this.read();
+      const next = (value + by) | 0;
+      if (await this.compareAndSet(version, next)) return next;
+    }
+  }
+
+  /** The value as last seen by the cache (`start()`), or undefined before. */
+  get value(): number | undefined {
+    const node = this.cache?.current;
+    if (!this.cache) return undefined;
+    return node ? decodeCount(node.data, this.path) : this.seed;
+  }
+
+  /**
+   * Starts watching the counter: `value` stays current and `change` fires on every change seen.
+   * @throws IllegalStateError on a second `start()`
+   */
+  async start(wait?: WaitOptions): Promise<void> {
+    checkWaitOptions(wait, 'shared-counter.start');
+    if (this.phase !== 'latent') throw new IllegalStateError(`shared-counter.start ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op: 'shared-counter.start', path: this.path });
+    this.phase = 'started';
+    const cache = new NodeCache(this.session, this.path);
+    this.cache = cache;
+    cache.on('change', (node) => {
+      try {
+        this.emit('change', node ? decodeCount(node.data, this.path) : this.seed);
+      } catch (err) {
+        this.emit('error', err as Error);
+      }
+    });
+    cache.on('error', (err) => this.emit('error', err));
+    await cache.start(wait);
+  }
+
+  /** Stops watching. Idempotent. */
+  async close(): Promise<void> {
+    this.phase = 'closed';
+    await this.cache?.close();
+  }
+
+  /** `await using counter = ...` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Creates the node with `value`; false when it already exists. */
+  private async tryCreate(value: number): Promise<boolean> {
+    try {
+      await this.session.create(this.path, encodeCount(value), { createParents: true });
+      return true;
+    } catch (err) {
+      if (err instanceof NodeExistsError) return false;
+      throw err;
+    }
+  }
+}
