@@ -25,7 +25,7 @@
  * @module
  */
 import type { ZkSession } from '../src/session.js';
-import { NoNodeError, SessionExpiredError } from '../src/errors.js';
+import { ClosedError, NoNodeError, SessionExpiredError } from '../src/errors.js';
 import { joinPath, nodeName } from '../src/paths.js';
 import { WaitScope, deferred, type WaitOptions } from '../src/wait.js';
 
@@ -136,7 +136,7 @@ export class Contender {
     try {
       for (;;) {
         scope.throwIfAborted();
-        const { children, stat } = await this.session.getChildrenWithStat(this.path);
+        const { children, stat } = await scope.race(this.session.getChildrenWithStat(this.path));
         const ordered = orderBySequence(children, this.markers);
         const i = ordered.findIndex((e) => e.name === ourName);
         if (i < 0) {
@@ -161,8 +161,9 @@ export class Contender {
   /** Waits until `target` is deleted (or is already gone), the scope fires, or the session is lost. */
   private async waitForDelete(target: string, scope: WaitScope, sessionAtStart: string): Promise<void> {
     const gone = deferred<void>();
+    gone.promise.catch(() => undefined); // may reject while `get` is in flight, before anyone awaits it
     const onLost = () => gone.reject(new SessionExpiredError(`${this.recipe}: session lost while waiting on ${this.path}`, { op: `${this.recipe}.acquire`, path: this.path }));
-    const onClosed = () => gone.reject(scope.error('aborted'));
+    const onClosed = () => gone.reject(new ClosedError(`${this.recipe}: session closed while waiting on ${this.path}`, { op: `${this.recipe}.acquire`, path: this.path }));
     this.session.on('lost', onLost);
     this.session.on('closed', onClosed);
     try {
@@ -193,7 +194,8 @@ export class Contender {
     try {
       await this.session.delete(p, { guaranteed: true });
     } catch (err) {
-      if (err instanceof NoNodeError || cause !== undefined) return;
+      // Gone already, or the session is closed (its ephemeral nodes went with it).
+      if (err instanceof NoNodeError || err instanceof ClosedError || cause !== undefined) return;
       throw err;
     }
   }

@@ -13,8 +13,8 @@ else if (haveLocal) say('local ZooKeeper install found');
 else need.push('zookeeper');
 // The Curator interop tests need Curator's jars (Debian's libcurator-recipes-java).
 if (!existsSync('/usr/share/java/curator-recipes.jar')) need.push('libcurator-recipes-java');
-const javaOk = spawnSync('java', ['-version'], { stdio: 'ignore' }).status === 0;
-if (!javaOk) need.push('default-jre-headless');
+const javaOk = spawnSync('javac', ['-version'], { stdio: 'ignore' }).status === 0; // interop tests compile Curator peers
+if (!javaOk) need.push('default-jdk-headless');
 
 if (need.length === 0) process.exit(0);
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
