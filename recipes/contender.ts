@@ -136,18 +136,10 @@ export class Contender {
     try {
       for (;;) {
         scope.throwIfAborted();
-        const { children, stat } = await scope.race(this.session.getChildrenWithStat(this.path));
-        const ordered = orderBySequence(children, this.markers);
-        const i = ordered.findIndex((e) => e.name === ourName);
-        if (i < 0) {
-          throw this.session.sessionId !== sessionAtStart
-            ? new SessionExpiredError(`${this.recipe}: session was lost while waiting on ${this.path}; our node is gone`, { op: `${this.recipe}.acquire`, path: ours })
-            : new NoNodeError(`${this.recipe}: our node ${ours} disappeared while waiting`, { op: `${this.recipe}.acquire`, path: ours });
-        }
-        const decision = this.predicate(ordered, i);
-        if (decision.hold) return { path: ours, fencingToken: BigInt(stat.pzxid) };
+        const step = await this.check(ourName, ours, scope, sessionAtStart);
+        if (step.hold) return { path: ours, fencingToken: step.token };
         if (once) { await this.remove(); return null; }
-        await this.waitForDelete(joinPath(this.path, decision.watch), scope, sessionAtStart);
+        await this.waitForDelete(joinPath(this.path, step.watch), scope, sessionAtStart);
         this.stats.wakeups++;
       }
     } catch (err) {
@@ -156,6 +148,24 @@ export class Contender {
     } finally {
       scope.dispose();
     }
+  }
+
+  /**
+   * One look at the children: do we hold, or whom do we watch? A separate step so that a waiter
+   * keeps only the name it watches, not the whole listing, while it waits (1000 waiters on one
+   * path would otherwise hold 1000 copies of a 1000-name listing).
+   */
+  private async check(ourName: string, ours: string, scope: WaitScope, sessionAtStart: string): Promise<{ hold: true; token: bigint } | { hold: false; watch: string }> {
+    const { children, stat } = await scope.race(this.session.getChildrenWithStat(this.path));
+    const ordered = orderBySequence(children, this.markers);
+    const i = ordered.findIndex((e) => e.name === ourName);
+    if (i < 0) {
+      throw this.session.sessionId !== sessionAtStart
+        ? new SessionExpiredError(`${this.recipe}: session was lost while waiting on ${this.path}; our node is gone`, { op: `${this.recipe}.acquire`, path: ours })
+        : new NoNodeError(`${this.recipe}: our node ${ours} disappeared while waiting`, { op: `${this.recipe}.acquire`, path: ours });
+    }
+    const decision = this.predicate(ordered, i);
+    return decision.hold ? { hold: true, token: BigInt(stat.pzxid) } : { hold: false, watch: decision.watch };
   }
 
   /** Waits until `target` is deleted (or is already gone), the scope fires, or the session is lost. */

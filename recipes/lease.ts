@@ -30,9 +30,8 @@ export class Lease extends EventEmitter<LeaseEvents> {
   readonly path: string;
   /** Strictly increasing across successive holders of the same path: pass it to the resource. */
   readonly fencingToken: bigint;
-  /** Aborts when the lease may be lost (suspended, lost, closed); give it to the guarded work. */
-  readonly signal: AbortSignal;
-  private readonly ctl = new AbortController();
+  private ctl: AbortController | undefined;
+  private lostReason: LeaseLostReason | 'released' | undefined;
   private releasing: Promise<void> | undefined;
   private readonly detach: () => void;
 
@@ -47,7 +46,6 @@ export class Lease extends EventEmitter<LeaseEvents> {
     super();
     this.path = path;
     this.fencingToken = fencingToken;
-    this.signal = this.ctl.signal;
     const onSuspended = () => this.markLost('suspended');
     const onLost = () => this.markLost('lost');
     const onClosed = () => this.markLost('closed');
@@ -62,14 +60,32 @@ export class Lease extends EventEmitter<LeaseEvents> {
     if (session.state !== 'connected') this.markLost(session.state === 'suspended' ? 'suspended' : 'lost');
   }
 
+  /**
+   * Aborts when the lease may be lost (suspended, lost, closed) or is released; give it to the
+   * guarded work. Created on first use: most leases are released without anyone asking.
+   */
+  get signal(): AbortSignal {
+    if (!this.ctl) {
+      this.ctl = new AbortController();
+      if (this.lostReason) this.ctl.abort(this.reasonError());
+    }
+    return this.ctl.signal;
+  }
+
   /** True once released, or once the lease may have been lost. */
   get isLost(): boolean {
-    return this.ctl.signal.aborted;
+    return this.lostReason !== undefined;
+  }
+
+  private reasonError(): LockLostError {
+    const r = this.lostReason;
+    return new LockLostError(r === 'released' ? `lease ${this.path}: released` : `lease ${this.path}: may be lost (${r})`, { path: this.path, op: 'lease' });
   }
 
   private markLost(reason: LeaseLostReason): void {
-    if (this.ctl.signal.aborted) return;
-    this.ctl.abort(new LockLostError(`lease ${this.path}: may be lost (${reason})`, { path: this.path, op: 'lease' }));
+    if (this.lostReason) return;
+    this.lostReason = reason;
+    this.ctl?.abort(this.reasonError());
     if (!this.releasing) this.emit('lost', reason);
   }
 
@@ -77,7 +93,10 @@ export class Lease extends EventEmitter<LeaseEvents> {
   release(): Promise<void> {
     if (!this.releasing) {
       this.detach();
-      if (!this.ctl.signal.aborted) this.ctl.abort(new LockLostError(`lease ${this.path}: released`, { path: this.path, op: 'release' }));
+      if (!this.lostReason) {
+        this.lostReason = 'released';
+        this.ctl?.abort(this.reasonError());
+      }
       this.releasing = this.doRelease();
     }
     return this.releasing;

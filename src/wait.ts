@@ -33,11 +33,9 @@ export function checkWaitOptions(opts: WaitOptions | undefined, op: string): voi
  * `AbortSignal` and tells why it fired. Always call `dispose()` (in `finally`).
  */
 export class WaitScope {
-  /** Aborts when the caller's signal aborts or the timeout passes. */
-  readonly signal: AbortSignal;
-  private readonly ctl = new AbortController();
+  private ctl: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly onAbort: () => void;
+  private readonly onAbort: (() => void) | undefined;
 
   /**
    * @param opts - the caller's `{ signal, timeoutMs }`
@@ -45,14 +43,23 @@ export class WaitScope {
    * @param path - path named in errors
    */
   constructor(private readonly opts: WaitOptions | undefined, private readonly op: string, private readonly path?: string) {
-    this.signal = this.ctl.signal;
-    this.onAbort = () => this.ctl.abort(this.error('aborted'));
     const s = opts?.signal;
+    // Fast path: with neither a signal nor a timeout there is nothing to combine or race.
+    if (!s && opts?.timeoutMs === undefined) return;
+    const ctl = new AbortController();
+    this.ctl = ctl;
+    this.onAbort = () => ctl.abort(this.error('aborted'));
     if (s?.aborted) this.onAbort();
     else s?.addEventListener('abort', this.onAbort, { once: true });
-    if (opts?.timeoutMs !== undefined && !this.ctl.signal.aborted) {
-      this.timer = setTimeout(() => this.ctl.abort(this.error('timeout')), opts.timeoutMs);
+    if (opts?.timeoutMs !== undefined && !ctl.signal.aborted) {
+      this.timer = setTimeout(() => ctl.abort(this.error('timeout')), opts.timeoutMs);
     }
+  }
+
+  /** Aborts when the caller's signal aborts or the timeout passes (never, without either). */
+  get signal(): AbortSignal {
+    if (!this.ctl) this.ctl = new AbortController();
+    return this.ctl.signal;
   }
 
   /** The error to throw for this scope's abort. */
@@ -65,18 +72,21 @@ export class WaitScope {
 
   /** Throws the scope's error if it has fired. */
   throwIfAborted(): void {
-    if (this.signal.aborted) throw this.signal.reason;
+    if (this.ctl?.signal.aborted) throw this.ctl.signal.reason;
   }
 
   /** Resolves with `p`, or rejects with the scope's error as soon as it fires. */
   race<T>(p: Promise<T>): Promise<T> {
-    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    const ctl = this.ctl;
+    if (!ctl) return p;
+    const signal = ctl.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(this.signal.reason);
-      this.signal.addEventListener('abort', onAbort, { once: true });
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
       p.then(
-        (v) => { this.signal.removeEventListener('abort', onAbort); resolve(v); },
-        (e) => { this.signal.removeEventListener('abort', onAbort); reject(e); },
+        (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+        (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
       );
     });
   }
@@ -84,7 +94,7 @@ export class WaitScope {
   /** Removes timers and listeners. */
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.opts?.signal?.removeEventListener('abort', this.onAbort);
+    if (this.onAbort) this.opts?.signal?.removeEventListener('abort', this.onAbort);
   }
 }
 
