@@ -154,19 +154,19 @@ export class Dispatcher {
     const workers = (await st.liveWorkers(this.watchOn(st.workers))) as Map<string, LiveWorker>;
     // Assignment nodes, read before the tasks (see index.ts: a task's state is written first).
     const assigned = new Map<string, Set<string>>();
-    for (const w of await st.children(st.assign)) {
+    // Independent reads go out together (pipelined on the one connection), not one per round trip.
+    await Promise.all((await st.children(st.assign)).map(async (w) => {
       const watch = workers.has(w) ? this.watchOn(st.assignDir(w)) : undefined;
       assigned.set(w, new Set(await st.children(st.assignDir(w), watch)));
-    }
+    }));
     const tasks = new Map<string, TaskStatus>();
     const { ids, cversion } = await st.taskIdsWithVersion(this.watchOn(st.tasks));
     this.pruneTerminal(ids, cversion);
-    for (const id of ids) {
-      if (this.terminal.has(id)) continue;
-      const t = await st.readTask(id);
+    const read = await Promise.all(ids.filter((id) => !this.terminal.has(id)).map((id) => st.readTask(id)));
+    for (const t of read) {
       if (!t) continue;
-      if (TERMINAL_STATES.has(t.state)) this.terminal.add(id);
-      tasks.set(id, t);
+      if (TERMINAL_STATES.has(t.state)) this.terminal.add(t.id);
+      tasks.set(t.id, t);
     }
     if (lost.aborted) return next;
 

@@ -132,14 +132,19 @@ export class Store {
   /** Live workers with their record and session (the ephemeral owner). */
   async liveWorkers(watch?: () => void): Promise<Map<string, WorkerRecord & { session: string }>> {
     const out = new Map<string, WorkerRecord & { session: string }>();
-    for (const id of await this.children(this.workers, watch)) {
+    const ids = (await this.children(this.workers, watch)).sort();
+    const reads = await Promise.all(ids.map(async (id) => {
       try {
-        const { data, stat } = await this.session.get(this.worker(id));
-        out.set(id, { ...(JSON.parse(data.toString('utf8')) as WorkerRecord), session: stat.ephemeralOwner });
+        return await this.session.get(this.worker(id));
       } catch (err) {
-        if (!(err instanceof NoNodeError)) throw err;
+        if (err instanceof NoNodeError) return undefined;
+        throw err;
       }
-    }
+    }));
+    ids.forEach((id, i) => {
+      const r = reads[i];
+      if (r) out.set(id, { ...(JSON.parse(r.data.toString('utf8')) as WorkerRecord), session: r.stat.ephemeralOwner });
+    });
     return out;
   }
 
