@@ -37,7 +37,7 @@ export { DistributedDelayQueue } from '../recipes/delay-queue.js';
 export { QueueConsumer } from '../recipes/queue-consumer.js';
 export type { ConsumeOptions, ItemContext, ItemHandler } from '../recipes/queue-consumer.js';
 export type { PoisonInfo } from '../recipes/queue-view.js';
-export { jsonCodec, stringCodec, bufferCodec } from '../recipes/codec.js';
+export { jsonCodec, stringCodec, bufferCodec, curatorCodec } from '../recipes/codec.js';
 export type { Codec } from '../recipes/codec.js';
 // <scheduler>
 export { TaskScheduler } from '../recipes/scheduler/index.js';

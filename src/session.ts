@@ -343,6 +343,8 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   private backgroundDeletes = new Set<string>();
   private negotiatedTimeoutMs: number;
   private closedPromise: Promise<void> | undefined;
+  private readonly connectedOnce = new WeakSet<BindingHandle>();
+  private reopenDelayMs = 0;
 
   private constructor(connectString: string, opts: Resolved) {
     super();
@@ -414,6 +416,10 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       timeout: this.opts.sessionTimeoutMs,
       debug_level: this.opts.nativeLogLevel,
       host_order_deterministic: false,
+      // The binding closes a handle as if its session had expired after 10 wake-ups in a row
+      // with no complete response (`response_counter_limit`); while a server restarts on a busy
+      // machine that fires in storms. The C client's own timeouts are the ones to trust.
+      response_counter_limit: 2 ** 30,
     });
     this.handle = handle;
     this.native = handle.native;
@@ -439,6 +445,8 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   private onConnect(handle: BindingHandle): void {
     if (handle !== this.handle || this._state === 'closed') return;
     clearTimeout(this.lostTimer);
+    this.connectedOnce.add(handle);
+    this.reopenDelayMs = 0;
     const id = handle.client_id;
     const prev = this._state;
     const newSession = id !== this._sessionId;
@@ -480,7 +488,11 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     this.emit('lost', { sessionId, reason });
     if (this._state !== 'lost') return; // a listener closed us
     if (this.opts.reconnectAfterLost && reason !== 'auth_failed') {
-      this.openHandle();
+      // A handle lost before it ever connected must not be replaced in a tight loop.
+      const delayMs = this.connectedOnce.has(handle) ? 0 : Math.min(Math.max(this.reopenDelayMs * 2, 50), 5000);
+      this.reopenDelayMs = delayMs;
+      if (delayMs === 0) this.openHandle();
+      else setTimeout(() => { if (this._state === 'lost') this.openHandle(); }, delayMs);
     } else {
       void this.close();
     }
@@ -552,6 +564,9 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       try {
         rc = invoke(native, (code, _err, a, b) => {
           if (code === 0) resolve(map(a, b));
+          // -116 from a handle we replaced after `lost` (not from close()): the outcome is
+          // unknown, as after any connection loss, and the request may be retried.
+          else if (code === -116 && this._state !== 'closed') reject(new ConnectionLossError(`${op} ${path}: connection replaced (session ${this._state})`, { op, path, rc: code }));
           else reject(fromRc(code, op, path));
         });
       } catch (err) {

@@ -21,10 +21,16 @@
  * A server is ready when it answers `srvr` with a mode (asked from inside the container), never
  * on a log line.
  *
- * No leaked containers: each container is recorded the moment it is created and removed on
- * `close()`, on process exit (a synchronous child `node` that deletes them through the engine),
- * and by {@link removeRunContainers}, which the test runner's global teardown calls to remove
- * every container labelled with its run (`ZK_RECIPES_PID_DIR`), even after a worker crashed.
+ * No leaked containers: each container is labelled and recorded the moment it is created, and
+ * removed on `close()`, on process exit or SIGINT/SIGTERM (a synchronous child `node` deletes
+ * them through the engine), and by {@link removeRunContainers}: the test runner's global teardown
+ * calls it to remove every container labelled with its run (`ZK_RECIPES_PID_DIR`), even after a
+ * worker was killed. `scripts/containers.sh stop` removes any labelled container left as well.
+ *
+ * `pause()` is `docker pause` (resolves once frozen); `resume()` resolves as soon as
+ * `docker unpause` is sent, as SIGCONT does for a local process, so a test that awaits it and
+ * then listens for `reconnected` cannot miss the event. `stop()`/`kill()` keep the container and
+ * its data; `restart()` starts the same container again.
  *
  * Engine settings are testcontainers' own (`DOCKER_HOST`, `TESTCONTAINERS_HOST_OVERRIDE`,
  * `TESTCONTAINERS_RYUK_DISABLED`); `scripts/containers.sh start` prints them. The small engine
@@ -49,7 +55,7 @@ const RUN_LABEL = `${CONTAINER_LABEL}.run`;
 const OWNER_LABEL = `${CONTAINER_LABEL}.owner`;
 const OWNER = `${hostname()}:${process.pid}`;
 const DEFAULT_IMAGE = 'zookeeper:3.9';
-const STARTUP_TIMEOUT_MS = 120_000;
+const STARTUP_TIMEOUT_MS = 90_000;
 
 // Same server settings as local.ts's BASE_CFG.
 const BASE_CFG = [
@@ -250,6 +256,7 @@ interface ServerPlan {
 }
 
 type State = 'running' | 'stopped' | 'paused' | 'closed';
+type EngineContainer = ReturnType<Awaited<ReturnType<TcModule['getContainerRuntimeClient']>>['container']['getById']>;
 
 function readyCommand(port: number, modes: string): string {
   return `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && printf srvr >&3 && grep -qE "Mode: (${modes})" <&3'`;
@@ -260,6 +267,10 @@ class ContainerServer implements ZooKeeperServer {
   readonly connectString: string;
   state: State = 'stopped';
   private started: Tc.StartedTestContainer | undefined;
+  private handle: EngineContainer | undefined;
+  private createdId: string | undefined;
+  private unpausing: Promise<void> | undefined;
+  private unpauseError: unknown;
 
   constructor(private readonly tc: TcModule, private readonly plan: ServerPlan, private readonly readyModes: string) {
     this.connectString = `127.0.0.1:${plan.hostPort}`;
@@ -270,8 +281,9 @@ class ContainerServer implements ZooKeeperServer {
 
   async start(): Promise<void> {
     const { plan, tc } = this;
+    const onCreated = (id: string) => { track(id); this.createdId = id; };
     class TrackedContainer extends tc.GenericContainer {
-      protected override async containerCreated(id: string): Promise<void> { track(id); }
+      protected override async containerCreated(id: string): Promise<void> { onCreated(id); }
     }
     const files = [{ content: plan.cfg, target: '/zk/zoo.cfg' }];
     if (plan.myid !== undefined) files.push({ content: `${plan.myid}\n`, target: '/zk/data/myid' });
@@ -288,18 +300,30 @@ class ContainerServer implements ZooKeeperServer {
     }
     const t0 = Date.now();
     this.started = await c.start();
+    this.handle = (await tc.getContainerRuntimeClient()).container.getById(this.started.getId());
     this.state = 'running';
     log('container %s serves %s (%d ms)', this.started.getId().slice(0, 12), this.connectString, Date.now() - t0);
   }
 
-  private async engineContainer() {
-    if (!this.started) throw new Error(`zk-recipes/testing: the container for ${this.connectString} was never started`);
-    return (await this.tc.getContainerRuntimeClient()).container.getById(this.started.getId());
+  private engineContainer(): EngineContainer {
+    if (!this.handle) throw new Error(`zk-recipes/testing: the container for ${this.connectString} was never started`);
+    return this.handle;
+  }
+
+  /** Waits for a `resume()` still under way; rethrows its failure. */
+  private async settle(): Promise<void> {
+    await this.unpausing;
+    const err = this.unpauseError;
+    if (err !== undefined) {
+      this.unpauseError = undefined;
+      throw new Error(`zk-recipes/testing: docker unpause of ${this.connectString} failed`, { cause: err });
+    }
   }
 
   async stop(): Promise<void> {
+    await this.settle();
     if (this.state === 'closed' || this.state === 'stopped') return;
-    const c = await this.engineContainer();
+    const c = this.engineContainer();
     if (this.state === 'paused') await c.unpause();
     await ignoreStatus(c.stop({ t: 5 }), 304);
     this.state = 'stopped';
@@ -307,40 +331,54 @@ class ContainerServer implements ZooKeeperServer {
 
   /** Kills the container (SIGKILL): a crash, the data stays. */
   async kill(): Promise<void> {
+    await this.settle();
     if (this.state === 'closed' || this.state === 'stopped') return;
-    const c = await this.engineContainer();
-    await ignoreStatus(c.kill({ signal: 'SIGKILL' }), 409);
+    await ignoreStatus(this.engineContainer().kill({ signal: 'SIGKILL' }), 409);
     this.state = 'stopped';
   }
 
   /** Starts the same container again (same data, same ports); waits for `srvr` unless `wait` is false. */
   async restart(wait = true): Promise<void> {
+    await this.settle();
     if (this.state === 'closed') throw new Error(`zk-recipes/testing: the container for ${this.connectString} is closed`);
-    if (this.state === 'paused') await this.resume();
+    if (this.state === 'paused') await this.engineContainer().unpause();
     if (wait) await this.started!.restart({ timeout: 5000 });
-    else await (await this.engineContainer()).restart({ t: 5 });
+    else await this.engineContainer().restart({ t: 5 });
     this.state = 'running';
   }
 
+  /** `docker pause`: resolves once the container is frozen. */
   async pause(): Promise<void> {
+    await this.settle();
     if (this.state !== 'running') return;
-    await (await this.engineContainer()).pause();
+    await this.engineContainer().pause();
     this.state = 'paused';
   }
 
+  /**
+   * `docker unpause`, resolving as soon as the request is sent, as SIGCONT does for a local
+   * process: the server wakes a moment later, so a caller that awaits `resume()` and then
+   * listens for `reconnected` cannot miss it. The next operation on this server waits for the
+   * unpause to complete and reports its failure.
+   */
   async resume(): Promise<void> {
+    await this.settle();
     if (this.state !== 'paused') return;
-    await (await this.engineContainer()).unpause();
     this.state = 'running';
+    this.unpausing = this.engineContainer().unpause().then(
+      () => { this.unpausing = undefined; },
+      (err: unknown) => { this.unpausing = undefined; this.state = 'paused'; this.unpauseError = err; },
+    );
   }
 
   async close(): Promise<void> {
     if (this.state === 'closed') return;
+    await this.unpausing;
     this.state = 'closed';
-    const id = this.started?.getId();
+    const id = this.createdId; // also when start() failed half-way
     if (!id) return;
-    const c = (await this.tc.getContainerRuntimeClient()).container.getById(id);
-    await ignoreStatus(c.remove({ force: true, v: true }), 404);
+    const handle = this.handle ?? (await this.tc.getContainerRuntimeClient()).container.getById(id);
+    await ignoreStatus(handle.remove({ force: true, v: true }), 404);
     live.delete(id);
     log('removed container %s', id.slice(0, 12));
   }

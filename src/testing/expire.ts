@@ -14,7 +14,7 @@ import { kCredentials, type ZkSession } from '../session.js';
 
 async function twinClose(connectString: string, timeoutMs: number, clientId: string, password: string, sessionTimeoutMs: number): Promise<void> {
   const Binding = loadBinding();
-  const twin = new Binding({ connect: connectString, timeout: sessionTimeoutMs, debug_level: 0, client_id: clientId, client_password: password });
+  const twin = new Binding({ connect: connectString, timeout: sessionTimeoutMs, debug_level: 0, response_counter_limit: 2 ** 30, client_id: clientId, client_password: password });
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`expireSession: could not connect a second handle within ${timeoutMs} ms`)), timeoutMs);
     twin.on('connect', () => { clearTimeout(t); resolve(); });

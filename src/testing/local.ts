@@ -72,7 +72,8 @@ function track(child: ChildProcess): void {
     const killAll = () => { for (const c of live) { try { c.kill('SIGKILL'); } catch { /* gone */ } } };
     process.once('exit', killAll);
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(sig, () => { killAll(); process.exit(130); });
+      // Exit only if nobody else handles the signal: a program with its own cleanup keeps control.
+      process.once(sig, () => { killAll(); if (process.listenerCount(sig) === 0) process.exit(130); });
     }
   }
 }
@@ -112,7 +113,10 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 
 function startProcess(spec: ProcessSpec): ChildProcess {
   const out = openSync(join(spec.dir, 'server.log'), 'a');
-  const child = spawn('java', [
+  // With util-linux's setpriv the server gets SIGKILL when the process that started it dies,
+  // even by SIGKILL (no exit hook runs then): no orphan Java processes, whatever happens.
+  const launcher = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', 'java'] : ['java'];
+  const child = spawn(launcher[0]!, [...launcher.slice(1),
     '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
     '-Dzookeeper.admin.enableServer=false',
     '-Dzookeeper.4lw.commands.whitelist=*',

@@ -1,0 +1,189 @@
+/**
+ * Leader election that runs a function while leading, wire-compatible with Curator's
+ * LeaderSelector (which is an InterProcessMutex whose nodes carry the participant id).
+ *
+ * Layout:
+ * ```
+ * <path>/                                    container
+ *   _c_<uuid>-lock-0000000004               ephemeral-sequential, data = participant id (UTF-8)
+ * ```
+ * A participant acquires the mutex (see ./lock.ts), runs `onLeadership(signal, term)`, and
+ * releases the mutex when it returns; with `autoRequeue` it then queues again at the back, so
+ * leadership rotates in arrival order.
+ * @module
+ */
+import createDebug from 'debug';
+import { EventEmitter } from 'eventemitter3';
+import type { ZkSession } from '../src/session.js';
+import { AbortedError, ClosedError, IllegalStateError, InvalidArgumentError, LockLostError } from '../src/errors.js';
+import { delay } from '../src/wait.js';
+import { listParticipants, type LeaderTerm, type Participant } from './leader-latch.js';
+import type { Lease } from './lease.js';
+import { Lock } from './lock.js';
+import { checkOptions, checkRecipeArgs, defaultNodeData } from './options.js';
+
+const log = createDebug('zk-recipes:leader-selector');
+
+/** Options of {@link LeaderSelector}. */
+export interface LeaderSelectorOptions {
+  /** This participant's id, written into its node. @default `<hostname>/<pid>` */
+  id?: string;
+  /**
+   * Runs while this participant leads; leadership ends when the returned promise settles.
+   * `signal` aborts when leadership may be lost (connection suspended, session lost) or the
+   * selector is closed: stop the work then. `term.fencingToken` guards external resources.
+   */
+  onLeadership: (signal: AbortSignal, term: LeaderTerm) => Promise<void> | void;
+  /** Queue again after each term (and after connection trouble while waiting). @default false */
+  autoRequeue?: boolean;
+}
+
+/** Typed events of a {@link LeaderSelector}. */
+export interface LeaderSelectorEvents {
+  /** A term began; `onLeadership` is about to run. */
+  isLeader: [term: LeaderTerm];
+  /** The term ended, or its signal aborted (leadership may be lost). */
+  notLeader: [];
+  /** `onLeadership` threw, or waiting for leadership failed (without `autoRequeue`). */
+  error: [err: unknown];
+}
+
+type State = 'latent' | 'started' | 'closed';
+
+/**
+ * Runs `onLeadership` on one participant of `path` at a time.
+ *
+ * While waiting, a `suspended` connection does not stop the wait; a `lost` session ends it (and
+ * with `autoRequeue` the selector queues again once connected). While leading, `suspended` and
+ * `lost` abort the term's signal and emit `notLeader`; the mutex is released once
+ * `onLeadership` returns.
+ */
+export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
+  /** This participant's id. */
+  readonly id: string;
+  private readonly lock: Lock;
+  private readonly onLeadership: LeaderSelectorOptions['onLeadership'];
+  private readonly autoRequeue: boolean;
+  private state: State = 'latent';
+  private leading = false;
+  private loop: Promise<void> | undefined;
+  private readonly closeCtl = new AbortController();
+
+  /**
+   * @param session - the session that owns our node
+   * @param path - the election's path (absolute, not under /zookeeper)
+   * @param options - see {@link LeaderSelectorOptions}
+   * @throws InvalidPathError, InvalidArgumentError (nothing is written)
+   */
+  constructor(private readonly session: ZkSession, readonly path: string, options: LeaderSelectorOptions) {
+    super();
+    checkRecipeArgs('leaderSelector', session, path);
+    if (options === undefined) throw new InvalidArgumentError(`leaderSelector: options with onLeadership are required (path ${path})`, { op: 'leaderSelector', path });
+    checkOptions('leaderSelector', options, ['id', 'onLeadership', 'autoRequeue']);
+    if (typeof options.onLeadership !== 'function') throw new InvalidArgumentError(`leaderSelector: option onLeadership must be a function (path ${path})`, { op: 'leaderSelector', path });
+    const id = options.id ?? defaultNodeData();
+    if (typeof id !== 'string') throw new InvalidArgumentError(`leaderSelector: option id must be a string (path ${path})`, { op: 'leaderSelector', path });
+    if (options.autoRequeue !== undefined && typeof options.autoRequeue !== 'boolean') {
+      throw new InvalidArgumentError(`leaderSelector: option autoRequeue must be a boolean (path ${path})`, { op: 'leaderSelector', path });
+    }
+    this.id = id;
+    this.onLeadership = options.onLeadership;
+    this.autoRequeue = options.autoRequeue ?? false;
+    this.lock = new Lock(session, path, { data: id.length > 0 ? id : defaultNodeData() });
+  }
+
+  /**
+   * Queues for leadership in the background and returns at once.
+   * @throws IllegalStateError on a second call
+   */
+  start(): void {
+    if (this.state !== 'latent') throw new IllegalStateError(`leaderSelector: ${this.path} already ${this.state}`, { op: 'leaderSelector.start', path: this.path });
+    this.state = 'started';
+    this.requeue();
+  }
+
+  /**
+   * Queues again after a term ended (without `autoRequeue`).
+   * @returns false if already queued or leading
+   * @throws IllegalStateError unless started
+   */
+  requeue(): boolean {
+    if (this.state !== 'started') throw new IllegalStateError(`leaderSelector: ${this.path} is ${this.state}`, { op: 'leaderSelector.requeue', path: this.path });
+    if (this.loop) return false;
+    this.loop = this.run().finally(() => { this.loop = undefined; });
+    return true;
+  }
+
+  /** True while `onLeadership` runs and its signal has not aborted. */
+  hasLeadership(): boolean {
+    return this.leading;
+  }
+
+  /** Every participant, in queue order (the first present one leads). Reads the server. */
+  getParticipants(): Promise<Participant[]> {
+    return listParticipants(this.session, this.path, 'lock-');
+  }
+
+  /**
+   * Leaves: aborts a wait for leadership, aborts a running term's signal, waits for
+   * `onLeadership` to return, and releases the mutex (guaranteed delete). Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return this.loop?.catch(() => undefined);
+    this.state = 'closed';
+    this.closeCtl.abort(new ClosedError(`leaderSelector: ${this.path} closed`, { op: 'leaderSelector.close', path: this.path }));
+    await this.loop?.catch(() => undefined);
+  }
+
+  /** Closes the selector at the end of an `await using` scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async run(): Promise<void> {
+    while (this.state === 'started') {
+      let lease: Lease;
+      try {
+        lease = await this.lock.acquire({ signal: this.closeCtl.signal });
+      } catch (err) {
+        if (this.state !== 'started' || err instanceof AbortedError || this.session.state === 'closed') return;
+        if (!this.autoRequeue) { this.emit('error', err); return; }
+        log('%s: waiting for leadership failed (%s); queueing again', this.path, (err as Error).message);
+        await delay(200, this.closeCtl.signal).catch(() => undefined);
+        await this.session.waitConnected().catch(() => undefined);
+        continue;
+      }
+      await this.runTerm(lease);
+      if (!this.autoRequeue) return;
+    }
+  }
+
+  private async runTerm(lease: Lease): Promise<void> {
+    const ctl = new AbortController();
+    const term: LeaderTerm = { fencingToken: lease.fencingToken, path: lease.path };
+    const end = (reason: unknown) => {
+      if (!ctl.signal.aborted) ctl.abort(reason);
+      if (this.leading) { this.leading = false; this.emit('notLeader'); }
+    };
+    const onLeaseLost = () => end(lease.signal.reason);
+    const onClose = () => end(this.closeCtl.signal.reason);
+    try {
+      if (lease.signal.aborted || this.state !== 'started') return;
+      lease.signal.addEventListener('abort', onLeaseLost, { once: true });
+      this.closeCtl.signal.addEventListener('abort', onClose, { once: true });
+      this.leading = true;
+      log('%s: leading as %s (token %s)', this.path, term.path, term.fencingToken);
+      this.emit('isLeader', term);
+      try {
+        await this.onLeadership(ctl.signal, term);
+      } catch (err) {
+        if (!(ctl.signal.aborted && (err === ctl.signal.reason || err instanceof LockLostError || err instanceof ClosedError))) this.emit('error', err);
+      }
+    } finally {
+      lease.signal.removeEventListener('abort', onLeaseLost);
+      this.closeCtl.signal.removeEventListener('abort', onClose);
+      end(new LockLostError(`leaderSelector: term on ${this.path} ended`, { op: 'leaderSelector', path: this.path }));
+      await lease.release().catch((err: unknown) => log('%s: release failed: %s', this.path, (err as Error).message));
+    }
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * Long-running, at-least-once consumers of a distributed queue (`queue.consume(handler)`).
+ *
+ * For each item, in queue order and with up to `concurrency` items in flight, a consumer:
+ * 1. creates the EPHEMERAL claim `<path>-locks/<item name>` (Curator's `lockPath/<itemNode>`);
+ *    NODE_EXISTS means another consumer has it: skip it (and list the claims with the items, so
+ *    it is skipped without trying next time); the read of the item goes out in the same round trip;
+ * 2. decodes the item; bytes that do not decode are moved to `<path>-poison/<name>` and reported
+ *    with a `poison` event;
+ * 3. runs the handler; if it throws, the claim is deleted (the item stays for a retry, by anyone,
+ *    after `retryDelayMs` here) and a `handlerError` event is emitted;
+ * 4. on success deletes the item, then the claim (both requests go out together, in that order).
+ *
+ * If the consumer's process dies, its session's claims vanish and the item goes to another
+ * consumer (claims are watched). The children of `<path>` are listed once and then only when the
+ * cursor is exhausted and the children watch fired (for priority/delay queues: as soon as it fired).
+ *
+ * `suspended`: requests wait for the connection and retry; handlers keep running. `lost`: the claims
+ * are gone, so another consumer may get an item that is still being handled here (a duplicate,
+ * never a loss); the consumer lists again on the new session and carries on.
+ * @module
+ */
+import { ClosedError, NoNodeError, NodeExistsError } from '../src/errors.js';
+import { joinPath } from '../src/paths.js';
+import { delay } from '../src/wait.js';
+import { QueueView, isSpuriousClose, type QueueCore } from './queue-view.js';
+
+/** What a handler gets besides the item. */
+export interface ItemContext {
+  /** The item's node name, e.g. `queue-0000000042` (unique, never reused). */
+  name: string;
+  /** Aborts when the consumer is stopping: a handler that gives up (throws) leaves the item for a retry. */
+  signal: AbortSignal;
+}
+
+/** Processes one item. Throw (or reject) to leave the item in the queue for a retry. */
+export type ItemHandler<T> = (item: T, context: ItemContext) => unknown;
+
+/** Options of `consume`. */
+export interface ConsumeOptions {
+  /** Items handled at once (claims, reads and deletes of several items overlap). @default 32 */
+  concurrency?: number;
+  /** Stops the consumer: no new items are claimed; `done` resolves once the in-flight ones end. */
+  signal?: AbortSignal;
+  /** After a handler failed for an item, this consumer waits this long before trying it again. @default 1000 */
+  retryDelayMs?: number;
+}
+
+/** A running consumer, from `queue.consume(...)`. */
+export class QueueConsumer<T> implements AsyncDisposable {
+  /**
+   * Settles when the consumer has stopped and its in-flight items ended: resolves after `close()`
+   * or the signal; rejects with `ClosedError` if the queue or session was closed under it.
+   */
+  get done(): Promise<void> {
+    return this._done;
+  }
+  private _done: Promise<void> = Promise.resolve();
+  private _processed = 0;
+  private readonly view: QueueView;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly retryAt = new Map<string, number>();
+  private readonly stopCtl = new AbortController();
+  private readonly concurrency: number;
+  private readonly retryDelayMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  /** After a failure that is not about the item (connection, session), claim nothing until then. */
+  private pausedUntil = 0;
+  private pauseMs = 0;
+  private readonly onAbort = () => this.stop();
+
+  /** @internal use `queue.consume(handler, options)` */
+  constructor(private readonly core: QueueCore<T>, private readonly handler: ItemHandler<T>, private readonly opts: ConsumeOptions) {
+    this.concurrency = opts.concurrency ?? 32;
+    this.retryDelayMs = opts.retryDelayMs ?? 1000;
+    this.view = new QueueView(core as QueueCore<unknown>, true);
+  }
+
+  /** @internal called once by `queue.consume` */
+  start(): this {
+    const signal = this.opts.signal;
+    if (signal?.aborted) this.stop();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
+    this._done = this.run().finally(() => signal?.removeEventListener('abort', this.onAbort));
+    this._done.catch(() => undefined); // a caller that never awaits `done` gets no unhandled rejection
+    return this;
+  }
+
+  /** Items handled successfully (and deleted) so far. */
+  get processed(): number {
+    return this._processed;
+  }
+
+  /** Items being handled right now. */
+  get active(): number {
+    return this.inFlight.size;
+  }
+
+  /** Stops claiming items and waits for the in-flight ones. Idempotent. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.done.catch((err) => { if (!(err instanceof ClosedError)) throw err; });
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @internal */
+  stop(): void {
+    if (this.stopCtl.signal.aborted) return;
+    this.stopCtl.abort();
+    clearTimeout(this.timer);
+    this.view.wake();
+  }
+
+  private get stopped(): boolean {
+    return this.stopCtl.signal.aborted || this.core.isClosed;
+  }
+
+  private async run(): Promise<void> {
+    const v = this.view;
+    let backoffMs = 50;
+    try {
+      while (!this.stopped) {
+        if (this.inFlight.size >= this.concurrency) {
+          await Promise.race([v.changed(), ...this.inFlight]);
+          continue;
+        }
+        const retryWake = this.expireRetries();
+        try {
+          if (v.shouldRelist()) await v.relist();
+          backoffMs = 50;
+        } catch (err) {
+          if ((err instanceof ClosedError && !isSpuriousClose(this.core.session, err)) || this.stopped) throw err;
+          this.core.consumerError(err);
+          await delay(backoffMs, this.stopCtl.signal).catch(() => undefined);
+          backoffMs = Math.min(backoffMs * 2, 2000);
+          continue;
+        }
+        const picked = Date.now() < this.pausedUntil ? this.pausedUntil : this.pick();
+        if (typeof picked === 'string') {
+          this.launch(picked);
+          continue;
+        }
+        if (v.shouldRelist()) continue; // it changed while we listed
+        this.armTimer(Math.min(picked, retryWake));
+        await Promise.race([v.changed(), ...this.inFlight]);
+      }
+    } finally {
+      clearTimeout(this.timer);
+      await Promise.allSettled([...this.inFlight]);
+      v.detach();
+    }
+    if (this.core.isClosed) throw new ClosedError(`${this.core.recipe}.consume ${this.core.path}: queue closed`, { op: `${this.core.recipe}.consume`, path: this.core.path });
+  }
+
+  /** Ends retry delays that passed (the view is listed again for them); returns the next end. */
+  private expireRetries(): number {
+    const now = Date.now();
+    let next = Infinity;
+    for (const [name, at] of this.retryAt) {
+      if (at <= now) { this.retryAt.delete(name); this.view.invalidate(); } else next = Math.min(next, at);
+    }
+    return next;
+  }
+
+  /** The next name to claim, or when the head becomes due (Infinity: nothing to wait for). */
+  private pick(): string | number {
+    const v = this.view;
+    const now = Date.now();
+    while (v.pos < v.names.length) {
+      const name = v.names[v.pos]!;
+      const due = this.core.ordering.dueAt(name);
+      if (due > now) return due; // later names are due later still
+      v.pos++;
+      if (v.busy.has(name) || v.done.has(name) || v.claimed.has(name) || this.retryAt.has(name)) continue;
+      return name;
+    }
+    return Infinity;
+  }
+
+  private armTimer(at: number): void {
+    clearTimeout(this.timer);
+    if (at === Infinity) return;
+    this.timer = setTimeout(() => this.view.wake(), Math.min(Math.max(0, at - Date.now()) + 1, 2 ** 31 - 1));
+  }
+
+  private launch(name: string): void {
+    this.view.busy.add(name);
+    const p: Promise<void> = this.process(name)
+      .then(() => { this.pauseMs = 0; }, (err) => {
+        // Not about this item: pause claiming (50 ms, doubling to 2 s) instead of failing every item in turn.
+        this.pauseMs = Math.min(Math.max(50, this.pauseMs * 2), 2000);
+        this.pausedUntil = Date.now() + this.pauseMs;
+        if (!(err instanceof ClosedError) || isSpuriousClose(this.core.session, err)) this.core.consumerError(err);
+      })
+      .finally(() => { this.view.busy.delete(name); this.inFlight.delete(p); });
+    this.inFlight.add(p);
+  }
+
+  private async process(name: string): Promise<void> {
+    const { session, path, lockPath, codec } = this.core;
+    const itemPath = joinPath(path, name);
+    const claimPath = joinPath(lockPath, name);
+    let claim: PromiseSettledResult<string>;
+    let got: PromiseSettledResult<{ data: Buffer }>;
+    for (let attempt = 0; ; attempt++) {
+      // Claim, then read: the server answers them in this order, so the read sees the item as it
+      // is after the claim (if another consumer finished it first, the read finds no node).
+      [claim, got] = await Promise.allSettled([session.create(claimPath, session.sessionId, { mode: 'ephemeral' }), session.get(itemPath)]);
+      if (claim.status === 'rejected' && claim.reason instanceof NoNodeError && attempt < 3) {
+        await session.create(lockPath, undefined, { mode: 'container', createParents: true }).catch((err) => {
+          if (!(err instanceof NodeExistsError)) throw err;
+        });
+        continue;
+      }
+      break;
+    }
+    if (claim.status === 'rejected') {
+      if (claim.reason instanceof NodeExistsError) { this.view.claimed.add(name); return; }
+      this.retryLater(name);
+      throw claim.reason;
+    }
+    if (got.status === 'rejected') {
+      await this.release(claimPath);
+      if (got.reason instanceof NoNodeError) { this.view.done.add(name); return; } // taken meanwhile
+      this.retryLater(name);
+      throw got.reason;
+    }
+    const data = got.value.data;
+    let item: T;
+    try {
+      item = codec.decode(data);
+    } catch (error) {
+      let movedTo: string;
+      try {
+        movedTo = await this.core.movePoison(name, data);
+        await session.delete(itemPath).catch((e) => { if (!(e instanceof NoNodeError)) throw e; });
+      } catch (moveError) {
+        await this.release(claimPath);
+        this.retryLater(name); // the item stays where it is; try moving it again later
+        throw moveError;
+      }
+      this.view.done.add(name);
+      await this.release(claimPath);
+      this.core.reportPoison({ name, data, error, movedTo });
+      return;
+    }
+    try {
+      await this.handler(item, { name, signal: this.stopCtl.signal });
+    } catch (err) {
+      await this.release(claimPath);
+      this.retryLater(name);
+      this.core.handlerError(name, item, err);
+      return;
+    }
+    const delItem = session.delete(itemPath).catch((e) => { if (!(e instanceof NoNodeError)) throw e; });
+    const delClaim = this.release(claimPath);
+    await Promise.all([delItem, delClaim]);
+    this.view.done.add(name);
+    this._processed++;
+  }
+
+  private release(claimPath: string): Promise<void> {
+    return this.core.session.delete(claimPath, { guaranteed: true }).catch((e) => {
+      if (!(e instanceof NoNodeError)) throw e;
+    });
+  }
+
+  private retryLater(name: string): void {
+    this.retryAt.set(name, Date.now() + this.retryDelayMs);
+    this.armTimer(Date.now() + this.retryDelayMs);
+  }
+}

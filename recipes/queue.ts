@@ -1,0 +1,352 @@
+/**
+ * Distributed queue (Curator's `DistributedQueue` / `SimpleDistributedQueue`, kazoo's `Queue`).
+ *
+ * Znode layout (names as Curator's, so either library can read the other's items):
+ * ```
+ * <path>                          container, created on the first put
+ *   queue-0000000000              one PERSISTENT_SEQUENTIAL node per item; data = codec bytes
+ *   queue-0000000001              (priority queue: queue-<priority>…, delay queue: queue-|<due>|…)
+ * <path>-locks                    container: claims of consumers (never among the items)
+ *   queue-0000000000              EPHEMERAL: a consumer is handling this item
+ * <path>-poison                   container: items whose bytes did not decode, moved aside
+ *   queue-0000000007              PERSISTENT, the original bytes
+ * ```
+ * Item data is whatever the codec makes (JSON by default). To share a path with Curator's
+ * `DistributedQueue` (checked by hand against Curator 5.4.0 both ways, with its `lockPath` set to
+ * `<path>-locks`), use `curatorCodec(inner)`, which adds Curator's item framing.
+ *
+ * Items are delivered in name order. Two ways to get them:
+ * - `take()` / `poll()`: removes the head and returns it (at most once: the item is deleted before
+ *   the caller sees it). The read and the delete of the head go out together; the sorted list of
+ *   names is cached and listed again only when used up. A delete that finds no node means another
+ *   taker won it: the next name is tried.
+ * - `consume(handler)`: at least once, with claims (see `recipes/queue-consumer.ts`).
+ * Mixing `take` and `consume` on one queue is allowed, but `take` ignores claims: an item a
+ * consumer is handling may also be taken (delivered twice).
+ *
+ * Connection: `suspended` — calls wait for the connection and retry (a put retried after a
+ * connection loss can create the item twice; a take may then return an item another taker also
+ * got). `lost` — waits continue on the new session; consumers' claims are gone (see there).
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import { ClosedError, InvalidArgumentError, NoNodeError, NodeExistsError, ZkError } from '../src/errors.js';
+import { joinPath } from '../src/paths.js';
+import type { ZkSession } from '../src/session.js';
+import { WaitScope, checkWaitOptions, type WaitOptions } from '../src/wait.js';
+import { checkCodec, encodeAll, jsonCodec, type Codec } from './codec.js';
+import { checkOptions, checkRecipeArgs } from './options.js';
+import { QueueConsumer, type ConsumeOptions, type ItemHandler } from './queue-consumer.js';
+import { ITEM_PREFIX, QueueView, fifoOrdering, isSpuriousClose, type Ordering, type PoisonInfo, type QueueCore } from './queue-view.js';
+
+/** Options of the queue constructors. */
+export interface QueueOptions<T> {
+  /** How items become bytes. @default JSON (`jsonCodec`) */
+  codec?: Codec<T>;
+}
+
+/** Typed events of every queue. */
+export interface QueueEvents<T> {
+  /** An item's bytes did not decode; they were moved to `<path>-poison/<name>` (never dropped). */
+  poison: [info: PoisonInfo];
+  /** A consumer's handler threw; the item stays in the queue for a retry. */
+  handlerError: [info: { name: string; item: T; error: unknown }];
+  /** A consumer or take met an unexpected failure (it carries on after a pause). */
+  consumerError: [error: unknown];
+}
+
+type TakeResult<T> = { got: true; item: T } | { got: false; wakeAt: number };
+
+/** What every queue of the family does: take, poll, size, consume, close. */
+export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implements AsyncDisposable {
+  /** The items' parent node. */
+  readonly path: string;
+  /** Where consumers' claims live: `<path>-locks`. */
+  readonly lockPath: string;
+  /** Where undecodable items are moved: `<path>-poison`. */
+  readonly poisonPath: string;
+  /** @internal */
+  protected readonly core: QueueCore<T>;
+  private view: QueueView | undefined;
+  private readonly consumers = new Set<QueueConsumer<T>>();
+  private closed = false;
+  private pathReady = false;
+
+  /** @internal */
+  protected constructor(protected readonly recipe: string, protected readonly session: ZkSession, path: string, options: QueueOptions<T> | undefined, ordering: Ordering) {
+    super();
+    checkRecipeArgs(recipe, session, path);
+    checkOptions(recipe, options, ['codec']);
+    const codec = options?.codec === undefined ? (jsonCodec as Codec<T>) : checkCodec<T>(recipe, options.codec);
+    this.path = path;
+    this.lockPath = `${path}-locks`;
+    this.poisonPath = `${path}-poison`;
+    const self = this;
+    this.core = {
+      recipe, session, path, lockPath: this.lockPath, poisonPath: this.poisonPath, codec, ordering,
+      get isClosed() { return self.closed; },
+      movePoison: (name, data) => this.movePoison(name, data),
+      reportPoison: (info) => { this.emit('poison', info); },
+      handlerError: (name, item, error) => { this.emit('handlerError', { name, item, error }); },
+      consumerError: (error) => { this.emit('consumerError', error); },
+    };
+  }
+
+  /**
+   * Removes the head item and returns it, waiting while the queue is empty (or, for a delay
+   * queue, until the head is due). Waits on a children watch, never by polling.
+   * An abort or timeout ends the wait and leaves the queue as it was; an item whose delete already
+   * went out is returned even if the signal fired meanwhile (it is never dropped).
+   * @throws TimeoutError, AbortedError, ClosedError
+   */
+  async take(options?: WaitOptions): Promise<T> {
+    const op = `${this.recipe}.take`;
+    checkWaitOptions(options, op);
+    this.checkOpen(op);
+    const scope = new WaitScope(options, op, this.path);
+    try {
+      for (;;) {
+        scope.throwIfAborted();
+        let r: TakeResult<T>;
+        try {
+          r = await this.takeOne(op);
+        } catch (err) {
+          if (!isSpuriousClose(this.session, err)) throw err;
+          await scope.race(this.session.waitConnected()); // the session is being replaced
+          continue;
+        }
+        if (r.got) return r.item;
+        const view = this.takeView();
+        if (view.shouldRelist()) continue;
+        let timer: NodeJS.Timeout | undefined;
+        const wake = r.wakeAt === Infinity ? view.changed()
+          : Promise.race([view.changed(), new Promise<void>((res) => { timer = setTimeout(res, Math.min(Math.max(0, r.wakeAt - Date.now()) + 1, 2 ** 31 - 1)); })]);
+        try {
+          await scope.race(wake);
+        } finally {
+          clearTimeout(timer);
+        }
+        this.checkOpen(op);
+      }
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /**
+   * Removes the head item and returns it, or returns undefined at once when none is available.
+   * @throws ClosedError
+   */
+  async poll(): Promise<T | undefined> {
+    const op = `${this.recipe}.poll`;
+    this.checkOpen(op);
+    const r = await this.takeOne(op);
+    return r.got ? r.item : undefined;
+  }
+
+  /** Number of items in the queue (for a delay queue, due or not). One listing. */
+  async size(): Promise<number> {
+    this.checkOpen(`${this.recipe}.size`);
+    try {
+      return (await this.session.getChildren(this.path)).filter((c) => c.startsWith(ITEM_PREFIX)).length;
+    } catch (err) {
+      if (err instanceof NoNodeError) return 0;
+      throw err;
+    }
+  }
+
+  /**
+   * Starts a long-running, at-least-once consumer: `handler` runs for each item (up to
+   * `concurrency` at once); the item is deleted only after the handler succeeded. Stop it with
+   * `options.signal`, `consumer.close()`, `await using`, or `queue.close()`.
+   * @throws InvalidArgumentError for a bad handler or option; ClosedError
+   */
+  consume(handler: ItemHandler<T>, options: ConsumeOptions = {}): QueueConsumer<T> {
+    const op = `${this.recipe}.consume`;
+    if (typeof handler !== 'function') throw new InvalidArgumentError(`${op} ${this.path}: handler must be a function`, { op, path: this.path });
+    checkOptions(op, options, ['concurrency', 'signal', 'retryDelayMs']);
+    const { concurrency, signal, retryDelayMs } = options;
+    if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000)) {
+      throw new InvalidArgumentError(`${op} ${this.path}: option concurrency must be an integer in 1..10000, got ${String(concurrency)}`, { op, path: this.path });
+    }
+    if (retryDelayMs !== undefined && (typeof retryDelayMs !== 'number' || !Number.isFinite(retryDelayMs) || retryDelayMs < 0)) {
+      throw new InvalidArgumentError(`${op} ${this.path}: option retryDelayMs must be a finite number >= 0, got ${String(retryDelayMs)}`, { op, path: this.path });
+    }
+    checkWaitOptions({ signal }, op);
+    this.checkOpen(op);
+    const c = new QueueConsumer<T>(this.core, handler, options).start();
+    this.consumers.add(c);
+    void c.done.catch(() => undefined).finally(() => this.consumers.delete(c));
+    return c;
+  }
+
+  /** Stops every consumer (waiting for their in-flight items) and fails pending takes with `ClosedError`. Idempotent; the session stays open. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.view?.detach();
+    await Promise.all([...this.consumers].map((c) => c.close()));
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Encodes every item first (a codec failure writes nothing), then issues all the creates at once.
+   * @internal
+   */
+  protected async putEncoded(op: string, items: readonly T[], prefix: (i: number) => string): Promise<string[]> {
+    this.checkOpen(op);
+    const datas = encodeAll(this.core.codec, items, op, this.path);
+    if (!this.pathReady) {
+      await this.ensurePath(); // once, so a batch does not fail on a missing parent and go out twice
+      this.pathReady = true;
+    }
+    const create = (i: number) => this.session.create(joinPath(this.path, prefix(i)), datas[i], { mode: 'persistent_sequential' });
+    const out: string[] = new Array<string>(datas.length);
+    let todo = datas.map((_, i) => i);
+    for (let round = 0; todo.length > 0; round++) {
+      const results = await Promise.allSettled(todo.map(create));
+      const missing: number[] = [];
+      let failure: unknown;
+      let reconnect = false;
+      results.forEach((r, k) => {
+        if (r.status === 'fulfilled') out[todo[k]!] = r.value;
+        else if (r.reason instanceof NoNodeError && round < 3) missing.push(todo[k]!);
+        else if (isSpuriousClose(this.session, r.reason) && round < 3) { missing.push(todo[k]!); reconnect = true; }
+        else failure ??= r.reason;
+      });
+      if (failure !== undefined) throw failure;
+      if (reconnect) await this.session.waitConnected();
+      if (missing.length > 0) await this.ensurePath();
+      todo = missing;
+    }
+    return out;
+  }
+
+  private async ensurePath(): Promise<void> {
+    await this.session.create(this.path, undefined, { mode: 'container', createParents: true }).catch((err) => {
+      if (!(err instanceof NodeExistsError)) throw err;
+    });
+  }
+
+  private async movePoison(name: string, data: Buffer): Promise<string> {
+    const target = joinPath(this.poisonPath, name);
+    try {
+      return await this.session.create(target, data, { createParents: true });
+    } catch (err) {
+      if (err instanceof NodeExistsError) return target;
+      throw err;
+    }
+  }
+
+  private takeView(): QueueView {
+    this.view ??= new QueueView(this.core as QueueCore<unknown>, false);
+    return this.view;
+  }
+
+  private checkOpen(op: string): void {
+    if (this.closed) throw new ClosedError(`${op} ${this.path}: queue closed`, { op, path: this.path });
+  }
+
+  /** One attempt: take the first available name from the cached list (listing it if used up). */
+  private async takeOne(op: string): Promise<TakeResult<T>> {
+    const v = this.takeView();
+    const { ordering, codec } = this.core;
+    for (;;) {
+      this.checkOpen(op);
+      if (v.shouldRelist()) await v.relist();
+      const now = Date.now();
+      let name: string | undefined;
+      while (v.pos < v.names.length) {
+        const n = v.names[v.pos]!;
+        const due = ordering.dueAt(n);
+        if (due > now) return { got: false, wakeAt: due };
+        v.pos++;
+        if (!v.busy.has(n) && !v.done.has(n)) { name = n; break; }
+      }
+      if (name === undefined) {
+        if (v.shouldRelist()) continue;
+        return { got: false, wakeAt: Infinity };
+      }
+      const itemPath = joinPath(this.path, name);
+      v.busy.add(name);
+      let got: PromiseSettledResult<{ data: Buffer }>;
+      let removed: PromiseSettledResult<void>;
+      try {
+        // Read and delete in one round trip; the delete decides who owns the item.
+        [got, removed] = await Promise.allSettled([this.session.get(itemPath), this.session.delete(itemPath)]);
+      } finally {
+        v.busy.delete(name);
+      }
+      if (removed.status === 'rejected') {
+        if (removed.reason instanceof NoNodeError) { v.done.add(name); continue; } // another taker won it
+        if (!isSpuriousClose(this.session, removed.reason)) throw removed.reason;
+        v.invalidate(); // the session was replaced under the delete: list again and retry
+        await this.session.waitConnected();
+        continue;
+      }
+      v.done.add(name);
+      if (got.status === 'rejected') {
+        this.emit('consumerError', new ZkError('UNKNOWN', `${op} ${itemPath}: item removed but its data could not be read: ${String((got.reason as Error)?.message ?? got.reason)}`, { op, path: itemPath, cause: got.reason }));
+        continue;
+      }
+      const data = got.value.data;
+      try {
+        return { got: true, item: codec.decode(data) };
+      } catch (error) {
+        const info: PoisonInfo = { name, data, error, movedTo: undefined };
+        try {
+          info.movedTo = await this.movePoison(name, data);
+        } catch (moveError) {
+          info.moveError = moveError;
+        }
+        this.emit('poison', info);
+      }
+    }
+  }
+}
+
+/**
+ * A FIFO queue of items of type `T` under `path` (Curator `DistributedQueue` layout). Construction
+ * only validates; nothing is written until the first put. On `suspended` calls wait and retry; on
+ * `lost` they go on with the new session (consumers' claims are gone: see `QueueConsumer`).
+ *
+ * ```ts
+ * const q = new DistributedQueue<Job>(session, '/jobs');
+ * await q.put({ id: 1 });
+ * const job = await q.take({ timeoutMs: 5000 });
+ * await using consumer = q.consume(async (job) => run(job), { concurrency: 8 });
+ * ```
+ */
+export class DistributedQueue<T = unknown> extends QueueBase<T> {
+  /**
+   * @param session - the session to use (the queue never closes it)
+   * @param path - the queue's node, e.g. `/app/jobs` (not `/`, not under `/zookeeper`)
+   * @param options - codec
+   * @throws InvalidPathError, InvalidArgumentError
+   */
+  constructor(session: ZkSession, path: string, options?: QueueOptions<T>) {
+    super('queue', session, path, options, fifoOrdering);
+  }
+
+  /**
+   * Adds one item (one create). Resolves with the item's path.
+   * @throws InvalidArgumentError if the codec cannot encode it (nothing is written); ClosedError
+   */
+  async put(item: T): Promise<string> {
+    return (await this.putEncoded('queue.put', [item], () => ITEM_PREFIX))[0]!;
+  }
+
+  /**
+   * Adds several items: all are encoded first (one failure writes none), then every create goes
+   * out at once; they get consecutive positions in array order unless other puts interleave.
+   * Not atomic: if a create fails, the ones before it may be written. Resolves with the paths.
+   * @throws InvalidArgumentError (nothing written), ZkError of the first failed create
+   */
+  async putMany(items: readonly T[]): Promise<string[]> {
+    if (!Array.isArray(items)) throw new InvalidArgumentError(`queue.putMany ${this.path}: items must be an array`, { op: 'queue.putMany', path: this.path });
+    return this.putEncoded('queue.putMany', items, () => ITEM_PREFIX);
+  }
+}
