@@ -34,7 +34,7 @@ ZK_DEBIAN_SUITE=${ZK_DEBIAN_SUITE:-bookworm}
 ZK_DEBIAN_MIRROR=${ZK_DEBIAN_MIRROR:-}
 ZK_DOCKER_START_TIMEOUT=${ZK_DOCKER_START_TIMEOUT:-60}
 # Bump when the image recipe below changes: an image with another recipe label is rebuilt.
-IMAGE_RECIPE=1
+IMAGE_RECIPE=2
 LABEL=org.zk-recipes.testing
 
 SOCK="$ZK_DOCKER_DIR/docker.sock"
@@ -50,7 +50,7 @@ step() {
   local what=$1; shift
   local t0; t0=$(now_ms)
   log "$what ..."
-  "$@"
+  "$@" || { local rc=$?; log "$what: FAILED after $(elapsed "$t0")"; return "$rc"; }
   log "$what: done in $(elapsed "$t0")"
 }
 elapsed() { local ms=$(( $(now_ms) - $1 )); printf '%d.%01d s' $((ms / 1000)) $((ms % 1000 / 100)); }
@@ -92,11 +92,11 @@ daemon_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 wait_for_daemon() {
   local pid=$1 deadline=$(( $(date +%s) + ZK_DOCKER_START_TIMEOUT ))
   until daemon_answers; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! kill -0 "$pid" 2>/dev/null && ! daemon_pid >/dev/null; then
       tail -n 20 "$DLOG" >&2 || true
       die "dockerd (pid $pid) exited during start-up; its log is $DLOG (last lines above)"
     fi
-    if [ "$(date +%s)" -ge "$ZK_DOCKER_START_TIMEOUT" ] && [ "$(date +%s)" -ge "$deadline" ]; then
+    if [ "$(date +%s)" -ge "$deadline" ]; then
       tail -n 20 "$DLOG" >&2 || true
       kill -TERM "$pid" 2>/dev/null || true
       die "dockerd (pid $pid) did not answer on $SOCK within ${ZK_DOCKER_START_TIMEOUT} s (stopped it); log: $DLOG"
@@ -115,14 +115,15 @@ start_daemon() {
     return
   fi
   rm -f "$PIDFILE" "$SOCK"
-  # setsid + no inherited stdio: the daemon outlives this script and never holds a caller's pipe.
+  # setsid + no inherited stdio or lock fd: the daemon outlives this script and holds neither a
+  # caller's pipe nor our lock.
   setsid dockerd \
     --host "unix://$SOCK" \
     --data-root "$ZK_DOCKER_DIR/data" \
     --exec-root "$ZK_DOCKER_DIR/exec" \
     --pidfile "$PIDFILE" \
     --iptables=false --ip6tables=false --bridge=none \
-    </dev/null >"$DLOG" 2>&1 &
+    </dev/null >"$DLOG" 2>&1 9>&- &
   pid=$!
   wait_for_daemon "$pid"
   log "dockerd: pid $(cat "$PIDFILE") answers on $SOCK (storage driver $(docker info --format '{{.Driver}}' 2>/dev/null))"
@@ -135,32 +136,49 @@ image_ok() {
   [ "$recipe" = "$IMAGE_RECIPE" ]
 }
 
+# Pulled in by Debian's zookeeper package through Java GUI libraries; a headless server never
+# loads them (about 190 MB). Purged with --force-depends; packages not installed are ignored.
+GRAPHICS_PKGS="libllvm15 libgl1-mesa-dri libz3-4 adwaita-icon-theme libgtk2.0-0 libgtk2.0-common"
+
 slim_rootfs() {
   local r=$1
+  # shellcheck disable=SC2086
+  as_root chroot "$r" dpkg --purge --force-depends $GRAPHICS_PKGS >/dev/null 2>&1 \
+    || log "warning: purging the graphics libraries failed; the image works but is bigger"
   rm -rf "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/locale/* \
     "$r"/usr/share/lintian "$r"/usr/share/bash-completion \
     "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin \
-    "$r"/var/cache/debconf/*-old "$r"/var/log/* "$r"/tmp/* "$r"/root/.cache
-  # Java's class data sharing archive is rebuilt per run anyway; keep the JRE otherwise intact.
+    "$r"/var/cache/debconf/*-old "$r"/var/log/* "$r"/tmp/* "$r"/root/.cache "$r"/usr/share/icons
+}
+
+# An interrupted debootstrap can leave proc/sys mounted inside the rootfs: never rm -rf through them.
+unmount_under() {
+  findmnt -rn -o TARGET | grep "^$1/" | sort -r | while read -r m; do as_root umount -l "$m" || true; done
 }
 
 build_image() {
   command -v debootstrap >/dev/null 2>&1 || step "installing Debian's debootstrap (apt-get)" apt_install debootstrap
   local build="$ZK_DOCKER_DIR/build" rootfs
   rootfs="$build/rootfs"
+  unmount_under "$build"
   as_root rm -rf "$build"
   mkdir -p "$build"
-  # shellcheck disable=SC2086
   step "debootstrap --variant=minbase $ZK_DEBIAN_SUITE (openjdk-17-jre-headless, zookeeper)" \
-    as_root debootstrap --variant=minbase --include=openjdk-17-jre-headless,zookeeper \
-      "$ZK_DEBIAN_SUITE" "$rootfs" $ZK_DEBIAN_MIRROR >"$build/debootstrap.log" 2>&1 \
+    run_debootstrap "$rootfs" "$build/debootstrap.log" \
     || { tail -n 20 "$build/debootstrap.log" >&2; die "debootstrap failed; log: $build/debootstrap.log"; }
   [ -f "$rootfs/usr/share/java/zookeeper.jar" ] || die "debootstrap finished but $rootfs has no /usr/share/java/zookeeper.jar"
   log "rootfs: $(du -sh "$rootfs" | cut -f1) before slimming"
-  step "slimming the rootfs (docs, man pages, locales, apt lists and caches)" slim_rootfs "$rootfs"
+  step "slimming the rootfs (graphics libraries, docs, man pages, locales, apt lists and caches)" slim_rootfs "$rootfs"
   log "rootfs: $(du -sh "$rootfs" | cut -f1) after slimming"
   step "docker import -> $ZK_IMAGE" import_rootfs "$rootfs"
+  docker image prune -f >/dev/null 2>&1 || true   # an older build of the same tag, now untagged
   as_root rm -rf "$build"
+}
+
+run_debootstrap() {
+  # shellcheck disable=SC2086
+  as_root debootstrap --variant=minbase --include=openjdk-17-jre-headless,zookeeper \
+    "$ZK_DEBIAN_SUITE" "$1" $ZK_DEBIAN_MIRROR >"$2" 2>&1
 }
 
 import_rootfs() {
@@ -213,6 +231,8 @@ stop_daemon() {
     fi
     sleep 0.2
   done
+  # dockerd can leave its network namespace (exec/netns/default) or overlay mounts behind.
+  unmount_under "$ZK_DOCKER_DIR"
   log "dockerd: pid $pid stopped"
 }
 
@@ -222,7 +242,10 @@ case "$cmd" in
     t_all=$(now_ms)
     mkdir -p "$ZK_DOCKER_DIR"
     exec 9>"$ZK_DOCKER_DIR/.lock"
-    flock -w 600 9 || die "another containers.sh holds $ZK_DOCKER_DIR/.lock"
+    if ! flock -n 9; then
+      log "waiting (at most 15 min) for another containers.sh start, which holds $ZK_DOCKER_DIR/.lock"
+      flock -w 900 9 || die "another containers.sh still holds $ZK_DOCKER_DIR/.lock after 15 min"
+    fi
     ensure_engine_installed
     step "starting dockerd (socket $SOCK)" start_daemon
     remove_leftovers

@@ -273,8 +273,9 @@ describe('connection states', () => {
     await zk.server.pause();
     const [info] = await nextEvent<[{ reason: string }]>(s, 'lost');
     expect(info.reason).toBe('timeout');
+    const reconnected = nextEvent<[{ sessionId: string; newSession: boolean }]>(s, 'reconnected', 40_000);
     await zk.server.resume();
-    const [back] = await nextEvent<[{ sessionId: string; newSession: boolean }]>(s, 'reconnected', 40_000);
+    const [back] = await reconnected;
     expect(back.newSession).toBe(true);
     expect(back.sessionId).not.toBe(oldId);
   });

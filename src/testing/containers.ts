@@ -208,7 +208,7 @@ function track(id: string): void {
   exitHookInstalled = true;
   process.once('exit', removeLiveSync);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => { removeLiveSync(); process.exit(130); });
+    process.once(sig, () => { removeLiveSync(); if (process.listenerCount(sig) === 0) process.exit(130); });
   }
 }
 

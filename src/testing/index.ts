@@ -12,7 +12,7 @@ import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 export type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 export { expireSession } from './expire.js';
 export { findLocalInstall, freePort, startLocalEnsemble, startLocalServer, type LocalInstall, type LocalServerOptions } from './local.js';
-export { dockerAvailable, startContainerEnsemble, startContainerServer } from './containers.js';
+export { dockerAvailable, listTestContainers, removeRunContainers, startContainerEnsemble, startContainerServer } from './containers.js';
 export { fourLetterWord, serverMode } from './fourlw.js';
 
 /** The message shown when no server can be had: every way to provide one. */
