@@ -18,7 +18,7 @@ import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions 
  * A barrier at `path`. `set()` raises it, `remove()` lowers it, `wait()` blocks while it is raised.
  * The handle holds no state of its own: any number of processes may set, remove and wait.
  *
- * On `suspended` a wait keeps waiting (the barrier node is persistent, nothing is lost); on
+ * Connection states: on `suspended` a wait keeps waiting (the barrier node is persistent, nothing is lost); on
  * `reconnected` (same or new session, also after `lost`) it reads the node again. A wait ends with
  * `ClosedError` when the session is closed.
  */
@@ -40,7 +40,7 @@ export class Barrier {
 
   /**
    * Raises the barrier: creates the node (and container parents). Setting a raised barrier is a
-   * no-op.
+   * no-op. Waits for the server to create it.
    */
   async set(): Promise<void> {
     try {
@@ -59,7 +59,7 @@ export class Barrier {
     }
   }
 
-  /** Tells whether the barrier is raised right now (one read). */
+  /** Tells whether the barrier is raised right now (one read; waits for the reply). */
   async isSet(): Promise<boolean> {
     return (await this.session.exists(this.path)) !== null;
   }

@@ -53,7 +53,7 @@ export interface ChildrenCacheEvents {
 /**
  * Caches the children of `path`. `start()` loads them; `children` is the current view.
  *
- * On `suspended` and `lost` the cache keeps its last view (it may be stale) and re-reads
+ * Connection states: on `suspended` and `lost` the cache keeps its last view (it may be stale) and re-reads
  * everything on `reconnected`. A refresh that fails for another reason emits `error` and is
  * retried on the next watch or reconnection.
  */
@@ -118,7 +118,10 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     }
   }
 
-  /** Stops the cache: no more reads or events. Idempotent. Pending watches fire into nothing. */
+  /**
+   * Stops the cache: no more reads or events; waits for a refresh in progress to end. Idempotent.
+   * Pending watches fire into nothing.
+   */
   async close(): Promise<void> {
     if (this.phase === 'closed') return;
     this.phase = 'closed';

@@ -42,7 +42,12 @@ const delayOrdering: Ordering = {
 };
 
 /**
- * A queue whose items become visible at a due time.
+ * A queue whose items become visible at a due time. `take` waits until an item is due (a timer
+ * for the head, and a children watch for a new item that may be due sooner); due times are
+ * compared with this machine's clock.
+ *
+ * Connection states: as {@link DistributedQueue} (on `suspended` calls wait and retry; on `lost`
+ * they go on with the new session and consumers' claims are gone).
  *
  * ```ts
  * const q = new DistributedDelayQueue<Job>(session, '/later');

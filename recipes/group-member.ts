@@ -45,7 +45,7 @@ export interface GroupMemberEvents {
  * One member of the group at `path`. `join()` adds it and loads the membership; `members()` is
  * the current view (including this member); `leave()` removes it.
  *
- * On `suspended` the node may still be there (it stays as long as the session lives) and the view
+ * Connection states: on `suspended` the node may still be there (it stays as long as the session lives) and the view
  * may be stale. On `lost` the node is gone for everyone; when the session comes back with a new
  * ZooKeeper session the member re-creates it and the view is re-read (`error` if that fails).
  */
@@ -156,7 +156,10 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
     this.payload = data;
   }
 
-  /** Leaves: deletes this member's node (guaranteed) and stops watching. Idempotent. */
+  /**
+   * Leaves: stops watching and deletes this member's node (guaranteed: waits for the first attempt;
+   * after a connection loss the delete goes on in the background). Idempotent.
+   */
   async leave(): Promise<void> {
     if (this.phase === 'left' || this.phase === 'latent') { this.phase = 'left'; return; }
     this.phase = 'left';

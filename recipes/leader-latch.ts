@@ -103,6 +103,7 @@ export async function listParticipants(session: ZkSession, path: string, marker:
  * A leader latch on `path`. Call `start()`; the latch then takes part in the election until
  * `close()`, re-entering by itself after a lost session.
  *
+ * Connection states:
  * - `suspended`: a leading latch emits `notLeader` (unless `stateErrorPolicy: 'lost'`); its node
  *   stays, and its watch survives a reconnect.
  * - `reconnected` with the same session: the children are listed again and leadership reclaimed
@@ -200,7 +201,7 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
 
   /**
    * The leader's id (its node's data), or null when nobody takes part. Reads the server, so it
-   * can briefly disagree with `hasLeadership()`.
+   * can briefly disagree with `hasLeadership()`. Waits for the listing and the participants' reads.
    */
   async getLeader(): Promise<string | null> {
     const all = await this.getParticipants();

@@ -53,10 +53,10 @@ type State = 'latent' | 'started' | 'closed';
 /**
  * Runs `onLeadership` on one participant of `path` at a time.
  *
- * While waiting, a `suspended` connection does not stop the wait; a `lost` session ends it (and
- * with `autoRequeue` the selector queues again once connected). While leading, `suspended` and
- * `lost` abort the term's signal and emit `notLeader`; the mutex is released once
- * `onLeadership` returns.
+ * Connection states: while waiting, a `suspended` connection does not stop the wait; a `lost`
+ * session ends it (and with `autoRequeue` the selector queues again once connected). While
+ * leading, `suspended` and `lost` abort the term's signal and emit `notLeader`; the mutex is
+ * released once `onLeadership` returns.
  */
 export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
   /** This participant's id. */

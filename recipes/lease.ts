@@ -21,7 +21,7 @@ export interface LeaseEvents {
 /**
  * A held lease. `await using lease = await lock.acquire()` releases it at the end of the scope.
  *
- * On `suspended` the lease must be presumed lost (its `signal` aborts and `lost` fires), because
+ * Connection states: on `suspended` the lease must be presumed lost (its `signal` aborts and `lost` fires), because
  * the session may expire before the connection returns and another client may then acquire. On
  * `lost` the node is gone with the session. A lost lease stays lost: acquire again.
  */

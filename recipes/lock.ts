@@ -24,19 +24,28 @@ export interface LockOptions {
   data?: string | Buffer;
 }
 
-/** Internal knobs the read-write lock reuses. @internal */
+/**
+ * Internal knobs the read-write lock reuses: which node names a {@link Lock} creates and reads,
+ * and which contenders hold.
+ * @internal
+ */
 export interface LockVariant {
+  /** Name marker of our node (`lock-`, `__READ__`, `__WRIT__`): the server appends the sequence. */
   marker: string;
+  /** Every marker whose nodes take part in the ordering. */
   markers: readonly string[];
+  /** Whether the contender at a given place in the sorted line holds. */
   predicate: HoldPredicate;
+  /** Recipe name used in error messages and op names. */
   recipe: string;
 }
 
 /**
  * A mutual-exclusion lock on `path`.
  *
- * While waiting, a `suspended` connection does not stop the wait (the watch survives a reconnect
- * to the same session); a `lost` session fails the wait with `SESSION_EXPIRED`. While held, the
+ * Connection states: while waiting, a `suspended` connection does not stop the wait (the watch
+ * survives a reconnect to the same session); a `lost` session fails the wait with
+ * `SessionExpiredError`. While held, the
  * lease's `signal` aborts on `suspended` and `lost` (see {@link Lease}).
  */
 export class Lock {
@@ -51,7 +60,19 @@ export class Lock {
    * @param options - see {@link LockOptions}
    * @throws InvalidPathError, InvalidArgumentError
    */
-  constructor(private readonly session: ZkSession, readonly path: string, options?: LockOptions, variant?: LockVariant) {
+  constructor(session: ZkSession, path: string, options?: LockOptions);
+  /**
+   * The read-write lock's form: a {@link LockVariant} picks the node marker and hold rule.
+   * @internal
+   */
+  constructor(session: ZkSession, path: string, options: LockOptions | undefined, variant: LockVariant);
+  constructor(
+    private readonly session: ZkSession,
+    /** The lock's path. */
+    readonly path: string,
+    options?: LockOptions,
+    variant?: LockVariant,
+  ) {
     checkRecipeArgs('lock', session, path);
     checkOptions('lock', options, ['data']);
     const data = options?.data ?? defaultNodeData();
@@ -78,7 +99,8 @@ export class Lock {
 
   /**
    * Runs `fn` holding the lock and releases it afterwards, also when `fn` throws. `fn` gets the
-   * lease: watch `lease.signal` to stop when the lock may be lost.
+   * lease: watch `lease.signal` to stop when the lock may be lost. Waits like {@link Lock.acquire}
+   * (bounded by `wait`), then for `fn`, then for the release.
    */
   async withLock<T>(fn: (lease: Lease) => Promise<T> | T, wait?: WaitOptions): Promise<T> {
     const lease = await this.acquire(wait);

@@ -38,7 +38,7 @@ export interface NodeCacheEvents {
  * Caches the node at `path`. `start()` loads it; `current` is the latest value; `change` fires
  * whenever the server's node differs from the cached one.
  *
- * On `suspended` and `lost` the cache keeps its last value (it may be stale) and refreshes on
+ * Connection states: on `suspended` and `lost` the cache keeps its last value (it may be stale) and refreshes on
  * `reconnected`. A refresh that fails for another reason emits `error` and is retried on the next
  * watch or reconnection.
  */
@@ -96,7 +96,10 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
     }
   }
 
-  /** Stops the cache: no more reads or events. Idempotent. Pending watches fire into nothing. */
+  /**
+   * Stops the cache: no more reads or events; waits for a refresh in progress to end. Idempotent.
+   * Pending watches fire into nothing.
+   */
   async close(): Promise<void> {
     if (this.phase === 'closed') return;
     this.phase = 'closed';

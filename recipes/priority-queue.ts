@@ -31,7 +31,11 @@ export function priorityToString(priority: number): string {
 }
 
 /**
- * A queue whose items come out by priority (lowest first), then in put order.
+ * A queue whose items come out by priority (lowest first), then in put order. `take` waits until
+ * an item is available; a new item with a lower priority is seen as soon as it is put.
+ *
+ * Connection states: as {@link DistributedQueue} (on `suspended` calls wait and retry; on `lost`
+ * they go on with the new session and consumers' claims are gone).
  *
  * ```ts
  * const q = new DistributedPriorityQueue<Job>(session, '/jobs');

@@ -46,7 +46,16 @@ export interface ConsumeOptions {
   retryDelayMs?: number;
 }
 
-/** A running consumer, from `queue.consume(...)`. */
+/**
+ * A running consumer, from `queue.consume(...)`: claims items, runs the handler, deletes each
+ * item after the handler succeeded (at least once). `close()` stops it and waits for the
+ * in-flight items to end; `done` settles then.
+ *
+ * Connection states: on `suspended` its requests wait for the connection and retry; handlers keep
+ * running. On `lost` its claims are gone with the session, so another consumer may get an item
+ * still being handled here (a duplicate, never a loss); it lists again on the new session and
+ * carries on. When the queue or the session is closed, `done` rejects with `ClosedError`.
+ */
 export class QueueConsumer<T> implements AsyncDisposable {
   /**
    * Settles when the consumer has stopped and its in-flight items ended: resolves after `close()`

@@ -50,14 +50,30 @@ export interface QueueEvents<T> {
   /** An item's bytes did not decode; they were moved to `<path>-poison/<name>` (never dropped). */
   poison: [info: PoisonInfo];
   /** A consumer's handler threw; the item stays in the queue for a retry. */
-  handlerError: [info: { name: string; item: T; error: unknown }];
+  handlerError: [info: {
+    /** The item's node name under the queue's path. */
+    name: string;
+    /** The decoded item. */
+    item: T;
+    /** What the handler threw. */
+    error: unknown;
+  }];
   /** A consumer or take met an unexpected failure (it carries on after a pause). */
   consumerError: [error: unknown];
 }
 
 type TakeResult<T> = { got: true; item: T } | { got: false; wakeAt: number };
 
-/** What every queue of the family does: take, poll, size, consume, close. */
+/**
+ * What every queue of the family does: take, poll, size, consume, close. `take` waits (on a
+ * children watch, never by polling) until an item is available; `poll` does not wait.
+ *
+ * Connection states: on `suspended` calls wait for the connection and retry (a put retried after
+ * a connection loss can create the item twice; a take may then return an item another taker also
+ * got); a waiting `take` keeps waiting. On `lost` waits and consumers go on with the new session
+ * (consumers' claims are gone: see {@link QueueConsumer}). After `close()`, or when the session is
+ * closed, pending takes fail with `ClosedError`.
+ */
 export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implements AsyncDisposable {
   /** The items' parent node. */
   readonly path: string;
@@ -72,7 +88,14 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   private closed = false;
   private pathReady = false;
 
-  /** @internal */
+  /**
+   * @param recipe - the recipe name errors and op names start with (`queue`, `priorityQueue`, ...)
+   * @param session - the session that owns the queue's nodes
+   * @param path - the items' parent node
+   * @param options - see {@link QueueOptions}
+   * @param ordering - how item names sort and when an item is due
+   * @internal
+   */
   protected constructor(protected readonly recipe: string, protected readonly session: ZkSession, path: string, options: QueueOptions<T> | undefined, ordering: Ordering) {
     super();
     checkRecipeArgs(recipe, session, path);
@@ -144,7 +167,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     return r.got ? r.item : undefined;
   }
 
-  /** Number of items in the queue (for a delay queue, due or not). One listing. */
+  /** Number of items in the queue (for a delay queue, due or not). One listing; waits for the reply. */
   async size(): Promise<number> {
     this.checkOpen(`${this.recipe}.size`);
     try {
@@ -310,8 +333,13 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
 
 /**
  * A FIFO queue of items of type `T` under `path` (Curator `DistributedQueue` layout). Construction
- * only validates; nothing is written until the first put. On `suspended` calls wait and retry; on
- * `lost` they go on with the new session (consumers' claims are gone: see `QueueConsumer`).
+ * only validates; nothing is written until the first put.
+ *
+ * Connection states: on `suspended` calls wait for the connection and retry (a put retried after
+ * a connection loss can create the item twice; a take may then return an item another taker also
+ * got); a waiting `take` keeps waiting. On `lost` waits and consumers go on with the new session
+ * (consumers' claims are gone: see {@link QueueConsumer}). After `close()`, or when the session is
+ * closed, pending takes fail with `ClosedError`.
  *
  * ```ts
  * const q = new DistributedQueue<Job>(session, '/jobs');

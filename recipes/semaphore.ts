@@ -52,9 +52,9 @@ export interface SemaphoreStats {
 /**
  * A distributed counting semaphore on `path`, compatible with Curator's InterProcessSemaphoreV2.
  *
- * While waiting, a `suspended` connection does not stop the wait; a `lost` session fails it with
- * `SESSION_EXPIRED` (leases already taken by that call are released). Each lease's `signal`
- * aborts on `suspended` and `lost` (see {@link Lease}).
+ * Connection states: while waiting, a `suspended` connection does not stop the wait; a `lost`
+ * session fails it with `SessionExpiredError` (leases already taken by that call are released).
+ * Each lease's `signal` aborts on `suspended` and `lost` (see {@link Lease}).
  */
 export class Semaphore {
   /** Leases that may be held at once. */
@@ -108,8 +108,12 @@ export class Semaphore {
   /**
    * Acquires `count` leases if they are free now; returns null (leaving no node) if they are not,
    * or if another client is busy acquiring (its mutex is held), as Curator's `acquire(0 ms)`.
+   * Never waits for another client: only for the server's replies.
    */
-  async tryAcquire(options?: { count?: number }): Promise<Lease[] | null> {
+  async tryAcquire(options?: {
+    /** How many leases to take at once. @default 1 */
+    count?: number;
+  }): Promise<Lease[] | null> {
     const count = this.checkCount(options, 'semaphore.tryAcquire', ['count']);
     return this.acquireN(count, undefined);
   }

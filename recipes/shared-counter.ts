@@ -61,7 +61,7 @@ function checkInt(v: unknown, what: string, path: string): number {
  * A counter at `path`. `get`, `set` and `increment` work at any time (no `start()` needed);
  * `start()` additionally keeps `value` current and emits `change`.
  *
- * Calls fail like any session call: on `suspended` they retry with the session's policy, then
+ * Connection states: calls fail like any session call: on `suspended` they retry with the session's policy, then
  * throw a `ConnectionLossError`. Each `increment` attempt is a compare-and-set on the version it
  * read, so concurrent writers never lose an update; but, as with Curator, if the connection drops
  * after the server applied a write and before its answer arrived, the retried write sees
@@ -90,8 +90,16 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
     this.seed = checkInt(options?.seed ?? 0, 'option seed', path);
   }
 
-  /** Reads the value and the node's version (`-1` when the node does not exist yet). */
-  async read(): Promise<{ value: number; version: number }> {
+  /**
+   * Reads the value and the node's version (`-1` when the node does not exist yet). One read; it
+   * waits only for the server's reply (and the session's retries while `suspended`).
+   */
+  async read(): Promise<{
+    /** The counter's value (the seed when the node does not exist yet). */
+    value: number;
+    /** The node's data version, for {@link SharedCounter.compareAndSet}; `-1` when the node does not exist yet. */
+    version: number;
+  }> {
     try {
       const { data, stat } = await this.session.get(this.path);
       return { value: decodeCount(data, this.path), version: stat.version };
@@ -101,12 +109,12 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
     }
   }
 
-  /** Reads the current value from the server. */
+  /** Reads the current value from the server (one read; waits for the reply). */
   async get(): Promise<number> {
     return (await this.read()).value;
   }
 
-  /** Sets the value unconditionally (creating the node if needed). */
+  /** Sets the value unconditionally (creating the node if needed). Waits for the server to apply it. */
   async set(value: number): Promise<void> {
     checkInt(value, 'value', this.path);
     for (;;) {
@@ -122,7 +130,7 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
 
   /**
    * Sets the value only if the node is still at `version` (from {@link read}; `-1`: the node must
-   * not exist yet). Curator's `trySetCount`.
+   * not exist yet). Curator's `trySetCount`. One conditional write; waits for the reply.
    * @returns false when another writer changed the counter first
    */
   async compareAndSet(version: number, value: number): Promise<boolean> {
@@ -140,7 +148,7 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
 
   /**
    * Adds `by` (default 1) atomically and returns the new value: read, compare-and-set on the read
-   * version, and on BAD_VERSION read again and retry.
+   * version, and on BAD_VERSION read again and retry. Waits until one attempt succeeds.
    */
   async increment(by = 1): Promise<number> {
     checkInt(by, 'increment', this.path);
@@ -160,6 +168,7 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
 
   /**
    * Starts watching the counter: `value` stays current and `change` fires on every change seen.
+   * Waits for the first read (bounded by `wait`).
    * @throws IllegalStateError on a second `start()`
    */
   async start(wait?: WaitOptions): Promise<void> {
@@ -179,7 +188,7 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
     await cache.start(wait);
   }
 
-  /** Stops watching. Idempotent. */
+  /** Stops watching; waits for a refresh in progress to end. Idempotent. */
   async close(): Promise<void> {
     this.phase = 'closed';
     await this.cache?.close();

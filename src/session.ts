@@ -88,8 +88,21 @@ export interface Acl {
   id: string;
 }
 
-/** ACL permission bits. */
-export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 31 } as const;
+/** ACL permission bits: OR them together for an {@link Acl}'s `perms`. */
+export const Perms = {
+  /** Read the node's data and list its children. */
+  READ: 1,
+  /** Set the node's data. */
+  WRITE: 2,
+  /** Create children. */
+  CREATE: 4,
+  /** Delete children. */
+  DELETE: 8,
+  /** Set the node's ACL. */
+  ADMIN: 16,
+  /** All of the above. */
+  ALL: 31,
+} as const;
 
 /** Ready-made ACLs. */
 export const Acls = {
@@ -204,13 +217,29 @@ export type ConnectionState = 'connecting' | 'connected' | 'suspended' | 'lost' 
 /** Typed events of a {@link ZkSession}. */
 export interface SessionEvents {
   /** First connection made. */
-  connected: [info: { sessionId: string }];
+  connected: [info: {
+    /** The session id (hex, as {@link ZkSession.sessionId}). */
+    sessionId: string;
+  }];
   /** The connection dropped; the session may still be alive on the server. */
   suspended: [];
   /** Connected again: the same session (`newSession: false`) or a new one after `lost`. */
-  reconnected: [info: { sessionId: string; newSession: boolean }];
+  reconnected: [info: {
+    /** The session id now in use (hex). */
+    sessionId: string;
+    /** True when this is a new session (after `lost`): every ephemeral node and watch of the old one is gone. */
+    newSession: boolean;
+  }];
   /** The session is gone: expired on the server, or suspended longer than its timeout. */
-  lost: [info: { sessionId: string; reason: 'expired' | 'timeout' | 'auth_failed' }];
+  lost: [info: {
+    /** The id of the session that was lost (hex). */
+    sessionId: string;
+    /**
+     * `expired`: the server expired it; `timeout`: suspended longer than the session timeout;
+     * `auth_failed`: the server rejected the credentials.
+     */
+    reason: 'expired' | 'timeout' | 'auth_failed';
+  }];
   /** `close()` was called. */
   closed: [];
   /** Every state change. */
@@ -325,8 +354,20 @@ function resolveOptions(connectString: unknown, o: SessionOptions | undefined): 
 type RawCb = (rc: number, err: string, a?: unknown, b?: unknown) => void;
 
 /**
- * A ZooKeeper session with a promise API. Create one with {@link ZkSession.connect}; release it
- * with `close()` or `await using`.
+ * A ZooKeeper session with a promise API. Create one with {@link ZkSession.connect} (which waits
+ * for the first connection); release it with `close()` or `await using`. Each call waits for the
+ * server's reply.
+ *
+ * Connection states: on `suspended` the session (and its ephemeral nodes and watches) may still
+ * live on the server; calls wait for the connection (up to `connectTimeoutMs`) and retry what is
+ * safe to retry (connection loss, operation timeout) with the `retry` policy, then fail with
+ * `ConnectionLossError` (or `OperationTimeoutError`); registered watches survive a reconnect to the same session. If the
+ * connection is not back within the session timeout the session is treated as `lost`. On `lost`
+ * the ephemeral nodes and watches of the old session are gone (a watch never fires for session
+ * events); calls in flight fail (with `SessionExpiredError`, or a `ClosedError` while the handle is
+ * replaced: such a request may or may not have been applied); unless `reconnectAfterLost: false`
+ * a new ZooKeeper session is opened, later calls wait for it, and `reconnected` fires with
+ * `newSession: true`. After `close()` every call fails with `ClosedError`.
  */
 export class ZkSession extends EventEmitter<SessionEvents> {
   /** The connect string given to `connect` (without credentials, which never appear in it). */
@@ -710,7 +751,12 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * Reads a node's data and stat.
    * @throws NoNodeError
    */
-  async get(path: string, options: WatchOptions = {}): Promise<{ data: Buffer; stat: Stat }> {
+  async get(path: string, options: WatchOptions = {}): Promise<{
+    /** The node's data (empty when it has none). */
+    data: Buffer;
+    /** The node's stat at the time of the read. */
+    stat: Stat;
+  }> {
     validatePath(path, 'get');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
@@ -767,7 +813,12 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * `pzxid` is what recipes use as a fencing token.
    * @throws NoNodeError
    */
-  async getChildrenWithStat(path: string, options: WatchOptions = {}): Promise<{ children: string[]; stat: Stat }> {
+  async getChildrenWithStat(path: string, options: WatchOptions = {}): Promise<{
+    /** Child names, unordered. */
+    children: string[];
+    /** The parent's stat, read atomically with the list (its `pzxid` changes with every child created or deleted). */
+    stat: Stat;
+  }> {
     validatePath(path, 'getChildren');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
@@ -855,7 +906,12 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   }
 
   /** Reads a node's ACL. */
-  async getAcl(path: string): Promise<{ acl: Acl[]; stat: Stat }> {
+  async getAcl(path: string): Promise<{
+    /** The node's ACL entries. */
+    acl: Acl[];
+    /** The node's stat (`aversion` is the ACL version). */
+    stat: Stat;
+  }> {
     validatePath(path, 'getAcl');
     const full = this.full(path);
     return this.retrying('getAcl', path, () => this.call('getAcl', path, (n, cb) => n.a_get_acl(full, cb),

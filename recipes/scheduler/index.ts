@@ -93,6 +93,7 @@ function toTime(v: unknown, name: string, path: string): number {
 /**
  * A scheduler instance on `path`: a worker, a dispatcher candidate, or both (the default).
  *
+ * Connection states:
  * - `suspended`: a worker aborts the signals of its running tasks (they are handed back when the
  *   connection returns); the dispatcher steps down (LeaderLatch) until it is confirmed again.
  * - `lost`: the same, and the worker's registration vanishes with the session, so the dispatcher
@@ -199,7 +200,8 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
 
   /**
    * Stores a task durably and returns its id. With `key`, the id is derived from the key and a
-   * second submit with the same key returns the same id without storing anything.
+   * second submit with the same key returns the same id without storing anything. Waits for the
+   * task node to be written (not for the task to run: see `waitFor`).
    * @throws InvalidArgumentError; session errors (after the session's retries)
    */
   async submit(type: string, payload?: unknown, options: SubmitOptions = {}): Promise<string> {
@@ -224,7 +226,8 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
 
   /**
    * Defines (or updates) a recurring schedule: every `everyMs` from `startAt` the dispatcher
-   * creates task `<id>@<period>`. Redefining keeps the periods already fired.
+   * creates task `<id>@<period>`. Redefining keeps the periods already fired. Waits for the
+   * schedule node to be written.
    */
   async schedule(id: string, options: ScheduleOptions, type: string, payload?: unknown): Promise<void> {
     checkName(id, 'schedule id', this.path);
@@ -237,7 +240,7 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
     await defineSchedule(this.store, id, { everyMs, startAt, type, payload: JSON.parse(JSON.stringify(payload ?? null)), maxAttempts });
   }
 
-  /** Removes a schedule (tasks already fired stay). Idempotent. */
+  /** Removes a schedule (tasks already fired stay); waits for the delete. Idempotent. */
   async unschedule(id: string): Promise<void> {
     checkName(id, 'schedule id', this.path);
     await this.store.remove(this.store.schedule(id));
@@ -271,8 +274,11 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
     return this.store.readTask(id);
   }
 
-  /** Every task (optionally only those in `state`), oldest first. */
-  async list(filter: { state?: TaskState } = {}): Promise<TaskStatus[]> {
+  /** Every task (optionally only those in `state`), oldest first. Waits for one read per task. */
+  async list(filter: {
+    /** Only tasks in this state. */
+    state?: TaskState;
+  } = {}): Promise<TaskStatus[]> {
     if (filter.state !== undefined && !STATES.includes(filter.state)) throw new InvalidArgumentError(`scheduler: unknown state ${String(filter.state)} (path ${this.path})`, { op: 'scheduler.list', path: this.path });
     const out: TaskStatus[] = [];
     for (const id of await this.store.taskIds()) {

@@ -37,13 +37,22 @@ export interface TaskStatus {
   workerSession?: string | undefined;
   /** The idempotency key it was submitted with. */
   key?: string | undefined;
-  /** The schedule that fired it, and the period index. */
-  schedule?: { id: string; period: number } | undefined;
-  /** Timestamps (epoch ms). */
+  /** The schedule that fired it, and the period index; undefined for a submitted task. */
+  schedule?: {
+    /** The schedule's id (`<path>/schedules/<id>`). */
+    id: string;
+    /** The period index `k` it fired for (due at `startAt + k·everyMs`). */
+    period: number;
+  } | undefined;
+  /** When the task was created (epoch ms). */
   createdAt: number;
+  /** When the task node was last written (epoch ms). */
   updatedAt: number;
+  /** When the dispatcher last assigned it to a worker (epoch ms). */
   assignedAt?: number | undefined;
+  /** When a worker last started running it (epoch ms). */
   startedAt?: number | undefined;
+  /** When its last attempt ended: succeeded, failed or dead (epoch ms). */
   finishedAt?: number | undefined;
   /** The handler's return value (JSON) when `succeeded`. */
   result?: unknown;

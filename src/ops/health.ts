@@ -46,7 +46,14 @@ export interface ServerHealth {
   /** Last zxid, hex as the server prints it (`0x1a`). */
   zxid: string | undefined;
   /** Server-side request latency min/avg/max in ms. */
-  requestLatencyMs: { min: number; avg: number; max: number } | undefined;
+  requestLatencyMs: {
+    /** Lowest request latency since the server's stats were reset, in ms. */
+    min: number;
+    /** Average request latency, in ms. */
+    avg: number;
+    /** Highest request latency, in ms. */
+    max: number;
+  } | undefined;
   /** Followers in sync (leader only, from `mntr`). */
   syncedFollowers: number | undefined;
   /** Problems, one sentence each (unreachable, timed out, word not whitelisted, not serving). */
@@ -133,7 +140,8 @@ function describeSocketError(err: unknown, address: string): string {
 }
 
 /**
- * Asks one server `srvr` then `mntr`. Never throws; failures land in `errors`.
+ * Asks one server `srvr` then `mntr`, waiting for each reply up to `timeoutMs`. Never throws;
+ * failures land in `errors`.
  * @param address - the server
  * @param timeoutMs - per-word timeout
  */

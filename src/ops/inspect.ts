@@ -70,7 +70,8 @@ export interface WorkerView extends NodeView {
   assigned: number | undefined;
 }
 
-interface Base {
+/** What every {@link Inspection} has, whatever its `kind`. */
+export interface InspectionBase {
   /** The inspected path. */
   path: string;
   /** When the inspection ran (local clock). */
@@ -79,36 +80,127 @@ interface Base {
   hints: string[];
 }
 
+/** Nothing at the path (or it was deleted while being inspected). */
+export interface MissingInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'missing';
+}
+
+/** A mutex (`…-lock-<seq>` children): Curator's InterProcessMutex, our {@link Lock}, a LeaderSelector. */
+export interface LockInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'lock';
+  /** The contender with the lowest sequence, which holds the lock; undefined when there is none. */
+  holder: NodeView | undefined;
+  /** The other contenders, in the order they will get the lock. */
+  waiters: NodeView[];
+}
+
+/** A read-write lock (`…__READ__<seq>` / `…__WRIT__<seq>` children). */
+export interface RwLockInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'rwlock';
+  /** Who holds now: the readers ahead of the first writer, or that writer alone when it is first. */
+  holders: RwNodeView[];
+  /** Everyone after the holders, in sequence order. */
+  waiters: RwNodeView[];
+}
+
+/** A leader latch (`…-latch-<seq>` children). */
+export interface LeaderLatchInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'leader-latch';
+  /** The participant with the lowest sequence, which leads; undefined when there is none. */
+  leader: NodeView | undefined;
+  /** Every participant, in sequence order (the leader first). */
+  participants: NodeView[];
+}
+
+/** A counting semaphore (Curator's InterProcessSemaphoreV2 layout: `leases/` and `locks/`). */
+export interface SemaphoreInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'semaphore';
+  /** Every lease node, in sequence order (held ones, and `pendingLease` if any). */
+  leases: NodeView[];
+  /** The lease node placed by the head of the acquire line, still waiting for a free slot. */
+  pendingLease: NodeView | undefined;
+  /** The acquire line under `locks/`: the first places its lease, the others wait for it. */
+  waiters: NodeView[];
+}
+
+/** A distributed queue (`queue-…` items). */
+export interface QueueInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'queue';
+  /** Items waiting (`queue-…` children). */
+  depth: number;
+  /** The next item to be taken (lowest name: sequence order for FIFO, priority/time order otherwise). */
+  head: NodeView | undefined;
+  /** Items claimed by consumers (`<path>-locks` children); undefined when there is no such node. */
+  inFlight: number | undefined;
+  /** Items that could not be decoded, moved to `<path>-poison`; undefined when there is no such node. */
+  poisoned: number | undefined;
+}
+
+/** A group of members (ephemeral, non-sequential children), e.g. {@link GroupMember}. */
+export interface GroupInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'group';
+  /** The members, by name. */
+  members: NodeView[];
+}
+
+/** A {@link TaskScheduler} (`workers/`, `tasks/`, `leader/`, `assign/`, `schedules/`). */
+export interface SchedulerInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'scheduler';
+  /** The dispatcher that leads (lowest sequence under `leader/`); undefined when none does. */
+  leader: NodeView | undefined;
+  /** The registered workers (`workers/` children). */
+  workers: WorkerView[];
+  /** The task records under `tasks/`. */
+  tasks: {
+    /** How many task nodes there are. */
+    total: number;
+    /** How many are in each state (`pending`, `assigned`, `running`, ...; `unknown` when unreadable). */
+    byState: Record<string, number>;
+  };
+}
+
+/** A double barrier after it filled (`ready` plus the ephemeral participants). */
+export interface DoubleBarrierInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'double-barrier';
+  /** Whether the `ready` node exists (always true here: before it, the layout reads as a `group`). */
+  ready: boolean;
+  /** The participants, oldest first. */
+  participants: NodeView[];
+}
+
+/** No recipe recognised: a summary of the node and its children. */
+export interface TreeInspection extends InspectionBase {
+  /** Discriminant. */
+  kind: 'tree';
+  /** The inspected node itself. */
+  node: NodeView;
+  /** Its first children by name (at most `maxChildren`). */
+  children: NodeView[];
+  /** How many children it has in all. */
+  totalChildren: number;
+}
+
 /** What {@link inspect} found. Discriminated by `kind`. */
 export type Inspection =
-  | (Base & { kind: 'missing' })
-  | (Base & { kind: 'lock'; holder: NodeView | undefined; waiters: NodeView[] })
-  | (Base & { kind: 'rwlock'; holders: RwNodeView[]; waiters: RwNodeView[] })
-  | (Base & { kind: 'leader-latch'; leader: NodeView | undefined; participants: NodeView[] })
-  | (Base & {
-    kind: 'semaphore';
-    /** Every lease node, in sequence order (held ones, and `pendingLease` if any). */
-    leases: NodeView[];
-    /** The lease node placed by the head of the acquire line, still waiting for a free slot. */
-    pendingLease: NodeView | undefined;
-    /** The acquire line under `locks/`: the first places its lease, the others wait for it. */
-    waiters: NodeView[];
-  })
-  | (Base & {
-    kind: 'queue';
-    /** Items waiting (`queue-…` children). */
-    depth: number;
-    /** The next item to be taken (lowest name: sequence order for FIFO, priority/time order otherwise). */
-    head: NodeView | undefined;
-    /** Items claimed by consumers (`<path>-locks` children); undefined when there is no such node. */
-    inFlight: number | undefined;
-    /** Items that could not be decoded, moved to `<path>-poison`; undefined when there is no such node. */
-    poisoned: number | undefined;
-  })
-  | (Base & { kind: 'group'; members: NodeView[] })
-  | (Base & { kind: 'scheduler'; leader: NodeView | undefined; workers: WorkerView[]; tasks: { total: number; byState: Record<string, number> } })
-  | (Base & { kind: 'double-barrier'; ready: boolean; participants: NodeView[] })
-  | (Base & { kind: 'tree'; node: NodeView; children: NodeView[]; totalChildren: number });
+  | MissingInspection
+  | LockInspection
+  | RwLockInspection
+  | LeaderLatchInspection
+  | SemaphoreInspection
+  | QueueInspection
+  | GroupInspection
+  | SchedulerInspection
+  | DoubleBarrierInspection
+  | TreeInspection;
 
 /** The recipe kinds {@link inspect} recognises. */
 export type InspectionKind = Inspection['kind'];
@@ -247,7 +339,7 @@ function parseJson(s: string): Record<string, unknown> | undefined {
   }
 }
 
-async function inspectScheduler(r: Reader, base: Base): Promise<Inspection> {
+async function inspectScheduler(r: Reader, base: InspectionBase): Promise<Inspection> {
   const p = base.path;
   const [workerNames, taskNames, leaderNames] = await Promise.all(['workers', 'tasks', 'leader'].map((d) => r.children(joinPath(p, d))));
   const [workerNodes, leaderNodes] = await Promise.all([r.nodes(joinPath(p, 'workers'), workerNames ?? []), r.nodes(joinPath(p, 'leader'), leaderNames ?? [])]);
@@ -315,7 +407,7 @@ export async function inspect(session: ZkSession, path: string, options: Inspect
 }
 
 async function run(r: Reader, path: string, options: InspectOptions): Promise<Inspection> {
-  const base: Base = { path, inspectedAt: new Date(r.now), hints: [] };
+  const base: InspectionBase = { path, inspectedAt: new Date(r.now), hints: [] };
   const names = await r.children(path);
   if (names === undefined) {
     return { ...base, kind: 'missing', hints: [`${path} does not exist: nobody holds, leads or waits there (recipes' container nodes are removed when empty).`] };
@@ -372,7 +464,7 @@ async function run(r: Reader, path: string, options: InspectOptions): Promise<In
   return { ...base, kind: 'tree', node: self, children, totalChildren: names.length };
 }
 
-function semaphore(base: Base, leases: NodeView[], locks: NodeView[], staleAfterMs: number): Inspection {
+function semaphore(base: InspectionBase, leases: NodeView[], locks: NodeView[], staleAfterMs: number): Inspection {
   // The head of locks/ holds the semaphore's mutex while it waits for a slot: its newest lease
   // node, created after its lock node, is the one still waiting (Curator's InterProcessSemaphoreV2).
   const head = locks[0];
