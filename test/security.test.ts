@@ -1,0 +1,121 @@
+// Digest authentication and ACLs: a session with credentials and `defaultAcl: CREATOR_ALL` creates
+// every recipe node (lock, latch, queue, parents included) creator-only; a session without the
+// credentials (or with other ones) cannot delete a lock node, steal an election or take a queue
+// item, and gets NoAuthError (`NO_AUTH`). Secrets never appear in debug logs or error messages.
+//
+// What holds and what does not: the binding creates a node with an open ACL and the session sets
+// the ACL right after (one more round trip), so for that moment a node is world-writable. The
+// tests assert the state once each recipe call has returned, not during that window.
+import { format } from 'node:util';
+import createDebug from 'debug';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Acls, DistributedQueue, LeaderLatch, Lock, NoAuthError, Perms, ZkSession, type Acl } from '../src/index.js';
+import { uniquePath, useServer, waitUntil } from './helpers.js';
+
+const PASSWORD = 'pw-Zq7-very-secret';
+const ALICE = { scheme: 'digest', credentials: `alice:${PASSWORD}` };
+const zk = useServer();
+
+const captured: string[] = [];
+const origLog = createDebug.log;
+beforeAll(() => {
+  createDebug.log = (...a: unknown[]) => { captured.push(format(...a)); };
+  createDebug.enable('zk-recipes:*');
+});
+afterAll(() => {
+  createDebug.disable();
+  createDebug.log = origLog;
+});
+
+/** Every node from `path` down (parents of recipe nodes included). */
+async function tree(s: ZkSession, path: string): Promise<string[]> {
+  const out = [path];
+  for (const c of await s.getChildren(path)) out.push(...await tree(s, `${path}/${c}`));
+  return out;
+}
+
+const creatorOnly = (acl: Acl[]) => acl.length === 1 && acl[0]!.scheme === 'digest' && acl[0]!.id.startsWith('alice:') && acl[0]!.perms === Perms.ALL;
+
+async function expectNoAuth(p: Promise<unknown>): Promise<NoAuthError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(NoAuthError);
+  expect((err as NoAuthError).code).toBe('NO_AUTH');
+  return err as NoAuthError;
+}
+
+describe('digest auth and creator-only ACLs', () => {
+  it('recipe nodes are creator-only; an unauthenticated or other user cannot delete, steal or take', async () => {
+    const root = uniquePath('sec');
+    const alice = await zk.connect({ auth: ALICE, defaultAcl: Acls.CREATOR_ALL });
+    const anon = await zk.connect();
+    const bob = await zk.connect({ auth: { scheme: 'digest', credentials: 'bob:other-pw' } });
+
+    const lease = await new Lock(alice, `${root}/locks/a`).acquire({ timeoutMs: 10_000 });
+    const latch = new LeaderLatch(alice, `${root}/election/a`, { id: 'alice' });
+    latch.start();
+    await latch.await({ timeoutMs: 10_000 });
+    const queue = new DistributedQueue<string>(alice, `${root}/queues/a`);
+    await queue.put('job-1');
+
+    // Every node alice's recipes created, parents included, is alice-only.
+    const nodes = await tree(alice, root);
+    expect(nodes.length).toBeGreaterThanOrEqual(10);
+    for (const n of nodes) {
+      const { acl } = await alice.getAcl(n);
+      expect({ n, ok: creatorOnly(acl) }).toEqual({ n, ok: true });
+    }
+
+    for (const intruder of [anon, bob]) {
+      // cannot delete the lock node (nor read it)
+      await expectNoAuth(intruder.delete(lease.path));
+      await expectNoAuth(new Lock(intruder, `${root}/locks/a`).tryAcquire());
+      // cannot steal the election: no contender node, no delete of the leader's node
+      await expectNoAuth(intruder.create(`${root}/election/a/_c_x-latch-`, '', { mode: 'ephemeral_sequential' }));
+      await expectNoAuth(intruder.delete(latch.nodePath!));
+      // cannot take the queue item
+      await expectNoAuth(new DistributedQueue<string>(intruder, `${root}/queues/a`).take({ timeoutMs: 5000 }));
+      await expectNoAuth(intruder.getChildren(`${root}/queues/a`));
+    }
+    // Nothing changed: alice still holds and leads, the item is still there for her.
+    expect(await alice.exists(lease.path)).not.toBeNull();
+    expect(latch.hasLeadership()).toBe(true);
+    expect(await queue.take({ timeoutMs: 5000 })).toBe('job-1');
+
+    await lease.release();
+    await latch.close();
+    await queue.close();
+    await alice.delete(root, { recursive: true });
+  });
+
+  it('no secret in debug logs or error messages during connect, auth, refusals and failures', async () => {
+    const from = captured.length;
+    const messages: string[] = [];
+    const alice = await zk.connect({ auth: ALICE, defaultAcl: Acls.CREATOR_ALL });
+    const path = uniquePath('sec-log');
+    const lease = await new Lock(alice, `${path}/lock`).acquire({ timeoutMs: 10_000 });
+    const anon = await zk.connect();
+    for (const p of [anon.delete(lease.path), anon.get(lease.path), new Lock(anon, `${path}/lock`).tryAcquire()]) {
+      await p.catch((e: Error) => messages.push(`${e.name}: ${e.message} ${String((e as { cause?: unknown }).cause ?? '')}`));
+    }
+    // A malformed auth option is refused without echoing the credentials.
+    await ZkSession.connect(zk.server.connectString, { auth: { scheme: 7 as unknown as string, credentials: `x:${PASSWORD}` } })
+      .catch((e: Error) => messages.push(e.message));
+    // An auth scheme the server does not know: the session fails to authenticate.
+    const bad = await ZkSession.connect(zk.server.connectString, { auth: { scheme: 'nosuchscheme', credentials: `x:${PASSWORD}` }, sessionTimeoutMs: 2000, connectTimeoutMs: 5000 })
+      .catch((e: Error) => { messages.push(e.message); return undefined; });
+    if (bad) {
+      bad.on('lost', (info) => messages.push(JSON.stringify(info)));
+      await bad.get('/').catch((e: Error) => messages.push(e.message));
+      await waitUntil(() => bad.state !== 'connected', 'the bad-auth session to fail', 10_000).catch(() => undefined);
+      await bad.close();
+    }
+    await lease.release();
+    await alice.delete(path, { recursive: true });
+    await alice.close();
+    const logs = captured.slice(from);
+    expect(logs.length).toBeGreaterThan(5); // logging really was on
+    expect(messages.length).toBeGreaterThanOrEqual(4);
+    expect(messages.some((m) => m.includes('NO_AUTH') || /not authenticated|NoAuth/i.test(m))).toBe(true);
+    for (const line of [...logs, ...messages]) expect(line).not.toContain(PASSWORD);
+  });
+});
