@@ -13,6 +13,7 @@ import type { ZkSession } from '../src/session.js';
 import { ClosedError, InvalidPathError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
 import { rejectReserved, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import { checkSession } from './options.js';
 
 /**
  * A barrier at `path`. `set()` raises it, `remove()` lowers it, `wait()` blocks while it is raised.
@@ -32,6 +33,7 @@ export class Barrier {
    * @throws InvalidPathError for a bad or reserved path (nothing is written)
    */
   constructor(private readonly session: ZkSession, path: string) {
+    checkSession('barrier', session);
     validatePath(path, 'barrier');
     rejectReserved(path, 'barrier');
     if (path === '/') throw new InvalidPathError('barrier: the root cannot be a barrier', { op: 'barrier', path });

@@ -17,6 +17,7 @@ import type { Stat, ZkSession } from '../src/session.js';
 import { ClosedError, IllegalStateError, SessionExpiredError, InvalidArgumentError, NoNodeError, isRetryable } from '../src/errors.js';
 import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import { checkSession } from './options.js';
 
 /** One cached child. */
 export interface ChildData {
@@ -81,9 +82,13 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
    */
   constructor(private readonly session: ZkSession, path: string, options: ChildrenCacheOptions = {}) {
     super();
+    checkSession('children-cache', session);
     validatePath(path, 'children-cache');
     rejectReserved(path, 'children-cache');
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`children-cache ${path}: options must be an object`, { op: 'children-cache', path });
+    for (const k of Object.keys(options)) {
+      if (k !== 'withData') throw new InvalidArgumentError(`children-cache ${path}: unknown option ${k}`, { op: 'children-cache', path });
+    }
     if (options.withData !== undefined && typeof options.withData !== 'boolean') {
       throw new InvalidArgumentError(`children-cache ${path}: option withData must be a boolean`, { op: 'children-cache', path });
     }

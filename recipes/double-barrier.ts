@@ -32,6 +32,7 @@ import type { ZkSession } from '../src/session.js';
 import { ClosedError, IllegalStateError, InvalidArgumentError, InvalidPathError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
 import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import { checkSession } from './options.js';
 
 /** Name of the node that opens the barrier (Curator's `READY_NODE`). */
 export const READY_NODE = 'ready';
@@ -76,6 +77,7 @@ export class DoubleBarrier {
    * @throws InvalidPathError, InvalidArgumentError naming the bad option (nothing is written)
    */
   constructor(private readonly session: ZkSession, path: string, options: DoubleBarrierOptions) {
+    checkSession('double-barrier', session);
     validatePath(path, 'double-barrier');
     rejectReserved(path, 'double-barrier');
     if (path === '/') throw new InvalidPathError('double-barrier: the root cannot be a barrier', { op: 'double-barrier', path });

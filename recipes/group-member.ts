@@ -20,6 +20,7 @@ import { ClosedError, IllegalStateError, InvalidArgumentError, InvalidPathError,
 import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type WaitOptions } from '../src/wait.js';
 import { ChildrenCache } from './children-cache.js';
+import { checkSession } from './options.js';
 
 /** Options of {@link GroupMember}. */
 export interface GroupMemberOptions {
@@ -74,6 +75,7 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
    */
   constructor(private readonly session: ZkSession, path: string, options: GroupMemberOptions) {
     super();
+    checkSession('group-member', session);
     validatePath(path, 'group-member');
     rejectReserved(path, 'group-member');
     if (path === '/') throw new InvalidPathError('group-member: the root cannot be a group', { op: 'group-member', path });

@@ -17,6 +17,7 @@ import type { Stat, ZkSession } from '../src/session.js';
 import { ClosedError, IllegalStateError, SessionExpiredError, InvalidPathError, NoNodeError, isRetryable } from '../src/errors.js';
 import { rejectReserved, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import { checkSession } from './options.js';
 
 /** A node's data and stat as last read from the server. */
 export interface CachedNode {
@@ -59,6 +60,7 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
    */
   constructor(private readonly session: ZkSession, path: string) {
     super();
+    checkSession('node-cache', session);
     validatePath(path, 'node-cache');
     rejectReserved(path, 'node-cache');
     if (path === '/') throw new InvalidPathError('node-cache: the root cannot be cached', { op: 'node-cache', path });

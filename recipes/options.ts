@@ -8,9 +8,14 @@ import { InvalidArgumentError } from '../src/errors.js';
 import { rejectReserved, validatePath } from '../src/paths.js';
 import { ZkSession } from '../src/session.js';
 
+/** Checks that a recipe was given a session. */
+export function checkSession(recipe: string, session: unknown): void {
+  if (!(session instanceof ZkSession)) throw new InvalidArgumentError(`${recipe}: session must be a ZkSession`, { op: recipe });
+}
+
 /** Checks the session and path every recipe takes. */
 export function checkRecipeArgs(recipe: string, session: unknown, path: unknown): asserts path is string {
-  if (!(session instanceof ZkSession)) throw new InvalidArgumentError(`${recipe}: session must be a ZkSession`, { op: recipe });
+  checkSession(recipe, session);
   validatePath(path, recipe);
   if (path === '/') throw new InvalidArgumentError(`${recipe}: path must not be the root`, { op: recipe, path });
   rejectReserved(path, recipe);

@@ -46,6 +46,9 @@ export interface ConsumeOptions {
   retryDelayMs?: number;
 }
 
+/** An idle consumer lists again (and re-arms its watches) after this long without any event. */
+const IDLE_RELIST_MS = 3000;
+
 /**
  * A running consumer, from `queue.consume(...)`: claims items, runs the handler, deletes each
  * item after the handler succeeded (at least once). `close()` stops it and waits for the
@@ -155,7 +158,12 @@ export class QueueConsumer<T> implements AsyncDisposable {
         }
         if (v.shouldRelist()) continue; // it changed while we listed
         this.armTimer(Math.min(picked, retryWake));
-        await Promise.race([v.changed(), ...this.inFlight]);
+        const idle = setTimeout(() => v.refreshIdle(), IDLE_RELIST_MS);
+        try {
+          await Promise.race([v.changed(), ...this.inFlight]);
+        } finally {
+          clearTimeout(idle);
+        }
       }
     } finally {
       clearTimeout(this.timer);

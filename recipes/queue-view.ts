@@ -123,6 +123,17 @@ export class QueueView {
     this.wake();
   }
 
+  /**
+   * Lists again and re-arms the watches: the safety net of an idle consumer. A watch asked for
+   * by a request that failed during a connection drop is not armed, and a consumer must never
+   * stall on one; an idle relist every few seconds costs one round trip.
+   */
+  refreshIdle(): void {
+    this.itemsArmed = false;
+    this.claimsArmed = false;
+    this.invalidate();
+  }
+
   /** Resolves at the next change (watch, reconnect, invalidate, close). */
   changed(): Promise<void> {
     if (!this.change) {

@@ -3,7 +3,10 @@
  *
  * Znode layout (names as Curator's, so either library can read the other's items):
  * ```
- * <path>                          container, created on the first put
+ * <path>                          PERSISTENT, created on the first put. Not a container: a
+ *                                 reaped and recreated parent restarts sequence numbers, and a
+ *                                 consumer finishing late would delete a new item that reused
+ *                                 the name of the one it handled (items are deleted by name).
  *   queue-0000000000              one PERSISTENT_SEQUENTIAL node per item; data = codec bytes
  *   queue-0000000001              (priority queue: queue-<priority>…, delay queue: queue-|<due>|…)
  * <path>-locks                    container: claims of consumers (never among the items)
@@ -249,7 +252,8 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   }
 
   private async ensurePath(): Promise<void> {
-    await this.session.create(this.path, undefined, { mode: 'container', createParents: true }).catch((err) => {
+    // Persistent, not a container: item names must never be reused (see the layout above).
+    await this.session.create(this.path, undefined, { mode: 'persistent', createParents: true }).catch((err) => {
       if (!(err instanceof NodeExistsError)) throw err;
     });
   }

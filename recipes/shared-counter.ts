@@ -16,6 +16,7 @@ import { BadVersionError, IllegalStateError, InvalidArgumentError, InvalidPathEr
 import { rejectReserved, validatePath } from '../src/paths.js';
 import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { NodeCache } from './node-cache.js';
+import { checkSession } from './options.js';
 
 /** Options of {@link SharedCounter}. */
 export interface SharedCounterOptions {
@@ -83,6 +84,7 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
    */
   constructor(private readonly session: ZkSession, path: string, options: SharedCounterOptions = {}) {
     super();
+    checkSession('shared-counter', session);
     validatePath(path, 'shared-counter');
     rejectReserved(path, 'shared-counter');
     if (path === '/') throw new InvalidPathError('shared-counter: the root cannot be a counter', { op: 'shared-counter', path });

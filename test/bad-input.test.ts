@@ -56,11 +56,8 @@ const RECIPES: Record<string, { recipe: string; make: Ctor }> = {
   TaskScheduler: { recipe: 'scheduler', make: (x, p) => new TaskScheduler(x as ZkSession, p as string, { workerId: 'w' }) },
 };
 
-/**
- * Constructors that accept any object as the session today (reported; the lead adds the check):
- * the case is left out until they do.
- */
-const SESSION_UNCHECKED = new Set(['Barrier', 'DoubleBarrier', 'NodeCache', 'ChildrenCache', 'GroupMember', 'SharedCounter']);
+/** Every constructor checks its session now; kept as an (empty) list for future exceptions. */
+const SESSION_UNCHECKED = new Set<string>();
 
 /** The recipe's name at the start of a message (some recipes spell it camelCase: reported). */
 const named = (recipe: string) => new RegExp(`^(${recipe}|${recipe.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase())})\\b`);

@@ -111,10 +111,10 @@ describe('session expiry', () => {
     const [producer, s1, s2] = await Promise.all([connect(), connect(), connect()]);
     const items = Array.from({ length: 60 }, (_, i) => `item-${i}`);
     const after = Array.from({ length: 10 }, (_, i) => `after-${i}`);
-    // A persistent parent: with the default container parent, a queue that drains is reaped and
-    // recreated, item names restart at 0, and a stale consumer's delete-by-name removes a new,
-    // unhandled item (a real loss; reported with the scenario, the lead fixes queue-consumer.ts).
-    await producer.create(path, '', { mode: 'persistent' });
+    // The queue drains while the expired consumer still holds items, and new items follow: the
+    // queue's parent must not be reaped and recreated in between (item names would restart and
+    // the stale consumer's delete-by-name would remove a new, unhandled item). The queue makes
+    // its parent persistent for exactly this; the test relies on the recipe, not on a helper.
     await new DistributedQueue<string>(producer, path).putMany(items);
     const delivered: string[] = [];
     const q1 = new DistributedQueue<string>(s1, path);
