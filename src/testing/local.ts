@@ -122,6 +122,10 @@ function startProcess(spec: ProcessSpec): ChildProcess {
     '-Dzookeeper.4lw.commands.whitelist=*',
     '-Dznode.container.checkIntervalMs=1000',
     '-Dzookeeper.extendedTypesEnabled=true',
+    // Ensemble tests kill and restart servers: re-elect in about a second, not after the default
+    // notification back-off (up to 60 s) and 5 s connection timeouts between peers.
+    '-Dzookeeper.fastleader.maxNotificationInterval=1000',
+    '-Dzookeeper.cnxTimeout=1000',
     '-Dzookeeper.root.logger=WARN,CONSOLE',
     '-cp', spec.install.classpath,
     'org.apache.zookeeper.server.quorum.QuorumPeerMain', spec.cfgFile,
