@@ -43,7 +43,7 @@ import { request } from 'node:http';
 import { hostname } from 'node:os';
 import createDebug from 'debug';
 import type * as Tc from 'testcontainers';
-import { fourLetterWord, serverMode } from './fourlw.js';
+import { leaderIndexOf, serverIndexOf, waitForQuorumOf } from './ensemble-probe.js';
 import { freePort } from './local.js';
 import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 
@@ -438,35 +438,16 @@ class ContainerEnsemble implements ZooKeeperEnsemble {
     await this.waitForQuorum();
   }
 
-  async leaderIndex(): Promise<number> {
-    for (let i = 0; i < this.servers.length; i++) {
-      if (this.servers[i]!.state === 'running' && (await serverMode('127.0.0.1', this.servers[i]!.port)) === 'leader') return i;
-    }
-    return -1;
+  /** Client ports, `undefined` for servers not running. */
+  private ports(): Array<number | undefined> {
+    return this.servers.map((s) => (s.state === 'running' ? s.port : undefined));
   }
 
-  async serverOf(sessionId: string): Promise<number> {
-    const want = `sid=0x${sessionId.toLowerCase()}`;
-    for (let i = 0; i < this.servers.length; i++) {
-      if (this.servers[i]!.state !== 'running') continue;
-      try {
-        const cons = await fourLetterWord('127.0.0.1', this.servers[i]!.port, 'cons', 1000);
-        if (cons.toLowerCase().includes(want)) return i;
-      } catch { /* down */ }
-    }
-    return -1;
-  }
+  leaderIndex(): Promise<number> { return leaderIndexOf(this.ports()); }
 
-  async waitForQuorum(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const running = this.servers.filter((s) => s.state === 'running');
-      const modes = await Promise.all(running.map((s) => serverMode('127.0.0.1', s.port)));
-      if (modes.every((m) => m === 'leader' || m === 'follower') && modes.includes('leader')) return;
-      if (Date.now() > deadline) throw new Error(`ensemble quorum: not ready within ${timeoutMs} ms (modes: ${modes.join(', ')})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  serverOf(sessionId: string): Promise<number> { return serverIndexOf(this.ports(), sessionId); }
+
+  waitForQuorum(timeoutMs = 60_000): Promise<void> { return waitForQuorumOf(() => this.ports(), timeoutMs); }
 
   async close(): Promise<void> {
     if (this.closed) return;

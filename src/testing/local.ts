@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import createDebug from 'debug';
-import { serverMode, fourLetterWord } from './fourlw.js';
+import { serverMode } from './fourlw.js';
+import { leaderIndexOf, serverIndexOf, waitForQuorumOf } from './ensemble-probe.js';
 import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 
 const log = createDebug('zk-recipes:testing');
@@ -262,31 +263,16 @@ class LocalEnsemble implements ZooKeeperEnsemble {
     await this.waitForQuorum();
   }
 
-  async leaderIndex(): Promise<number> {
-    for (let i = 0; i < this.servers.length; i++) {
-      if ((await serverMode('127.0.0.1', this.servers[i]!.port)) === 'leader') return i;
-    }
-    return -1;
+  /** Client ports, `undefined` for servers not running. */
+  private ports(): Array<number | undefined> {
+    return this.servers.map((s) => (s.child ? s.port : undefined));
   }
 
-  async serverOf(sessionId: string): Promise<number> {
-    const want = `sid=0x${sessionId.toLowerCase()}`;
-    for (let i = 0; i < this.servers.length; i++) {
-      try {
-        const cons = await fourLetterWord('127.0.0.1', this.servers[i]!.port, 'cons', 1000);
-        if (cons.toLowerCase().includes(want)) return i;
-      } catch { /* down */ }
-    }
-    return -1;
-  }
+  leaderIndex(): Promise<number> { return leaderIndexOf(this.ports()); }
 
-  async waitForQuorum(timeoutMs = 60_000): Promise<void> {
-    await waitFor(async () => {
-      const running = this.servers.filter((s) => s.child);
-      const modes = await Promise.all(running.map((s) => serverMode('127.0.0.1', s.port)));
-      return modes.every((m) => m === 'leader' || m === 'follower') && modes.includes('leader');
-    }, timeoutMs, 'ensemble quorum');
-  }
+  serverOf(sessionId: string): Promise<number> { return serverIndexOf(this.ports(), sessionId); }
+
+  waitForQuorum(timeoutMs = 60_000): Promise<void> { return waitForQuorumOf(() => this.ports(), timeoutMs); }
 
   async close(): Promise<void> {
     if (this.closed) return;
