@@ -217,6 +217,12 @@ export class QueueConsumer<T> implements AsyncDisposable {
     this.inFlight.add(p);
   }
 
+  /** Whether the claim node exists and belongs to this consumer's current session. */
+  private async ownsClaim(claimPath: string): Promise<boolean> {
+    const stat = await this.core.session.exists(claimPath).catch(() => null);
+    return stat !== null && stat.ephemeralOwner === this.core.session.sessionId;
+  }
+
   private async process(name: string): Promise<void> {
     const { session, path, lockPath, codec } = this.core;
     const itemPath = joinPath(path, name);
@@ -234,6 +240,12 @@ export class QueueConsumer<T> implements AsyncDisposable {
         continue;
       }
       break;
+    }
+    if (claim.status === 'rejected' && claim.reason instanceof NodeExistsError && (await this.ownsClaim(claimPath))) {
+      // Our own claim: an earlier create was applied but its answer was lost with the connection
+      // and the retry found the node. Treating it as another consumer's would block the item for
+      // as long as this session lives.
+      claim = { status: 'fulfilled', value: claimPath };
     }
     if (claim.status === 'rejected') {
       if (claim.reason instanceof NodeExistsError) { this.view.claimed.add(name); return; }
