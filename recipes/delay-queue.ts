@@ -63,7 +63,7 @@ export class DistributedDelayQueue<T = unknown> extends QueueBase<T> {
    * @throws InvalidPathError, InvalidArgumentError
    */
   constructor(session: ZkSession, path: string, options?: QueueOptions<T>) {
-    super('delayQueue', session, path, options, delayOrdering);
+    super('delay-queue', session, path, options, delayOrdering);
   }
 
   /**
@@ -71,8 +71,8 @@ export class DistributedDelayQueue<T = unknown> extends QueueBase<T> {
    * @throws InvalidArgumentError for a bad time or an item the codec refuses (nothing written)
    */
   async put(item: T, dueAt: number | Date): Promise<string> {
-    const d = this.checkDue('delayQueue.put', dueAt);
-    return (await this.putEncoded('delayQueue.put', [item], () => d))[0]!;
+    const d = this.checkDue('delay-queue.put', dueAt);
+    return (await this.putEncoded('delay-queue.put', [item], () => d))[0]!;
   }
 
   /**
@@ -80,7 +80,7 @@ export class DistributedDelayQueue<T = unknown> extends QueueBase<T> {
    * @throws InvalidArgumentError (nothing written), ZkError of the first failed create
    */
   async putMany(items: readonly T[], dueAt: number | Date): Promise<string[]> {
-    const op = 'delayQueue.putMany';
+    const op = 'delay-queue.putMany';
     if (!Array.isArray(items)) throw new InvalidArgumentError(`${op} ${this.path}: items must be an array`, { op, path: this.path });
     const d = this.checkDue(op, dueAt);
     return this.putEncoded(op, items, () => d);

@@ -137,13 +137,13 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
    */
   constructor(private readonly session: ZkSession, readonly path: string, options?: LeaderLatchOptions) {
     super();
-    checkRecipeArgs('leaderLatch', session, path);
-    checkOptions('leaderLatch', options, ['id', 'stateErrorPolicy']);
+    checkRecipeArgs('leader-latch', session, path);
+    checkOptions('leader-latch', options, ['id', 'stateErrorPolicy']);
     const id = options?.id ?? '';
-    if (typeof id !== 'string') throw new InvalidArgumentError(`leaderLatch: option id must be a string (path ${path})`, { op: 'leaderLatch', path });
+    if (typeof id !== 'string') throw new InvalidArgumentError(`leader-latch: option id must be a string (path ${path})`, { op: 'leader-latch', path });
     const policy = options?.stateErrorPolicy ?? 'suspended';
     if (policy !== 'suspended' && policy !== 'lost') {
-      throw new InvalidArgumentError(`leaderLatch: option stateErrorPolicy must be 'suspended' or 'lost', got ${String(policy)} (path ${path})`, { op: 'leaderLatch', path });
+      throw new InvalidArgumentError(`leader-latch: option stateErrorPolicy must be 'suspended' or 'lost', got ${String(policy)} (path ${path})`, { op: 'leader-latch', path });
     }
     this.id = id;
     this.policy = policy;
@@ -154,7 +154,7 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
    * @throws IllegalStateError on a second call
    */
   start(): void {
-    if (this.state !== 'latent') throw new IllegalStateError(`leaderLatch: ${this.path} already ${this.state}`, { op: 'leaderLatch.start', path: this.path });
+    if (this.state !== 'latent') throw new IllegalStateError(`leader-latch: ${this.path} already ${this.state}`, { op: 'leader-latch.start', path: this.path });
     this.state = 'started';
     this.session.on('state', this.onState);
     this.kick();
@@ -180,13 +180,13 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
    * @throws IllegalStateError before `start()`; ClosedError when closed first; TimeoutError; AbortedError
    */
   async await(wait?: WaitOptions): Promise<void> {
-    checkWaitOptions(wait, 'leaderLatch.await');
+    checkWaitOptions(wait, 'leader-latch.await');
     if (this.state !== 'started') {
       throw this.state === 'closed'
-        ? new ClosedError(`leaderLatch: ${this.path} is closed`, { op: 'leaderLatch.await', path: this.path })
-        : new IllegalStateError(`leaderLatch: ${this.path} not started`, { op: 'leaderLatch.await', path: this.path });
+        ? new ClosedError(`leader-latch: ${this.path} is closed`, { op: 'leader-latch.await', path: this.path })
+        : new IllegalStateError(`leader-latch: ${this.path} not started`, { op: 'leader-latch.await', path: this.path });
     }
-    const scope = new WaitScope(wait, 'leaderLatch.await', this.path);
+    const scope = new WaitScope(wait, 'leader-latch.await', this.path);
     const d = deferred<void>();
     try {
       scope.throwIfAborted();
@@ -223,7 +223,7 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
     this.state = 'closed';
     clearTimeout(this.retryTimer);
     this.session.off('state', this.onState);
-    for (const w of this.waiters) w.reject(new ClosedError(`leaderLatch: ${this.path} closed`, { op: 'leaderLatch.await', path: this.path }));
+    for (const w of this.waiters) w.reject(new ClosedError(`leader-latch: ${this.path} closed`, { op: 'leader-latch.await', path: this.path }));
     this.waiters.clear();
     this.closing = (async () => {
       if (!wasStarted) return;

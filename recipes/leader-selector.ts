@@ -77,14 +77,14 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
    */
   constructor(private readonly session: ZkSession, readonly path: string, options: LeaderSelectorOptions) {
     super();
-    checkRecipeArgs('leaderSelector', session, path);
-    if (options === undefined) throw new InvalidArgumentError(`leaderSelector: options with onLeadership are required (path ${path})`, { op: 'leaderSelector', path });
-    checkOptions('leaderSelector', options, ['id', 'onLeadership', 'autoRequeue']);
-    if (typeof options.onLeadership !== 'function') throw new InvalidArgumentError(`leaderSelector: option onLeadership must be a function (path ${path})`, { op: 'leaderSelector', path });
+    checkRecipeArgs('leader-selector', session, path);
+    if (options === undefined) throw new InvalidArgumentError(`leader-selector: options with onLeadership are required (path ${path})`, { op: 'leader-selector', path });
+    checkOptions('leader-selector', options, ['id', 'onLeadership', 'autoRequeue']);
+    if (typeof options.onLeadership !== 'function') throw new InvalidArgumentError(`leader-selector: option onLeadership must be a function (path ${path})`, { op: 'leader-selector', path });
     const id = options.id ?? defaultNodeData();
-    if (typeof id !== 'string') throw new InvalidArgumentError(`leaderSelector: option id must be a string (path ${path})`, { op: 'leaderSelector', path });
+    if (typeof id !== 'string') throw new InvalidArgumentError(`leader-selector: option id must be a string (path ${path})`, { op: 'leader-selector', path });
     if (options.autoRequeue !== undefined && typeof options.autoRequeue !== 'boolean') {
-      throw new InvalidArgumentError(`leaderSelector: option autoRequeue must be a boolean (path ${path})`, { op: 'leaderSelector', path });
+      throw new InvalidArgumentError(`leader-selector: option autoRequeue must be a boolean (path ${path})`, { op: 'leader-selector', path });
     }
     this.id = id;
     this.onLeadership = options.onLeadership;
@@ -97,7 +97,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
    * @throws IllegalStateError on a second call
    */
   start(): void {
-    if (this.state !== 'latent') throw new IllegalStateError(`leaderSelector: ${this.path} already ${this.state}`, { op: 'leaderSelector.start', path: this.path });
+    if (this.state !== 'latent') throw new IllegalStateError(`leader-selector: ${this.path} already ${this.state}`, { op: 'leader-selector.start', path: this.path });
     this.state = 'started';
     this.requeue();
   }
@@ -108,7 +108,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
    * @throws IllegalStateError unless started
    */
   requeue(): boolean {
-    if (this.state !== 'started') throw new IllegalStateError(`leaderSelector: ${this.path} is ${this.state}`, { op: 'leaderSelector.requeue', path: this.path });
+    if (this.state !== 'started') throw new IllegalStateError(`leader-selector: ${this.path} is ${this.state}`, { op: 'leader-selector.requeue', path: this.path });
     if (this.loop) return false;
     this.loop = this.run().finally(() => { this.loop = undefined; });
     return true;
@@ -131,7 +131,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
   async close(): Promise<void> {
     if (this.state === 'closed') return this.loop?.catch(() => undefined);
     this.state = 'closed';
-    this.closeCtl.abort(new ClosedError(`leaderSelector: ${this.path} closed`, { op: 'leaderSelector.close', path: this.path }));
+    this.closeCtl.abort(new ClosedError(`leader-selector: ${this.path} closed`, { op: 'leader-selector.close', path: this.path }));
     await this.loop?.catch(() => undefined);
   }
 
@@ -182,7 +182,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     } finally {
       lease.signal.removeEventListener('abort', onLeaseLost);
       this.closeCtl.signal.removeEventListener('abort', onClose);
-      end(new LockLostError(`leaderSelector: term on ${this.path} ended`, { op: 'leaderSelector', path: this.path }));
+      end(new LockLostError(`leader-selector: term on ${this.path} ended`, { op: 'leader-selector', path: this.path }));
       await lease.release().catch((err: unknown) => log('%s: release failed: %s', this.path, (err as Error).message));
     }
   }

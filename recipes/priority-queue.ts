@@ -52,7 +52,7 @@ export class DistributedPriorityQueue<T = unknown> extends QueueBase<T> {
    * @throws InvalidPathError, InvalidArgumentError
    */
   constructor(session: ZkSession, path: string, options?: QueueOptions<T>) {
-    super('priorityQueue', session, path, options, priorityOrdering);
+    super('priority-queue', session, path, options, priorityOrdering);
   }
 
   /**
@@ -60,8 +60,8 @@ export class DistributedPriorityQueue<T = unknown> extends QueueBase<T> {
    * @throws InvalidArgumentError for a bad priority or an item the codec refuses (nothing written)
    */
   async put(item: T, priority: number): Promise<string> {
-    const p = this.checkPriority('priorityQueue.put', priority);
-    return (await this.putEncoded('priorityQueue.put', [item], () => ITEM_PREFIX + p))[0]!;
+    const p = this.checkPriority('priority-queue.put', priority);
+    return (await this.putEncoded('priority-queue.put', [item], () => ITEM_PREFIX + p))[0]!;
   }
 
   /**
@@ -69,7 +69,7 @@ export class DistributedPriorityQueue<T = unknown> extends QueueBase<T> {
    * @throws InvalidArgumentError (nothing written), ZkError of the first failed create
    */
   async putMany(items: readonly T[], priority: number): Promise<string[]> {
-    const op = 'priorityQueue.putMany';
+    const op = 'priority-queue.putMany';
     if (!Array.isArray(items)) throw new InvalidArgumentError(`${op} ${this.path}: items must be an array`, { op, path: this.path });
     const p = this.checkPriority(op, priority);
     return this.putEncoded(op, items, () => ITEM_PREFIX + p);

@@ -92,7 +92,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   private pathReady = false;
 
   /**
-   * @param recipe - the recipe name errors and op names start with (`queue`, `priorityQueue`, ...)
+   * @param recipe - the recipe name errors and op names start with (`queue`, `priority-queue`, ...)
    * @param session - the session that owns the queue's nodes
    * @param path - the items' parent node
    * @param options - see {@link QueueOptions}

@@ -63,13 +63,13 @@ export class ReadWriteLock {
    * @throws InvalidPathError, InvalidArgumentError
    */
   constructor(session: ZkSession, readonly path: string, options?: ReadWriteLockOptions) {
-    checkRecipeArgs('readWriteLock', session, path);
-    checkOptions('readWriteLock', options, ['data']);
+    checkRecipeArgs('read-write-lock', session, path);
+    checkOptions('read-write-lock', options, ['data']);
     this.readLock = new Lock(session, path, options, {
-      marker: READ_MARKER, markers: MARKERS, predicate: readerHolds, recipe: 'readWriteLock.read',
+      marker: READ_MARKER, markers: MARKERS, predicate: readerHolds, recipe: 'read-write-lock.read',
     });
     this.writeLock = new Lock(session, path, options, {
-      marker: WRITE_MARKER, markers: MARKERS, predicate: firstN(1), recipe: 'readWriteLock.write',
+      marker: WRITE_MARKER, markers: MARKERS, predicate: firstN(1), recipe: 'read-write-lock.write',
     });
   }
 }

@@ -17,7 +17,7 @@ describe('LeaderSelector', () => {
   it('rejects bad input before writing, and enforces its lifecycle', async () => {
     const s = await zk.connect();
     const onLeadership = () => undefined;
-    expect(() => new LeaderSelector(s, 'x', { onLeadership })).toThrow(/leaderSelector: invalid path/);
+    expect(() => new LeaderSelector(s, 'x', { onLeadership })).toThrow(/leader-selector: invalid path/);
     expect(() => new LeaderSelector(s, '/a', {} as never)).toThrow(/onLeadership must be a function/);
     expect(() => new LeaderSelector(s, '/a', { onLeadership, autoRequeue: 'yes' as never })).toThrow(/autoRequeue must be a boolean/);
     expect(() => new LeaderSelector(s, '/a', { onLeadership, nope: 1 } as never)).toThrow(/unknown option nope/);

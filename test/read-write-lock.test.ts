@@ -25,8 +25,8 @@ describe('ReadWriteLock', () => {
   it('validates its arguments', async () => {
     const s = await zk.connect();
     expect(() => new ReadWriteLock(s, 'x')).toThrow(InvalidPathError);
-    expect(() => new ReadWriteLock(s, '/')).toThrow(/readWriteLock: path must not be the root/);
-    expect(() => new ReadWriteLock(s, '/a', { nope: 1 } as never)).toThrow(/readWriteLock: unknown option nope/);
+    expect(() => new ReadWriteLock(s, '/')).toThrow(/read-write-lock: path must not be the root/);
+    expect(() => new ReadWriteLock(s, '/a', { nope: 1 } as never)).toThrow(/read-write-lock: unknown option nope/);
   });
 
   it("lets readers share, with Curator's node names", async () => {
