@@ -59,7 +59,7 @@ const RECIPES: Record<string, { recipe: string; make: Ctor }> = {
 /** Every constructor checks its session now; kept as an (empty) list for future exceptions. */
 const SESSION_UNCHECKED = new Set<string>();
 
-/** The recipe's name at the start of a message (some recipes spell it camelCase: reported). */
+/** The recipe's name at the start of a message (kebab-case; the camelCase form is still accepted). */
 const named = (recipe: string) => new RegExp(`^(${recipe}|${recipe.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase())})\\b`);
 
 const BAD_PATHS: Array<[string, unknown, RegExp]> = [
