@@ -14,9 +14,10 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { Stat, ZkSession } from '../src/session.js';
-import { ClosedError, IllegalStateError, SessionExpiredError, InvalidArgumentError, NoNodeError, isRetryable } from '../src/errors.js';
+import { InvalidArgumentError, NoNodeError } from '../src/errors.js';
 import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
-import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import type { WaitOptions } from '../src/wait.js';
+import { RefreshLoop } from './refresh-loop.js';
 import { checkSession } from './options.js';
 
 /** One cached child. */
@@ -63,16 +64,9 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
   readonly path: string;
   private readonly withData: boolean;
   private readonly view = new Map<string, ChildData>();
-  private phase: 'latent' | 'started' | 'closed' = 'latent';
   private listDirty = false;
   private readonly dataDirty = new Set<string>();
-  private running: Promise<void> | undefined;
-  private loaded: Deferred<void> | undefined;
-  private readonly onReconnected = () => {
-    this.listDirty = true;
-    if (this.withData) for (const name of this.view.keys()) this.dataDirty.add(name);
-    this.kick();
-  };
+  private readonly loop: RefreshLoop;
 
   /**
    * @param session - the session to use
@@ -94,6 +88,16 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     }
     this.path = path;
     this.withData = options.withData ?? false;
+    this.loop = new RefreshLoop('children-cache', path, session, {
+      isDirty: () => this.listDirty || this.dataDirty.size > 0,
+      step: async () => { if (await this.refresh()) this.emit('change', this.view); },
+      onReconnected: () => {
+        this.listDirty = true;
+        if (this.withData) for (const name of this.view.keys()) this.dataDirty.add(name);
+        this.kick();
+      },
+      report: (err) => { if (this.listenerCount('error') > 0) this.emit('error', err); },
+    });
   }
 
   /** The current view: child name → child (a live map; do not modify). */
@@ -107,32 +111,16 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
    * @throws IllegalStateError on a second `start()`; the first read's error when it fails
    */
   async start(wait?: WaitOptions): Promise<void> {
-    checkWaitOptions(wait, 'children-cache.start');
-    if (this.phase !== 'latent') throw new IllegalStateError(`children-cache.start ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op: 'children-cache.start', path: this.path });
-    this.phase = 'started';
-    this.session.on('reconnected', this.onReconnected);
-    const scope = new WaitScope(wait, 'children-cache.start', this.path);
-    this.loaded = deferred<void>();
-    this.loaded.promise.catch(() => undefined);
-    try {
-      this.listDirty = true;
-      this.kick();
-      await scope.race(this.loaded.promise);
-    } finally {
-      scope.dispose();
-    }
+    this.listDirty = true;
+    await this.loop.start(wait);
   }
 
   /**
    * Stops the cache: no more reads or events; waits for a refresh in progress to end. Idempotent.
    * Pending watches fire into nothing.
    */
-  async close(): Promise<void> {
-    if (this.phase === 'closed') return;
-    this.phase = 'closed';
-    this.session.off('reconnected', this.onReconnected);
-    this.loaded?.reject(new ClosedError(`children-cache ${this.path}: closed`, { op: 'children-cache.close', path: this.path }));
-    await this.running?.catch(() => undefined);
+  close(): Promise<void> {
+    return this.loop.close();
   }
 
   /** `await using cache = ...` closes it at the end of the scope. */
@@ -141,28 +129,7 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
   }
 
   private kick(): void {
-    if (this.phase !== 'started' || this.running) return;
-    this.running = this.pump().then((ok) => {
-      this.running = undefined;
-      if (ok && (this.listDirty || this.dataDirty.size > 0)) this.kick(); // marked after the loop's last check
-    });
-  }
-
-  /** Works until nothing is dirty (true) or a read failed (false: a watch or reconnection resumes). */
-  private async pump(): Promise<boolean> {
-    while (this.phase === 'started' && (this.listDirty || this.dataDirty.size > 0)) {
-      try {
-        if (await this.refresh()) this.emit('change', this.view);
-        if (!this.listDirty && this.dataDirty.size === 0) this.loaded?.resolve();
-      } catch (err) {
-        if (this.phase !== 'started' || err instanceof ClosedError) return false;
-        if (isRetryable(err) || err instanceof SessionExpiredError) return false; // the next `reconnected` marks everything and kicks us
-        this.loaded?.reject(err);
-        if (this.listenerCount('error') > 0) this.emit('error', err as Error);
-        return false;
-      }
-    }
-    return true;
+    this.loop.kick();
   }
 
   /** One round: list if needed, then read the children marked dirty. True if the view changed. */
@@ -204,7 +171,7 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
         if (gone) { this.view.delete(name); this.emit('childRemoved', gone); changed = true; }
         return;
       }
-      if (this.phase !== 'started') return;
+      if (this.loop.phase !== 'started') return;
       const child: ChildData = { name, path: joinPath(this.path, name), data: r.value.data, stat: r.value.stat };
       const prev = this.view.get(name);
       if (prev?.stat && prev.stat.czxid === child.stat!.czxid && prev.stat.mzxid === child.stat!.mzxid) return;

@@ -14,9 +14,10 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { Stat, ZkSession } from '../src/session.js';
-import { ClosedError, IllegalStateError, SessionExpiredError, InvalidPathError, NoNodeError, isRetryable } from '../src/errors.js';
+import { InvalidPathError, NoNodeError } from '../src/errors.js';
 import { rejectReserved, validatePath } from '../src/paths.js';
-import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import type { WaitOptions } from '../src/wait.js';
+import { RefreshLoop } from './refresh-loop.js';
 import { checkSession } from './options.js';
 
 /** A node's data and stat as last read from the server. */
@@ -47,11 +48,8 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
   /** The cached node's path. */
   readonly path: string;
   private node: CachedNode | null = null;
-  private phase: 'latent' | 'started' | 'closed' = 'latent';
   private dirty = false;
-  private running: Promise<void> | undefined;
-  private loaded: Deferred<void> | undefined;
-  private readonly onReconnected = () => this.kick();
+  private readonly loop: RefreshLoop;
 
   /**
    * @param session - the session to use
@@ -65,6 +63,12 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
     rejectReserved(path, 'node-cache');
     if (path === '/') throw new InvalidPathError('node-cache: the root cannot be cached', { op: 'node-cache', path });
     this.path = path;
+    this.loop = new RefreshLoop('node-cache', path, session, {
+      isDirty: () => this.dirty,
+      step: async () => { this.dirty = false; await this.refresh(); },
+      onReconnected: () => this.kick(),
+      report: (err) => { if (this.listenerCount('error') > 0) this.emit('error', err); },
+    });
   }
 
   /** The node as last read: data and stat, or `null` when it does not exist (or before `start`). */
@@ -83,31 +87,16 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
    * @throws IllegalStateError on a second `start()`; the first read's error when it fails
    */
   async start(wait?: WaitOptions): Promise<void> {
-    checkWaitOptions(wait, 'node-cache.start');
-    if (this.phase !== 'latent') throw new IllegalStateError(`node-cache.start ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op: 'node-cache.start', path: this.path });
-    this.phase = 'started';
-    this.session.on('reconnected', this.onReconnected);
-    const scope = new WaitScope(wait, 'node-cache.start', this.path);
-    this.loaded = deferred<void>();
-    this.loaded.promise.catch(() => undefined);
-    try {
-      this.kick();
-      await scope.race(this.loaded.promise);
-    } finally {
-      scope.dispose();
-    }
+    this.dirty = true;
+    await this.loop.start(wait);
   }
 
   /**
    * Stops the cache: no more reads or events; waits for a refresh in progress to end. Idempotent.
    * Pending watches fire into nothing.
    */
-  async close(): Promise<void> {
-    if (this.phase === 'closed') return;
-    this.phase = 'closed';
-    this.session.off('reconnected', this.onReconnected);
-    this.loaded?.reject(new ClosedError(`node-cache ${this.path}: closed`, { op: 'node-cache.close', path: this.path }));
-    await this.running?.catch(() => undefined);
+  close(): Promise<void> {
+    return this.loop.close();
   }
 
   /** `await using cache = ...` closes it at the end of the scope. */
@@ -117,31 +106,8 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
 
   /** Marks the cache dirty and runs the refresh loop unless it is already running. */
   private kick(): void {
-    if (this.phase !== 'started') return;
     this.dirty = true;
-    if (this.running) return;
-    this.running = this.pump().then((ok) => {
-      this.running = undefined;
-      if (ok && this.dirty) this.kick(); // marked after the loop's last check
-    });
-  }
-
-  /** Works until clean (true) or a read failed (false: a watch or reconnection resumes). */
-  private async pump(): Promise<boolean> {
-    while (this.dirty && this.phase === 'started') {
-      this.dirty = false;
-      try {
-        await this.refresh();
-        if (!this.dirty) this.loaded?.resolve();
-      } catch (err) {
-        if (this.phase !== 'started' || err instanceof ClosedError) return false;
-        if (isRetryable(err) || err instanceof SessionExpiredError) return false; // the next `reconnected` kicks us again
-        this.loaded?.reject(err);
-        if (this.listenerCount('error') > 0) this.emit('error', err as Error);
-        return false;
-      }
-    }
-    return true;
+    this.loop.kick();
   }
 
   private async refresh(): Promise<void> {
@@ -155,7 +121,7 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
       if (await this.session.exists(this.path, { watch })) { this.dirty = true; return; }
       next = null;
     }
-    if (this.phase !== 'started') return;
+    if (this.loop.phase !== 'started') return;
     const prev = this.node;
     if (prev === null && next === null) return;
     if (prev && next && prev.stat.czxid === next.stat.czxid && prev.stat.mzxid === next.stat.mzxid) return;

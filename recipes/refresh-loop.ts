@@ -1,0 +1,86 @@
+/**
+ * The lifecycle and refresh loop shared by NodeCache and ChildrenCache: start (wait for the first
+ * load), one refresh at a time until nothing is dirty, resume on the next watch or `reconnected`,
+ * close. Each cache supplies what "dirty" means and what one refresh step does.
+ * @internal
+ * @module
+ */
+import type { ZkSession } from '../src/session.js';
+import { ClosedError, IllegalStateError, SessionExpiredError, isRetryable } from '../src/errors.js';
+import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+
+/** What a cache plugs into the loop. */
+export interface RefreshHooks {
+  /** Whether a refresh step is due. */
+  isDirty(): boolean;
+  /** One refresh step; may leave the cache dirty again. */
+  step(): Promise<void>;
+  /** Called on every `reconnected` (mark what must be read again, then `kick()`). */
+  onReconnected(): void;
+  /** A refresh failed with something other than a connection problem. */
+  report(err: Error): void;
+}
+
+/** @internal */
+export class RefreshLoop {
+  /** Lifecycle: latent → started → closed. */
+  phase: 'latent' | 'started' | 'closed' = 'latent';
+  private running: Promise<void> | undefined;
+  private loaded: Deferred<void> | undefined;
+  private readonly onReconnected = () => this.hooks.onReconnected();
+
+  constructor(private readonly recipe: string, private readonly path: string, private readonly session: ZkSession, private readonly hooks: RefreshHooks) {}
+
+  /** Starts the loop and waits for the first complete load. */
+  async start(wait: WaitOptions | undefined): Promise<void> {
+    const op = `${this.recipe}.start`;
+    checkWaitOptions(wait, op);
+    if (this.phase !== 'latent') throw new IllegalStateError(`${op} ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op, path: this.path });
+    this.phase = 'started';
+    this.session.on('reconnected', this.onReconnected);
+    const scope = new WaitScope(wait, op, this.path);
+    this.loaded = deferred<void>();
+    this.loaded.promise.catch(() => undefined);
+    try {
+      this.kick();
+      await scope.race(this.loaded.promise);
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /** Stops the loop; waits for a refresh in progress to end. Idempotent. */
+  async close(): Promise<void> {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.session.off('reconnected', this.onReconnected);
+    this.loaded?.reject(new ClosedError(`${this.recipe} ${this.path}: closed`, { op: `${this.recipe}.close`, path: this.path }));
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Runs the loop unless it is already running. */
+  kick(): void {
+    if (this.phase !== 'started' || this.running) return;
+    this.running = this.pump().then((ok) => {
+      this.running = undefined;
+      if (ok && this.hooks.isDirty()) this.kick(); // marked after the loop's last check
+    });
+  }
+
+  /** Works until nothing is dirty (true) or a read failed (false: a watch or reconnection resumes). */
+  private async pump(): Promise<boolean> {
+    while (this.phase === 'started' && this.hooks.isDirty()) {
+      try {
+        await this.hooks.step();
+        if (!this.hooks.isDirty()) this.loaded?.resolve();
+      } catch (err) {
+        if (this.phase !== 'started' || err instanceof ClosedError) return false;
+        if (isRetryable(err) || err instanceof SessionExpiredError) return false; // the next `reconnected` resumes
+        this.loaded?.reject(err);
+        this.hooks.report(err as Error);
+        return false;
+      }
+    }
+    return true;
+  }
+}
