@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError, DoubleBarrier, IllegalStateError, InvalidArgumentError, NodeExistsError, TimeoutError, type ZkSession } from '../src/index.js';
+import { AbortedError, DoubleBarrier, IllegalStateError, InvalidArgumentError, NodeExistsError, TimeoutError } from '../src/index.js';
 import { expireSession } from '../src/testing/index.js';
 import { buildCurator, runCurator } from './fixtures/bcg-curator.js';
-import { uniquePath, useServer, waitUntil } from './helpers.js';
+import { uniquePath, useServer, waitUntil, childrenOf } from './helpers.js';
 
 const zk = useServer();
 
 /** Children of `path`, [] when it does not exist. */
-async function childrenOf(s: ZkSession, path: string): Promise<string[]> {
-  try { return await s.getChildren(path); } catch { return []; }
-}
 
 describe('DoubleBarrier', () => {
   it('lets nobody through enter before `members` entered, nor through leave before all left', async () => {

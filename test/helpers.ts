@@ -62,3 +62,12 @@ export function nextEvent<A extends unknown[] = unknown[]>(
     emitter.once(event, fn);
   });
 }
+
+/** The children of `path`, or [] when it does not exist (or cannot be read). */
+export async function childrenOf(s: ZkSession, path: string): Promise<string[]> {
+  try {
+    return await s.getChildren(path);
+  } catch {
+    return [];
+  }
+}

@@ -6,9 +6,9 @@ import { setMaxListeners } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AbortedError, InvalidArgumentError, InvalidPathError, Lock, SessionExpiredError, TimeoutError, type ZkSession } from '../src/index.js';
+import { AbortedError, InvalidArgumentError, InvalidPathError, Lock, SessionExpiredError, TimeoutError } from '../src/index.js';
 import { expireSession, fourLetterWord } from '../src/testing/index.js';
-import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
+import { nextEvent, uniquePath, useServer, waitUntil, childrenOf } from './helpers.js';
 import { killAll, runHammers } from './fixtures/lock-children.js';
 import { findOverlap, findTokenRegression, handoffs, readHolds, type Hold } from './fixtures/lock-intervals.js';
 
@@ -19,13 +19,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function nodesUnder(s: ZkSession, path: string): Promise<string[]> {
-  try {
-    return await s.getChildren(path);
-  } catch {
-    return [];
-  }
-}
 
 describe('Lock', () => {
   it('validates its arguments before anything is written', async () => {
@@ -80,7 +73,7 @@ describe('Lock', () => {
     const results = await settled;
     expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof AbortedError)).toBe(true);
     for (const r of results) if (r.status === 'fulfilled') await r.value.release();
-    expect(await nodesUnder(owner, path)).toEqual([]);
+    expect(await childrenOf(owner, path)).toEqual([]);
   });
 
   it('fencing tokens increase across holders also when the container was reaped in between', async () => {
@@ -104,7 +97,7 @@ describe('Lock', () => {
     const lease = await new Lock(a, path).tryAcquire();
     expect(lease).not.toBeNull();
     expect(await new Lock(b, path).tryAcquire()).toBeNull();
-    expect(await nodesUnder(b, path)).toEqual([lease!.path.split('/').pop()]);
+    expect(await childrenOf(b, path)).toEqual([lease!.path.split('/').pop()]);
     await lease!.release();
     await lease!.release(); // idempotent
     const again = await new Lock(b, path).tryAcquire();
@@ -121,17 +114,17 @@ describe('Lock', () => {
     const started = Date.now();
     await expect(lock.acquire({ timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-    expect(await nodesUnder(a, path)).toHaveLength(1);
+    expect(await childrenOf(a, path)).toHaveLength(1);
     const ctl = new AbortController();
     const waiting = lock.acquire({ signal: ctl.signal });
-    await waitUntil(async () => (await nodesUnder(a, path)).length === 2, 'the waiter to create its node');
+    await waitUntil(async () => (await childrenOf(a, path)).length === 2, 'the waiter to create its node');
     ctl.abort();
     await expect(waiting).rejects.toBeInstanceOf(AbortedError);
-    expect(await nodesUnder(a, path)).toHaveLength(1);
+    expect(await childrenOf(a, path)).toHaveLength(1);
     const pre = new AbortController();
     pre.abort();
     await expect(lock.acquire({ signal: pre.signal })).rejects.toBeInstanceOf(AbortedError);
-    expect(await nodesUnder(a, path)).toHaveLength(1);
+    expect(await childrenOf(a, path)).toHaveLength(1);
     await lease.release();
   });
 
@@ -141,17 +134,17 @@ describe('Lock', () => {
     const lease = await new Lock(a, path).acquire();
     const waiting = new Lock(b, path).acquire();
     waiting.catch(() => undefined); // it rejects while expireSession is still being awaited
-    await waitUntil(async () => (await nodesUnder(a, path)).length === 2, 'the waiter to queue');
+    await waitUntil(async () => (await childrenOf(a, path)).length === 2, 'the waiter to queue');
     await expireSession(b);
     await expect(waiting).rejects.toBeInstanceOf(SessionExpiredError);
-    expect(await nodesUnder(a, path)).toEqual([lease.path.split('/').pop()]);
+    expect(await childrenOf(a, path)).toEqual([lease.path.split('/').pop()]);
     const lost = nextEvent<[string]>(lease, 'lost');
     await expireSession(a);
     expect((await lost)[0]).toMatch(/suspended|lost/);
     expect(lease.signal.aborted).toBe(true);
     await lease.release(); // safe after lost
     await waitUntil(() => a.state === 'connected', 'a new session');
-    expect(await nodesUnder(a, path)).toEqual([]);
+    expect(await childrenOf(a, path)).toEqual([]);
   });
 
   it('a lease is lost when its session closes, and release() after that resolves', async () => {
@@ -175,7 +168,7 @@ describe('Lock', () => {
       expect(lease.fencingToken).toBeGreaterThan(0n);
       throw new Error('boom');
     })).rejects.toThrow('boom');
-    expect(await nodesUnder(a, path)).toEqual([]);
+    expect(await childrenOf(a, path)).toEqual([]);
     expect(await lock.withLock(() => 42)).toBe(42);
   });
 
@@ -196,7 +189,7 @@ describe('Lock', () => {
     }
     await waitUntil(() => a.state === 'connected', 'the session to reconnect');
     await lease.release();
-    expect(await nodesUnder(a, path)).toEqual([]);
+    expect(await childrenOf(a, path)).toEqual([]);
   });
 
   it('costs exactly 3 round trips uncontended: create, getChildren2, delete', async () => {

@@ -2,17 +2,11 @@
 // later readers, Curator's node names, and no node left behind.
 import { describe, expect, it } from 'vitest';
 import { InvalidPathError, ReadWriteLock, TimeoutError, type Lease, type ZkSession } from '../src/index.js';
-import { uniquePath, useServer, waitUntil } from './helpers.js';
+import { uniquePath, useServer, waitUntil, childrenOf } from './helpers.js';
 
 const zk = useServer();
 
-async function nodesUnder(s: ZkSession, path: string): Promise<string[]> {
-  try {
-    return (await s.getChildren(path)).sort();
-  } catch {
-    return [];
-  }
-}
+const nodesUnder = async (s: ZkSession, path: string): Promise<string[]> => (await childrenOf(s, path)).sort();
 
 /** Tracks whether a pending acquire has resolved. */
 function track(p: Promise<Lease>): { done: () => boolean; lease: Promise<Lease> } {

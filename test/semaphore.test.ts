@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AbortedError, InvalidArgumentError, Semaphore, SessionExpiredError, TimeoutError, type Lease, type ZkSession } from '../src/index.js';
+import { AbortedError, InvalidArgumentError, Semaphore, SessionExpiredError, TimeoutError, type Lease } from '../src/index.js';
 import { expireSession } from '../src/testing/index.js';
-import { uniquePath, useServer, waitUntil } from './helpers.js';
+import { uniquePath, useServer, waitUntil, childrenOf } from './helpers.js';
 import { killAll, runHammers } from './fixtures/lock-children.js';
 import { findOverlap, handoffs, peakConcurrency, readHolds } from './fixtures/lock-intervals.js';
 
@@ -17,13 +17,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function nodesUnder(s: ZkSession, path: string): Promise<string[]> {
-  try {
-    return await s.getChildren(path);
-  } catch {
-    return [];
-  }
-}
 
 function track<T>(p: Promise<T>): { done: () => boolean; value: Promise<T> } {
   let done = false;
@@ -51,10 +44,10 @@ describe('Semaphore', () => {
     const s = await zk.connect();
     const [lease] = await new Semaphore(s, path, { maxLeases: 2 }).acquire();
     expect(lease!.path).toMatch(new RegExp(`^${path}/leases/_c_[0-9a-f-]{36}-lease-0000000000$`));
-    expect(await nodesUnder(s, `${path}/locks`)).toEqual([]);
+    expect(await childrenOf(s, `${path}/locks`)).toEqual([]);
     expect(lease!.fencingToken).toBeGreaterThan(0n);
     await lease!.release();
-    expect(await nodesUnder(s, `${path}/leases`)).toEqual([]);
+    expect(await childrenOf(s, `${path}/leases`)).toEqual([]);
   });
 
   it('never has more than maxLeases=2 holders across processes', async () => {
@@ -79,13 +72,13 @@ describe('Semaphore', () => {
     expect(two).toHaveLength(2);
     expect(new Set(two.map((l) => l.path)).size).toBe(2);
     expect(await semB.tryAcquire({ count: 2 })).toBeNull();
-    expect(await nodesUnder(a, `${path}/leases`)).toHaveLength(2);
-    expect(await nodesUnder(a, `${path}/locks`)).toEqual([]);
+    expect(await childrenOf(a, `${path}/leases`)).toHaveLength(2);
+    expect(await childrenOf(a, `${path}/locks`)).toEqual([]);
     const one = await semB.tryAcquire();
     expect(one).toHaveLength(1);
     expect(await semB.tryAcquire()).toBeNull();
     for (const l of [...two, ...one!]) await l.release();
-    expect(await nodesUnder(a, `${path}/leases`)).toEqual([]);
+    expect(await childrenOf(a, `${path}/leases`)).toEqual([]);
   });
 
   it('waits for a free slot; timeout and abort leave no node behind', async () => {
@@ -94,17 +87,17 @@ describe('Semaphore', () => {
     const [held] = await new Semaphore(a, path, { maxLeases: 1 }).acquire();
     const semB = new Semaphore(b, path, { maxLeases: 1 });
     await expect(semB.acquire({ timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
-    expect(await nodesUnder(a, `${path}/leases`)).toHaveLength(1);
-    expect(await nodesUnder(a, `${path}/locks`)).toEqual([]);
+    expect(await childrenOf(a, `${path}/leases`)).toHaveLength(1);
+    expect(await childrenOf(a, `${path}/locks`)).toEqual([]);
     const ctl = new AbortController();
     const aborted = semB.acquire({ signal: ctl.signal });
-    await waitUntil(async () => (await nodesUnder(a, `${path}/leases`)).length === 2, 'the waiter to create its lease node');
+    await waitUntil(async () => (await childrenOf(a, `${path}/leases`)).length === 2, 'the waiter to create its lease node');
     ctl.abort();
     await expect(aborted).rejects.toBeInstanceOf(AbortedError);
-    expect(await nodesUnder(a, `${path}/leases`)).toHaveLength(1);
-    expect(await nodesUnder(a, `${path}/locks`)).toEqual([]);
+    expect(await childrenOf(a, `${path}/leases`)).toHaveLength(1);
+    expect(await childrenOf(a, `${path}/locks`)).toEqual([]);
     const waiting = track(semB.acquire());
-    await waitUntil(async () => (await nodesUnder(a, `${path}/leases`)).length === 2, 'the waiter to queue');
+    await waitUntil(async () => (await childrenOf(a, `${path}/leases`)).length === 2, 'the waiter to queue');
     expect(waiting.done()).toBe(false);
     await held!.release();
     const [got] = await waiting.value;
@@ -118,7 +111,7 @@ describe('Semaphore', () => {
     const [first] = await new Semaphore(a, path, { maxLeases: 2 }).acquire();
     const wantB = track(new Semaphore(b, path, { maxLeases: 2 }).acquire({ count: 2 }));
     const wantC = track(new Semaphore(c, path, { maxLeases: 2 }).acquire({ count: 2 }));
-    await waitUntil(async () => (await nodesUnder(a, `${path}/locks`)).length === 2, 'both to queue');
+    await waitUntil(async () => (await childrenOf(a, `${path}/locks`)).length === 2, 'both to queue');
     await first!.release();
     const winner: Lease[] = await Promise.race([wantB.value, wantC.value]);
     expect(winner).toHaveLength(2);
@@ -126,7 +119,7 @@ describe('Semaphore', () => {
     for (const l of winner) await l.release();
     const [lb, lc] = await Promise.all([wantB.value, wantC.value]);
     for (const l of [...lb, ...lc]) await l.release();
-    expect(await nodesUnder(a, `${path}/leases`)).toEqual([]);
+    expect(await childrenOf(a, `${path}/leases`)).toEqual([]);
   });
 
   it('a waiter whose session expires fails with SESSION_EXPIRED and leaves nothing held', async () => {
@@ -135,11 +128,11 @@ describe('Semaphore', () => {
     const [held] = await new Semaphore(a, path, { maxLeases: 1 }).acquire();
     const waiting = new Semaphore(b, path, { maxLeases: 1 }).acquire();
     waiting.catch(() => undefined); // it rejects while expireSession is still being awaited
-    await waitUntil(async () => (await nodesUnder(a, `${path}/leases`)).length === 2, 'the waiter to queue');
+    await waitUntil(async () => (await childrenOf(a, `${path}/leases`)).length === 2, 'the waiter to queue');
     await expireSession(b);
     await expect(waiting).rejects.toBeInstanceOf(SessionExpiredError);
-    expect(await nodesUnder(a, `${path}/leases`)).toEqual([held!.path.split('/').pop()]);
-    expect(await nodesUnder(a, `${path}/locks`)).toEqual([]);
+    expect(await childrenOf(a, `${path}/leases`)).toEqual([held!.path.split('/').pop()]);
+    expect(await childrenOf(a, `${path}/locks`)).toEqual([]);
     await held!.release();
   });
 });

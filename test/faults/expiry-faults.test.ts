@@ -126,7 +126,7 @@ describe('session expiry', () => {
       // s1 keeps its first items in flight until its session expired under them; it then finishes
       // them (a handler that does not watch its signal): s2 may have handled them too (at-least-once).
       if (who === s1 && !expiredAt) await waitUntil(() => expiredAt > 0, 'the fault', 30_000, 10);
-      else await new Promise((r) => setTimeout(r, 40));
+      else await new Promise((r) => setTimeout(r, 40)); // simulated work of a handler, not a wait for an event
       if (ctx.signal.aborted) throw new Error('stopping');
       if (who === s1 && expiredAt && started > expiredAt) s1AfterFault++;
       delivered.push(item);
