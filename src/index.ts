@@ -10,6 +10,7 @@ export type {
 } from './session.js';
 export { validatePath, joinPath, parentOf, nodeName, MAX_DATA_BYTES } from './paths.js';
 export type { WaitOptions } from './wait.js';
+export { withoutInheritedFds } from './fds.js';
 
 // <contender-locks>
 export { Lock, type LockOptions } from '../recipes/lock.js';

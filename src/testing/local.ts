@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import createDebug from 'debug';
+import { withoutInheritedFds } from '../fds.js';
 import { serverMode } from './fourlw.js';
 import { leaderIndexOf, serverIndexOf, waitForQuorumOf } from './ensemble-probe.js';
 import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
@@ -116,7 +117,8 @@ function startProcess(spec: ProcessSpec): ChildProcess {
   const out = openSync(join(spec.dir, 'server.log'), 'a');
   // With util-linux's setpriv the server gets SIGKILL when the process that started it dies,
   // even by SIGKILL (no exit hook runs then): no orphan Java processes, whatever happens.
-  const launcher = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', 'java'] : ['java'];
+  const java = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', 'java'] : ['java'];
+  const launcher = withoutInheritedFds(java);
   const child = spawn(launcher[0]!, [...launcher.slice(1),
     '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
     '-Dzookeeper.admin.enableServer=false',

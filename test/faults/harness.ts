@@ -1,6 +1,7 @@
 // In-process workloads for the fault suite: lock contenders that log their holdings, latch
 // recorders, a queue consumer that logs deliveries. Each runs until stopped and never throws
 // from its loop (a failure is counted and the loop goes on, as an application would).
+import { readFileSync } from 'node:fs';
 import { LeaderLatch, Lock, type ZkSession } from '../../src/index.js';
 import type { Holding, LeadershipEvent } from './checkers.js';
 import { FencedResource } from './checkers.js';
@@ -72,4 +73,43 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
 export function soleLeader(latches: readonly LeaderLatch[]): LeaderLatch | undefined {
   const l = latches.filter((x) => x.hasLeadership());
   return l.length === 1 ? l[0] : undefined;
+}
+
+/** One line of a fault child's log (test/fixtures/fault-child.ts). */
+export interface ChildLogLine { ev: string; name: string; t: number; token?: string; item?: string; task?: string; session?: string; state?: string }
+
+/** Reads a fault child's JSON-lines log (empty when it does not exist yet). */
+export function readChildLog(file: string): ChildLogLine[] {
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { return []; }
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChildLogLine);
+}
+
+/**
+ * Lock holdings and latch events from lock-latch children's logs. `endedAt` gives, per child,
+ * when it was killed or stopped: a holding still open then ends there, and so does a leadership.
+ */
+export function fromChildLog(lines: readonly ChildLogLine[], endedAt: ReadonlyMap<string, number>): { holdings: Holding[]; events: LeadershipEvent[] } {
+  const holdings: Holding[] = [];
+  const open = new Map<string, Holding>();
+  const events: LeadershipEvent[] = [];
+  for (const l of lines) {
+    if (l.ev === 'acquired') { const h: Holding = { holder: l.name, token: BigInt(l.token!), acquiredAt: l.t }; holdings.push(h); open.set(l.name, h); }
+    if (l.ev === 'ended') { const h = open.get(l.name); if (h) h.endedAt ??= l.t; }
+    if (l.ev === 'isLeader') events.push({ participant: l.name, type: 'isLeader', token: BigInt(l.token!), at: l.t });
+    if (l.ev === 'notLeader') events.push({ participant: l.name, type: 'notLeader', at: l.t });
+  }
+  for (const [n, at] of endedAt) {
+    const h = open.get(n);
+    if (h) h.endedAt ??= at;
+    events.push({ participant: n, type: 'notLeader', at });
+  }
+  return { holdings, events };
+}
+
+/** The participants whose last latch event is isLeader. */
+export function leadersOf(lines: readonly ChildLogLine[]): string[] {
+  const last = new Map<string, string>();
+  for (const l of lines) if (l.ev === 'isLeader' || l.ev === 'notLeader') last.set(l.name, l.ev);
+  return [...last].filter(([, ev]) => ev === 'isLeader').map(([n]) => n);
 }
