@@ -194,7 +194,7 @@ describe('LeaderLatch', () => {
     let s: ZkSession | undefined;
     try {
       // One session (handle) behind the proxy: with several handles, cutting all their connections
-      // at once aborts the process inside the zookeeper binding (reported to the lead).
+      // at once can abort the process inside the zookeeper binding (fault 2 in docs/binding-issues.md).
       s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 4000 });
       const latches = [0, 1, 2].map((i) => new LeaderLatch(s!, path, { id: `c${i}` }));
       // Cut the connection at a different moment of each create: before it is sent, as it goes
