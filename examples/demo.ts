@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { ChildrenCache, TaskScheduler, ZkSession } from '../src/index.js';
+import { ChildrenCache, TaskScheduler, ZkSession, withoutInheritedFds } from '../src/index.js';
 import { startZooKeeper } from '../src/testing/index.js';
 import { ClusterView, Ledger, type WorkerRow } from './demo-view.js';
 
@@ -52,7 +52,9 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 
 function spawnWorker(w: WorkerRow): void {
   // stdout is unused (the ledger is the channel); the IPC channel tells the worker if we die.
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_FILE, view.connectString, w.id, ledger.file], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  // Spawned without this process's descriptors: the binding would leak the session's socket.
+  const [cmd, ...args] = withoutInheritedFds([process.execPath, '--import', 'tsx', WORKER_FILE, view.connectString, w.id, ledger.file], 4);
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   w.proc = child;
   child.stderr!.on('data', (d: Buffer) => { w.stderr = (w.stderr + d.toString()).slice(-4000); });
   child.on('exit', (code, sig) => {

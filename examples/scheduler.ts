@@ -5,7 +5,7 @@
 //   node --import tsx examples/scheduler.ts          (starts a local ZooKeeper unless ZK_CONNECT is set)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ZkSession } from '../src/index.js';
+import { ZkSession, withoutInheritedFds } from '../src/index.js';
 import { startZooKeeper } from '../src/testing/index.js';
 import { TaskScheduler } from '../recipes/scheduler/index.js';
 
@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   try {
     await session.delete(PATH, { recursive: true });
     for (const id of ['alpha', 'beta', 'gamma']) {
-      const child = spawn(process.execPath, ['--import', 'tsx', self, 'worker', connect, id], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // Spawned without this process's descriptors: the binding would leak the session's socket.
+      const [cmd, ...args] = withoutInheritedFds([process.execPath, '--import', 'tsx', self, 'worker', connect, id], 4);
+      const child = spawn(cmd!, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       children.set(id, child);
       await new Promise((resolve) => child.once('message', resolve));
     }

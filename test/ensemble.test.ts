@@ -9,13 +9,12 @@
 // docs/binding-issues.md). The test kit now spawns servers without inherited descriptors, and
 // test/faults/ensemble-quorum-faults.test.ts kills servers after restarts; this file keeps its
 // layout, which also stays clear of fault 2 there (several sessions reconnecting in one process).
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaderLatch, ZkSession } from '../src/index.js';
 import { startEnsemble, type ZooKeeperEnsemble } from '../src/testing/index.js';
 import { TermLog } from './fixtures/latch-terms.js';
-import { nextEvent, uniquePath, waitUntil } from './helpers.js';
+import { spawnClean, nextEvent, uniquePath, waitUntil } from './helpers.js';
 
 let ensemble: ZooKeeperEnsemble;
 const pool: ZkSession[] = [];
@@ -76,7 +75,7 @@ describe('ensemble failover', () => {
   it('the leader\'s server is killed: its session reconnects elsewhere and the latch keeps one leader', async () => {
     // Participants in a child process: a fresh process for this scenario's server kill.
     const path = uniquePath('ens-latch');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/latch-ensemble.ts', ensemble.connectString, path, '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/latch-ensemble.ts', ensemble.connectString, path, '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
     try {
       const events: Array<Record<string, unknown>> = [];
       const log = new TermLog();

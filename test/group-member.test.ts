@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortedError, GroupMember, IllegalStateError, InvalidArgumentError, NodeExistsError, TimeoutError } from '../src/index.js';
 import { expireSession } from '../src/testing/index.js';
-import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
+import { spawnClean, nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 
 const zk = useServer();
 const children = new Set<ChildProcess>();
@@ -14,7 +14,7 @@ afterEach(() => {
 
 /** Starts a member in a child process and resolves once it has joined. */
 function spawnMember(path: string, id: string, data: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/bcg-member.ts', zk.server.connectString, path, id, data], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/bcg-member.ts', zk.server.connectString, path, id, data], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   return new Promise((resolve, reject) => {
     let out = '';

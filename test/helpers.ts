@@ -1,7 +1,8 @@
 // Shared test helpers: one real server per test file, sessions closed after each test, and waits
 // on conditions with generous deadlines (never fixed sleeps).
+import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { ZkSession, type SessionOptions } from '../src/index.js';
+import { ZkSession, withoutInheritedFds, type SessionOptions } from '../src/index.js';
 import { startZooKeeper, type ZooKeeperServer } from '../src/testing/index.js';
 
 /** Starts one server for the file (beforeAll) and closes it (afterAll). */
@@ -70,4 +71,13 @@ export async function childrenOf(s: ZkSession, path: string): Promise<string[]> 
   } catch {
     return [];
   }
+}
+
+/**
+ * `spawn(argv[0], argv.slice(1), opts)` without the descriptors this process would leak into the
+ * child (the binding's sockets lack close-on-exec: docs/binding-issues.md).
+ */
+export function spawnClean(argv: string[], opts: SpawnOptions & { stdio: StdioOptions & unknown[] }): ChildProcess {
+  const [cmd, ...args] = withoutInheritedFds(argv, Math.max(3, opts.stdio.length));
+  return spawn(cmd!, args, opts);
 }

@@ -1,14 +1,14 @@
 // LeaderLatch against a real server: exactly one leader, handover on close, on a killed process,
 // on session expiry (with fencing tokens checked over the recorded terms), and through a
 // suspended connection without a new node.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LeaderLatch, ZkSession } from '../src/index.js';
 import { expireSession } from '../src/testing/index.js';
 import { startProxy } from '../src/testing/proxy.js';
 import { TermLog } from './fixtures/latch-terms.js';
-import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
+import { spawnClean, nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 
 const zk = useServer();
 
@@ -87,7 +87,7 @@ describe('LeaderLatch', () => {
 
   it('another participant takes over when the leader\'s process is killed -9', async () => {
     const path = uniquePath('latch-kill');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/latch-participant.ts', zk.server.connectString, path, 'child', '2000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/latch-participant.ts', zk.server.connectString, path, 'child', '2000'], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
     const lines = createInterface({ input: child.stdout! });
     const events: Array<{ event: string; token?: string }> = [];

@@ -1,10 +1,10 @@
 // queue.consume(): at-least-once consumers with claims, across sessions and processes, through a
 // consumer killed -9 and a server restart.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DistributedQueue, type PoisonInfo, type ZkSession } from '../src/index.js';
-import { uniquePath, useServer, waitUntil } from './helpers.js';
+import { spawnClean, uniquePath, useServer, waitUntil } from './helpers.js';
 
 const zk = useServer();
 const children: ChildProcess[] = [];
@@ -130,7 +130,7 @@ describe('consume', () => {
     const s = await zk.connect();
     const q = new DistributedQueue<string>(s, path);
     await q.put('precious');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/queue-consumer-child.ts', zk.server.connectString, path, '2000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/queue-consumer-child.ts', zk.server.connectString, path, '2000'], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
     const events: Array<{ event: string; item?: string; name?: string }> = [];
     createInterface({ input: child.stdout! }).on('line', (l) => events.push(JSON.parse(l) as { event: string }));

@@ -3,13 +3,13 @@
 // process only submits and reads. Properties checked from the workers' own logs: capacity never
 // exceeded, work spread, nothing lost after kill -9 of a worker or of the dispatcher, no task run
 // by two live workers at once, and one task per schedule period across a dispatcher failover.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TaskScheduler } from '../recipes/scheduler/index.js';
-import { uniquePath, useServer, waitUntil } from './helpers.js';
+import { spawnClean, uniquePath, useServer, waitUntil } from './helpers.js';
 
 const zk = useServer();
 const dir = mkdtempSync(join(tmpdir(), 'sched-'));
@@ -20,7 +20,7 @@ interface Proc { id: string; child: ChildProcess; log: string; killedAt?: number
 
 function spawnWorker(path: string, id: string, capacity = 2): Proc {
   const log = join(dir, `${path.slice(1)}-${id}.log`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/scheduler-worker.ts', zk.server.connectString, path, id, String(capacity), log], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/scheduler-worker.ts', zk.server.connectString, path, id, String(capacity), log], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return { id, child, log };

@@ -3,13 +3,13 @@
 // (test/fixtures/fault-child.ts). The server expires the dead process's session after its
 // timeout (2 s); the survivors take over within the timeout plus a margin; the checkers prove
 // exclusion, one leader per term, no lost item or task, periods fired exactly once.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DistributedQueue, TaskScheduler } from '../../src/index.js';
-import { uniquePath, useServer, waitUntil } from '../helpers.js';
+import { spawnClean, uniquePath, useServer, waitUntil } from '../helpers.js';
 import { Tally, checkAccounting, checkElection, checkMutualExclusion, checkPeriods, type Holding, type LeadershipEvent } from './checkers.js';
 
 const SESSION_MS = 2000;
@@ -31,7 +31,7 @@ afterAll(() => {
 interface LogLine { ev: string; name: string; t: number; token?: string; item?: string; task?: string }
 
 function spawnChild(role: string, path: string, name: string, logfile: string): ChildProcess {
-  const c = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/fault-child.ts', role, zk.server.connectString, path, name, logfile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const c = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/fault-child.ts', role, zk.server.connectString, path, name, logfile], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(c);
   return c;
 }

@@ -8,17 +8,17 @@
 // Why child processes, one session each: that is how services run, and it keeps the scenario
 // clear of two faults of the `zookeeper` binding 7.3.0 that show only with several sessions or
 // spawned processes in one process (README, "Known limits"): its sockets lack close-on-exec (so
-// every process is spawned through withoutInheritedFds, servers included), and a request sent
+// every process is spawned without inherited descriptors, servers included), and a request sent
 // on a connection the server just dropped closes the socket without releasing its libuv poll
 // handle, which can abort another session of the same process as it reconnects.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ZkSession, withoutInheritedFds } from '../../src/index.js';
+import { ZkSession } from '../../src/index.js';
 import { startEnsemble, type ZooKeeperEnsemble } from '../../src/testing/index.js';
-import { uniquePath, waitUntil } from '../helpers.js';
+import { spawnClean, uniquePath, waitUntil } from '../helpers.js';
 import { Tally, checkElection, checkMutualExclusion } from './checkers.js';
 import { fromChildLog, leadersOf, readChildLog, type ChildLogLine } from './harness.js';
 
@@ -54,9 +54,9 @@ export function ensembleScenario(file: string, title: string, faults: (ctx: Scen
   beforeAll(async () => {
     ensemble = await startEnsemble(3);
     for (const name of ['c0', 'c1', 'c2']) {
-      const [cmd, ...args] = withoutInheritedFds([process.execPath, '--import', 'tsx', 'test/fixtures/fault-child.ts',
-        'lock-latch', ensemble.connectString, path, name, logFile, String(ENSEMBLE_SESSION_MS)]);
-      children.push({ name, sessionId: '', proc: spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'] }) });
+      const proc = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/fault-child.ts',
+        'lock-latch', ensemble.connectString, path, name, logFile, String(ENSEMBLE_SESSION_MS)], { stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push({ name, sessionId: '', proc });
     }
     await waitUntil(() => log().filter((l) => l.ev === 'ready').length === 3, 'three contender processes ready', 60_000);
     for (const c of children) c.sessionId = log().find((l) => l.ev === 'ready' && l.name === c.name)!.session!;
