@@ -136,6 +136,29 @@ describe('TaskScheduler', () => {
     }
   });
 
+  it('fires a cron schedule (UTC, seconds field) once per matching second, task ids by fire time', async () => {
+    const path = uniquePath('sched');
+    const ran: string[] = [];
+    const s = await instance(path, 'w1', { tick: async (_p, ctx) => { ran.push(ctx.taskId); } });
+    try {
+      const startAt = Date.now();
+      await s.schedule('cron', { cron: '* * * * * *' }, 'tick', {});
+      await waitUntil(() => ran.length >= 3, 'three fire times');
+      await s.unschedule('cron');
+      const secs = ran.map((id) => Number(id.split('@')[1])).sort((x, y) => x - y);
+      expect(new Set(ran).size).toBe(ran.length);
+      // consecutive seconds, none before the schedule was defined
+      for (let i = 1; i < secs.length; i++) expect(secs[i]! - secs[i - 1]!).toBe(1);
+      expect(secs[0]! * 1000).toBeGreaterThanOrEqual(startAt - 1000);
+      const st = await s.status(ran[0]!);
+      expect(st?.runAt).toBe(Number(ran[0]!.split('@')[1]) * 1000);
+      await expect(s.schedule('x', { cron: '61 * * * *' }, 'tick')).rejects.toThrow(/minute field: 61 is outside 0-59/);
+      await expect(s.schedule('x', { cron: '* * * * *', everyMs: 1000 }, 'tick')).rejects.toThrow(/exactly one of everyMs and cron/);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('stop() lets running tasks finish, or aborts and hands them back after drainTimeoutMs', async () => {
     const path = uniquePath('sched');
     const aborted: string[] = [];

@@ -11,7 +11,7 @@
  *                               a compare-and-set on the node's data version.
  *   workers/<workerId>          ephemeral; JSON { capacity, load, draining, types }
  *   assign/<workerId>/<taskId>  persistent; JSON { attempt }: "this worker should run this task"
- *   schedules/<scheduleId>      persistent; JSON { everyMs, startAt, type, payload, lastFired }
+ *   schedules/<scheduleId>      persistent; JSON { everyMs | cron, startAt, type, payload, lastFired }
  *   leader/                     LeaderLatch (Curator layout) electing the one dispatcher
  * ```
  * Task ids: `t-<time>-<random>` from `submit`; `k-<sha256(key)>` with a `key` (so a repeated
@@ -61,6 +61,7 @@ import { BadVersionError, ClosedError, IllegalStateError, InvalidArgumentError, 
 import { WaitScope, checkWaitOptions, deferred } from '../../src/wait.js';
 import { checkOptions, checkRecipeArgs } from '../options.js';
 import { Dispatcher } from './dispatcher.js';
+import { parseCron } from './cron.js';
 import { defineSchedule } from './schedules.js';
 import { NAME_RE, Store, newTaskId, taskIdForKey } from './store.js';
 import { TERMINAL_STATES, type ScheduleOptions, type SchedulerEvents, type SchedulerRole, type SubmitOptions, type TaskHandler, type TaskSchedulerOptions, type TaskState, type TaskStatus, type WaitForOptions } from './types.js';
@@ -225,19 +226,25 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /**
-   * Defines (or updates) a recurring schedule: every `everyMs` from `startAt` the dispatcher
-   * creates task `<id>@<period>`. Redefining keeps the periods already fired. Waits for the
-   * schedule node to be written.
+   * Defines (or updates) a recurring schedule: every `everyMs` from `startAt`, or at each time the
+   * `cron` expression (UTC) matches, the dispatcher creates task `<id>@<period>`. Every period
+   * fires exactly once, also across dispatcher failover; periods missed while no dispatcher ran
+   * fire on its return (none is skipped). Redefining keeps the periods already fired. Waits for
+   * the schedule node to be written.
    */
   async schedule(id: string, options: ScheduleOptions, type: string, payload?: unknown): Promise<void> {
     checkName(id, 'schedule id', this.path);
-    checkOptions('scheduler', options, ['everyMs', 'startAt', 'maxAttempts']);
+    checkOptions('scheduler', options, ['everyMs', 'cron', 'startAt', 'maxAttempts']);
     if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError(`scheduler: task type must be a non-empty string (path ${this.path})`, { op: 'scheduler.schedule', path: this.path });
-    const everyMs = posInt(options?.everyMs, 'everyMs', this.path, 10);
+    if ((options.everyMs === undefined) === (options.cron === undefined)) {
+      throw new InvalidArgumentError(`scheduler: a schedule needs exactly one of everyMs and cron (path ${this.path})`, { op: 'scheduler.schedule', path: this.path });
+    }
+    const everyMs = options.cron === undefined ? posInt(options.everyMs, 'everyMs', this.path, 10) : 0;
+    const cron = options.cron === undefined ? undefined : parseCron(options.cron).source;
     const startAt = options.startAt === undefined ? Date.now() : toTime(options.startAt, 'startAt', this.path);
     const maxAttempts = posInt(options.maxAttempts ?? this.o.maxAttempts, 'maxAttempts', this.path);
     await this.ensureDirs();
-    await defineSchedule(this.store, id, { everyMs, startAt, type, payload: JSON.parse(JSON.stringify(payload ?? null)), maxAttempts });
+    await defineSchedule(this.store, id, { everyMs, ...(cron ? { cron } : {}), startAt, type, payload: JSON.parse(JSON.stringify(payload ?? null)), maxAttempts });
   }
 
   /** Removes a schedule (tasks already fired stay); waits for the delete. Idempotent. */

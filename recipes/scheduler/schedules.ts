@@ -1,13 +1,14 @@
 /**
  * Recurring schedules: `<path>/schedules/<id>` holds the definition and the highest fired period;
- * the dispatcher fires period `k` (due at `startAt + k·everyMs`) by creating task
- * `<id>@<k>`. A create that finds the node (NODE_EXISTS) means the period was already fired, so a
+ * the dispatcher fires period `k` (due at `startAt + k·everyMs`; for a cron schedule `k` is the
+ * fire time in epoch seconds) by creating task `<id>@<k>`. A create that finds the node (NODE_EXISTS) means the period was already fired, so a
  * repeated or concurrent firing is harmless; after a failover the new dispatcher fires every period
  * from the last recorded one up to now (catch-up: none is skipped).
  * @internal
  * @module
  */
 import { BadVersionError, NoNodeError, NodeExistsError } from '../../src/errors.js';
+import { nextFire, parseCron, type CronSpec } from './cron.js';
 import { periodTaskId, type Store } from './store.js';
 import type { ScheduleRecord } from './types.js';
 
@@ -25,11 +26,16 @@ export async function defineSchedule(store: Store, id: string, def: Omit<Schedul
       const { data, stat } = await store.session.get(p);
       const old = JSON.parse(data.toString('utf8')) as ScheduleRecord;
       const next: ScheduleRecord = { ...def, startAt: old.startAt, lastFired: old.lastFired };
-      if (old.everyMs !== def.everyMs) {
+      if ((old.cron === undefined) !== (def.cron === undefined)) {
+        // Another kind of schedule: it starts as defined, but never before the last fired period.
+        next.startAt = old.lastFired < 0 ? def.startAt : Math.max(def.startAt, periodStart(old, old.lastFired) + 1);
+        next.lastFired = -1;
+      } else if (old.cron === undefined && old.everyMs !== def.everyMs) {
         // A new period length restarts the count after the last fired period's time.
         next.startAt = old.startAt + (old.lastFired + 1) * old.everyMs;
         next.lastFired = -1;
       }
+      // (A cron schedule given a new expression keeps its count: its periods are fire times.)
       await store.session.set(p, JSON.stringify(next), { version: stat.version });
       return;
     } catch (err) {
@@ -49,9 +55,47 @@ export async function readSchedule(store: Store, id: string): Promise<(ScheduleR
   }
 }
 
-/** Period index due at `now` (the latest period whose start has passed), or -1. */
+/** Period index due at `now` (the latest period whose start has passed), or -1 (interval schedules). */
 export function duePeriod(s: ScheduleRecord, now: number): number {
   return now < s.startAt ? -1 : Math.floor((now - s.startAt) / s.everyMs);
+}
+
+/** When period `k` of `s` is due (epoch ms). */
+function periodStart(s: ScheduleRecord, k: number): number {
+  return s.cron === undefined ? s.startAt + k * s.everyMs : k * 1000;
+}
+
+const parsed = new Map<string, CronSpec>();
+function cronOf(expr: string): CronSpec {
+  let spec = parsed.get(expr);
+  if (!spec) {
+    spec = parseCron(expr);
+    if (parsed.size > 1000) parsed.clear();
+    parsed.set(expr, spec);
+  }
+  return spec;
+}
+
+/**
+ * The periods of `s` due at `now` and not fired yet (in order), and when the next one is due
+ * (Infinity if never).
+ */
+export function duePeriods(s: ScheduleRecord, now: number): { due: number[]; next: number } {
+  if (s.cron === undefined) {
+    const last = duePeriod(s, now);
+    const due: number[] = [];
+    for (let k = s.lastFired + 1; k <= last; k++) due.push(k);
+    return { due, next: s.startAt + (Math.max(last, s.lastFired) + 1) * s.everyMs };
+  }
+  const spec = cronOf(s.cron);
+  const due: number[] = [];
+  // Fire times are whole seconds: start just before startAt, or after the last fired one.
+  let t = nextFire(spec, Math.max(s.startAt - 1, s.lastFired < 0 ? -Infinity : s.lastFired * 1000));
+  while (t !== undefined && t <= now) {
+    due.push(t / 1000);
+    t = nextFire(spec, t);
+  }
+  return { due, next: t ?? Infinity };
 }
 
 /**
@@ -65,25 +109,26 @@ export async function fireDue(store: Store, now: number, defaults: { backoffMs: 
   for (const id of await store.children(store.schedules)) {
     const s = await readSchedule(store, id);
     if (!s) continue;
-    const due = duePeriod(s, now);
-    for (let k = s.lastFired + 1; k <= due; k++) {
+    const { due: periods, next: nextDue } = duePeriods(s, now);
+    for (const k of periods) {
       const taskId = periodTaskId(id, k);
-      const runAt = s.startAt + k * s.everyMs;
+      const runAt = periodStart(s, k);
       const created = await store.createTask({
         id: taskId, type: s.type, payload: s.payload, state: 'pending', attempt: 0, maxAttempts: s.maxAttempts,
         backoffMs: defaults.backoffMs, runAt, createdAt: now, updatedAt: now, schedule: { id, period: k },
       });
       if (created) onFired(id, k, taskId);
     }
-    if (due > s.lastFired) {
+    const lastDue = periods.at(-1);
+    if (lastDue !== undefined) {
       const { version, ...rec } = s;
       try {
-        await store.session.set(store.schedule(id), JSON.stringify({ ...rec, lastFired: due } satisfies ScheduleRecord), { version });
+        await store.session.set(store.schedule(id), JSON.stringify({ ...rec, lastFired: lastDue } satisfies ScheduleRecord), { version });
       } catch (err) {
         if (!(err instanceof BadVersionError) && !(err instanceof NoNodeError)) throw err;
       }
     }
-    next = Math.min(next, s.startAt + (Math.max(due, s.lastFired) + 1) * s.everyMs);
+    next = Math.min(next, nextDue);
   }
   return next;
 }

@@ -79,9 +79,11 @@ export interface WorkerRecord {
 
 /** A recurring schedule, stored (JSON) in `<path>/schedules/<id>`. */
 export interface ScheduleRecord {
-  /** Period length. */
+  /** Period length; 0 for a cron schedule. */
   everyMs: number;
-  /** Start of period 0 (epoch ms). */
+  /** Cron expression (UTC) of a cron schedule; its period index is the fire time in epoch seconds. */
+  cron?: string;
+  /** Start of period 0 (epoch ms); for cron, no fire time before it. */
   startAt: number;
   /** Task type and payload of every firing. */
   type: string;
@@ -144,9 +146,15 @@ export interface SubmitOptions {
 
 /** Options of {@link TaskScheduler.schedule}. */
 export interface ScheduleOptions {
-  /** Period length (ms ≥ 10). */
-  everyMs: number;
-  /** Start of period 0. @default now */
+  /** Period length (ms ≥ 10). Give this or `cron`. */
+  everyMs?: number;
+  /**
+   * Cron expression, in UTC: 5 fields (`minute hour day-of-month month day-of-week`) or 6 with
+   * seconds first, or a macro such as `@daily` (see `recipes/scheduler/cron.ts`). Give this or
+   * `everyMs`. Task ids are `<id>@<fire time in epoch seconds>`.
+   */
+  cron?: string;
+  /** Start of period 0 (for `cron`: no fire time before it). @default now */
   startAt?: number | Date;
   /** maxAttempts of fired tasks. @default the scheduler's `maxAttempts` */
   maxAttempts?: number;
