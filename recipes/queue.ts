@@ -15,8 +15,9 @@
  *   queue-0000000007              PERSISTENT, the original bytes
  * ```
  * Item data is whatever the codec makes (JSON by default). To share a path with Curator's
- * `DistributedQueue` (checked by hand against Curator 5.4.0 both ways, with its `lockPath` set to
- * `<path>-locks`), use `curatorCodec(inner)`, which adds Curator's item framing.
+ * `DistributedQueue` (with its `lockPath` set to `<path>-locks`; test/interop.test.ts checks both
+ * directions and both consuming at once against Curator 5.4.0), use `curatorCodec(inner)`, which
+ * adds Curator's item framing.
  *
  * Items are delivered in name order. Two ways to get them:
  * - `take()` / `poll()`: removes the head and returns it (at most once: the item is deleted before

@@ -1,11 +1,14 @@
 // Interop with real Curator (Debian's libcurator-recipes-java 5.4): a Java InterProcessMutex and
 // our Lock contend on one path without overlap; a Java InterProcessSemaphoreV2 and our Semaphore
-// share one path and never exceed maxLeases holders. Fails (never skips) without Java or jars.
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// share one path and never exceed maxLeases holders; read-write locks exclude writers across both;
+// a Curator DistributedQueue and ours exchange items both ways and, consuming one queue at once,
+// never handle an item twice (shared claims under <path>-locks). Fails (never skips) without Java
+// or jars.
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Lock, ReadWriteLock, Semaphore, type Lease } from '../src/index.js';
+import { DistributedQueue, Lock, ReadWriteLock, Semaphore, curatorCodec, stringCodec, type Lease } from '../src/index.js';
 import { uniquePath, useServer, waitUntil } from './helpers.js';
 import { compilePeers, killPeers, startPeer, type CompiledPeers } from './interop/curator.js';
 import { type Hold, findOverlap, findTokenRegression, handoffs, logLine, peakConcurrency, readHolds } from './fixtures/lock-intervals.js';
@@ -119,4 +122,61 @@ describe('Curator interop', () => {
     }
     expect(handoffs(all)).toBeGreaterThanOrEqual(4);
   }, 150_000); // JVMs start slowly on a loaded machine
+});
+
+/** Items a Curator queue-consume peer logged. */
+const javaItems = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('item ')).map((l) => l.slice(5)) : []);
+const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+describe('Curator interop: DistributedQueue (curatorCodec, lockPath <path>-locks)', () => {
+  it('Curator puts, we consume: every item once, in Curator\'s framing', async () => {
+    const path = uniquePath('interop-queue-a');
+    const peer = startPeer(peers(), 'CuratorPeer', ['queue-put', zk.server.connectString, path, 'j', '20']);
+    await peer.exited;
+    const q = new DistributedQueue<string>(await zk.connect(), path, { codec: curatorCodec(stringCodec) });
+    const got: string[] = [];
+    const consumer = q.consume((item) => { got.push(item); });
+    try {
+      await waitUntil(() => got.length >= 20, 'our consumer to get the 20 Curator items', 30_000);
+      expect([...got].sort()).toEqual(range('j', 20).sort());
+    } finally {
+      await consumer.close();
+    }
+  }, 120_000);
+
+  it('we put, Curator consumes (at-least-once, its lock path): every item once', async () => {
+    const path = uniquePath('interop-queue-b');
+    const q = new DistributedQueue<string>(await zk.connect(), path, { codec: curatorCodec(stringCodec) });
+    await q.putMany(range('n', 20));
+    const log = join(dir, 'java-queue-b.log');
+    const peer = startPeer(peers(), 'CuratorPeer', ['queue-consume', zk.server.connectString, path, '20', '0', log]);
+    await peer.exited;
+    expect(javaItems(log).sort()).toEqual(range('n', 20).sort());
+  }, 120_000);
+
+  it('Curator and we consume one queue at once: the claims keep each item to one consumer', async () => {
+    const path = uniquePath('interop-queue-c');
+    const s = await zk.connect();
+    const q = new DistributedQueue<string>(s, path, { codec: curatorCodec(stringCodec) });
+    await s.create(path, undefined, { createParents: true });
+    const log = join(dir, 'java-queue-c.log');
+    const go = join(dir, 'go-queue-c');
+    const peer = startPeer(peers(), 'CuratorPeer', ['queue-consume', zk.server.connectString, path, '40', '20', log, go]);
+    await peer.ready;
+    const ours: string[] = [];
+    const consumer = q.consume(async (item) => { ours.push(item); await hold(20); }, { concurrency: 2 });
+    try {
+      writeFileSync(go, '');
+      await q.putMany(range('m', 40));
+      await waitUntil(() => ours.length + javaItems(log).length >= 40, 'the two consumers to handle 40 items', 60_000);
+      await waitUntil(async () => (await s.getChildren(path)).length === 0, 'the queue empty', 30_000);
+    } finally {
+      await consumer.close();
+    }
+    await peer.exited;
+    const theirs = javaItems(log);
+    expect([...ours, ...theirs].sort()).toEqual(range('m', 40).sort()); // none lost, none twice
+    expect(theirs.length).toBeGreaterThan(0); // both really consumed
+    expect(ours.length).toBeGreaterThan(0);
+  }, 150_000);
 });

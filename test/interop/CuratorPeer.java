@@ -7,6 +7,12 @@
 //       InterProcessSemaphoreV2(PATH, MAXLEASES), N times: one lease, hold HOLD_MS, return it.
 //   java -cp <classpath> CuratorPeer rwlock CONNECT PATH read|write N HOLD_MS LOGFILE [GOFILE]
 //       InterProcessReadWriteLock on PATH, N times its read or write lock: acquire, hold, release.
+//   java -cp <classpath> CuratorPeer queue-put CONNECT PATH PREFIX N [GOFILE]
+//       DistributedQueue<String> (UTF-8 items) on PATH: puts PREFIX0 .. PREFIX<N-1>, one by one.
+//   java -cp <classpath> CuratorPeer queue-consume CONNECT PATH N HOLD_MS LOGFILE [GOFILE]
+//       DistributedQueue<String> on PATH with lockPath PATH-locks (at-least-once): appends each
+//       item it consumes to LOGFILE ("item <text>"), taking HOLD_MS per item; exits after N items,
+//       or after 3 s without an item once at least one came.
 //
 // Prints "ready" once connected; with GOFILE, starts only once that file exists. Appends to
 // LOGFILE "acquire <mono_ns> <epoch_ns> -" right after each acquire returns and
@@ -25,6 +31,11 @@ import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.queue.DistributedQueue;
+import org.apache.curator.framework.recipes.queue.QueueBuilder;
+import org.apache.curator.framework.recipes.queue.QueueConsumer;
+import org.apache.curator.framework.recipes.queue.QueueSerializer;
+import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
 import org.apache.curator.framework.recipes.locks.Lease;
@@ -78,6 +89,41 @@ public class CuratorPeer {
                     }
                 }
                 break;
+            case "queue-put":
+                if (a.length < 5) usage();
+                try (CuratorFramework c = connect(a[1])) {
+                    DistributedQueue<String> q = QueueBuilder.builder(c, null, UTF8, a[2]).putInBackground(false).buildQueue();
+                    q.start();
+                    ready(a.length > 5 ? a[5] : null);
+                    for (int i = 0, n = Integer.parseInt(a[4]); i < n; i++) q.put(a[3] + i);
+                    q.close();
+                }
+                break;
+            case "queue-consume":
+                if (a.length < 6) usage();
+                try (CuratorFramework c = connect(a[1]); Log log = new Log(a[5])) {
+                    int n = Integer.parseInt(a[3]);
+                    long holdMs = Long.parseLong(a[4]);
+                    java.util.concurrent.atomic.AtomicInteger got = new java.util.concurrent.atomic.AtomicInteger();
+                    java.util.concurrent.atomic.AtomicLong last = new java.util.concurrent.atomic.AtomicLong();
+                    QueueConsumer<String> consumer = new QueueConsumer<String>() {
+                        @Override public void consumeMessage(String item) throws Exception {
+                            log.text("item " + item);
+                            Thread.sleep(holdMs);
+                            got.incrementAndGet();
+                            last.set(System.nanoTime());
+                        }
+                        @Override public void stateChanged(CuratorFramework client, ConnectionState state) { }
+                    };
+                    DistributedQueue<String> q = QueueBuilder.builder(c, consumer, UTF8, a[2]).lockPath(a[2] + "-locks").buildQueue();
+                    ready(a.length > 6 ? a[6] : null);
+                    q.start();
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (got.get() < n && System.nanoTime() < deadline
+                            && !(got.get() > 0 && System.nanoTime() - last.get() > TimeUnit.SECONDS.toNanos(3))) Thread.sleep(10);
+                    q.close();
+                }
+                break;
             default:
                 usage();
         }
@@ -87,9 +133,17 @@ public class CuratorPeer {
     static void usage() {
         System.err.println("usage: CuratorPeer lock CONNECT PATH N HOLD_MS LOGFILE [GOFILE]\n"
                 + "       CuratorPeer semaphore CONNECT PATH MAXLEASES N HOLD_MS LOGFILE [GOFILE]\n"
-                + "       CuratorPeer rwlock CONNECT PATH read|write N HOLD_MS LOGFILE [GOFILE]");
+                + "       CuratorPeer rwlock CONNECT PATH read|write N HOLD_MS LOGFILE [GOFILE]\n"
+                + "       CuratorPeer queue-put CONNECT PATH PREFIX N [GOFILE]\n"
+                + "       CuratorPeer queue-consume CONNECT PATH N HOLD_MS LOGFILE [GOFILE]");
         System.exit(2);
     }
+
+    /** Items as UTF-8 text. */
+    static final QueueSerializer<String> UTF8 = new QueueSerializer<String>() {
+        @Override public byte[] serialize(String item) { return item.getBytes(StandardCharsets.UTF_8); }
+        @Override public String deserialize(byte[] bytes) { return new String(bytes, StandardCharsets.UTF_8); }
+    };
 
     static CuratorFramework connect(String connectString) throws InterruptedException {
         CuratorFramework c = CuratorFrameworkFactory.builder().connectString(connectString)
@@ -111,6 +165,11 @@ public class CuratorPeer {
         private final FileOutputStream out;
 
         Log(String file) throws IOException { out = new FileOutputStream(file, true); }
+
+        synchronized void text(String line) throws IOException {
+            out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        }
 
         void line(String kind) throws IOException {
             Instant now = Instant.now();

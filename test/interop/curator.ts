@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutInheritedFds } from '../../src/index.js';
 
 /** Where Debian puts Java libraries (`apt-get install libcurator-recipes-java`). */
 export const JAVA_LIB_DIR = process.env['CURATOR_JAVA_DIR'] ?? '/usr/share/java';
@@ -97,11 +98,13 @@ const live = new Set<ChildProcess>();
 
 /** Starts `java -cp <peers> <mainClass> ...args`; killed by {@link killPeers} or at process exit. */
 export function startPeer(peers: CompiledPeers, mainClass: string, args: string[]): Peer {
-  const child = spawn('java', [
+  // Without this process's descriptors: the binding would leak our sessions' sockets into the JVM.
+  const [cmd, ...argv] = withoutInheritedFds(['java',
     '-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
     '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
     '-cp', peers.classpath, mainClass, ...args,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ]);
+  const child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const lines: string[] = [];
   const listeners: ((line: string) => void)[] = [];
