@@ -73,4 +73,9 @@ describe('checkAccounting and checkPeriods', () => {
     expect(checkPeriods('s', ['s@0', 's@2']).violations).toEqual(['schedule s: period 1 missing']);
     expect(checkPeriods('s', ['s@0', 's@1', 's@1']).violations).toEqual(['schedule s: period 2 fired 2 times']);
   });
+  it('cron fire times (fromFirst): consecutive seconds from the first, each once', () => {
+    expect(checkPeriods('c', ['c@1700000001', 'c@1700000000', 'c@1700000002'], { fromFirst: true }).violations).toEqual([]);
+    expect(checkPeriods('c', ['c@1700000000', 'c@1700000002'], { fromFirst: true }).violations).toEqual(['schedule c: period 1700000001 missing']);
+    expect(checkPeriods('c', ['c@1700000000', 'c@1700000000'], { fromFirst: true }).violations).toEqual(['schedule c: period 1700000001 fired 2 times']);
+  });
 });

@@ -210,14 +210,17 @@ export function checkAccounting(produced: readonly string[], delivered: readonly
 }
 
 /**
- * Recurring periods: the fired periods of a schedule are exactly 0..n-1, each once (no gap, no
- * repeat), from task ids of the form `<scheduleId>@<period>`.
+ * Recurring schedule: the fired periods of `scheduleId` (task ids `<id>@<k>`) must be consecutive,
+ * each exactly once — from period 0, or (`fromFirst`, a cron schedule whose periods are fire times
+ * in epoch seconds and that fires every second) from the first one fired.
  */
-export function checkPeriods(scheduleId: string, firedTaskIds: readonly string[]): { violations: string[]; checks: number; periods: number } {
+export function checkPeriods(scheduleId: string, firedTaskIds: readonly string[], opts: { fromFirst?: boolean } = {}): { violations: string[]; checks: number; periods: number } {
   const periods = firedTaskIds.filter((id) => id.startsWith(`${scheduleId}@`)).map((id) => Number(id.slice(scheduleId.length + 1))).sort((a, b) => a - b);
   const violations: string[] = [];
+  const base = opts.fromFirst ? (periods[0] ?? 0) : 0;
   for (let i = 0; i < periods.length; i++) {
-    if (periods[i] !== i) { violations.push(`schedule ${scheduleId}: period ${i} ${periods[i]! > i ? 'missing' : `fired ${periods.filter((p) => p === periods[i]).length} times`}`); break; }
+    const want = base + i;
+    if (periods[i] !== want) { violations.push(`schedule ${scheduleId}: period ${want} ${periods[i]! > want ? 'missing' : `fired ${periods.filter((p) => p === periods[i]).length} times`}`); break; }
   }
   return { violations, checks: periods.length, periods: periods.length };
 }

@@ -126,6 +126,7 @@ describe('kill -9 of processes', () => {
     const procs = ['w1', 'w2', 'w3'].map((n) => ({ name: n, proc: spawnChild('scheduler', path, n, file) }));
     await waitUntil(() => readLog(file).filter((l) => l.ev === 'ready').length === 3, 'three instances ready', 30_000);
     await client.schedule('tick', { everyMs: 250 }, 'tick');
+    await client.schedule('cron', { cron: '* * * * * *' }, 'tick'); // every second, UTC
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push(await client.submit('work', { i }));
     const killed = new Set<string>();
@@ -147,12 +148,16 @@ describe('kill -9 of processes', () => {
     await waitUntil(async () => (await Promise.all(ids.map((id) => client.status(id)))).every((s) => s?.state === 'succeeded'), 'every task to succeed', 40_000, 200);
     tally.recovery('scheduler works after dispatcher and worker crashes', true);
     await client.unschedule('tick');
+    await client.unschedule('cron');
     const ends = readLog(file).filter((l) => l.ev === 'end').map((l) => l.task!);
-    const tasks = checkAccounting(ids, ends.filter((t) => !t.startsWith('tick@')), { maxDuplicates: 2, what: 'task' });
+    const tasks = checkAccounting(ids, ends.filter((t) => !t.startsWith('tick@') && !t.startsWith('cron@')), { maxDuplicates: 2, what: 'task' });
     expect(tally.record('scheduler tasks across crashes', tasks)).toEqual([]);
     const periods = checkPeriods('tick', (await client.list()).map((t) => t.id));
     expect(periods.periods).toBeGreaterThan(3);
     expect(tally.record('scheduler periods across crashes', periods)).toEqual([]);
+    const cron = checkPeriods('cron', (await client.list()).map((t) => t.id), { fromFirst: true });
+    expect(cron.periods).toBeGreaterThan(1);
+    expect(tally.record('cron fire times across crashes', cron)).toEqual([]);
     console.log(`[faults] crash: ${tasks.duplicates} task runs completed twice; ${periods.periods} periods fired, none missing or repeated`);
   });
 });
