@@ -50,7 +50,7 @@ export { ensembleHealth, formatHealth, serverHealth } from './ops/health.js';
 export type { EnsembleHealth, HealthOptions, ServerHealth, ServerMode } from './ops/health.js';
 export type { ServerAddress } from './ops/fourlw.js';
 export { inspect, formatInspection, formatAge } from './ops/inspect.js';
-export type { Inspection, InspectionKind, InspectOptions, NodeView, RwNodeView, WorkerView } from './ops/inspect.js';
+export type { Inspection, InspectionKind, InspectOptions, NodeView, RwNodeView, ScheduleView, WorkerView } from './ops/inspect.js';
 export type {
   InspectionBase, MissingInspection, LockInspection, RwLockInspection, LeaderLatchInspection, SemaphoreInspection,
   QueueInspection, GroupInspection, SchedulerInspection, DoubleBarrierInspection, TreeInspection,

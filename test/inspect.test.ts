@@ -175,7 +175,17 @@ describe('inspect', () => {
     await d.create(`${p}/tasks/t5`, task('running', 'w9')); // a worker that is gone
     await d.create(`${p}/tasks/t6`, 'not json at all');
     await contender(d, `${p}/leader`, '7', 'latch-', 'dispatcher-1');
+    const now = Date.now();
+    await d.create(`${p}/schedules/beat`, JSON.stringify({ everyMs: 60_000, startAt: now - 90_000, type: 'x', payload: null, maxAttempts: 1, lastFired: 1 }), { createParents: true });
+    await d.create(`${p}/schedules/nightly`, JSON.stringify({ everyMs: 0, cron: '0 0 * * *', startAt: now - 3 * 86_400_000, type: 'y', payload: null, maxAttempts: 1, lastFired: -1 }));
     const x = kind(await inspect(d, p), 'scheduler');
+    const [beat, nightly] = x.schedules;
+    expect([beat!.id, beat!.everyMs, beat!.lastFiredAt?.getTime(), beat!.nextDueAt?.getTime()]).toEqual(['beat', 60_000, now - 30_000, now + 30_000]);
+    expect([nightly!.id, nightly!.cron, nightly!.lastFiredAt]).toEqual(['nightly', '0 0 * * *', undefined]);
+    // never fired since it was defined three days ago, with a dispatcher leading: overdue
+    expect(nightly!.nextDueAt!.getTime()).toBeLessThan(now - 86_400_000);
+    expect(x.hints.join('\n')).toMatch(/schedule nightly: the period due .* ago has not fired although a dispatcher leads/);
+    expect(formatInspection(x)).toMatch(/schedules: 2[\s\S]*beat: every 1 m 0 s, type x, last fired 3\d s ago, next in (2\d|30) s[\s\S]*nightly: cron '0 0 \* \* \*' \(UTC\), type y, not fired yet, next OVERDUE by/);
     expect(x.leader?.data).toBe('dispatcher-1');
     expect(x.workers.map((v) => [v.name, v.capacity, v.load, v.draining, v.assigned])).toEqual([['w1', 4, 1, false, 1]]);
     expect(x.tasks).toEqual({ total: 6, byState: { pending: 2, running: 2, succeeded: 1, unknown: 1 } });

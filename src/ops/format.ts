@@ -80,6 +80,14 @@ export function formatInspection(x: Inspection): string {
       }
       const states = Object.entries(x.tasks.byState).sort().map(([s, n]) => `${s} ${n}`).join(', ');
       out.push(`  tasks: ${x.tasks.total}${states ? ` (${states})` : ''}`);
+      if (x.schedules.length) out.push(`  schedules: ${x.schedules.length}`);
+      for (const sc of x.schedules) {
+        const now = Date.now();
+        const when = sc.cron !== undefined ? `cron '${sc.cron}' (UTC)` : sc.everyMs !== undefined ? `every ${formatAge(sc.everyMs)}` : 'unreadable';
+        const last = sc.lastFiredAt ? `last fired ${formatAge(now - sc.lastFiredAt.getTime())} ago` : 'not fired yet';
+        const next = !sc.nextDueAt ? '' : sc.nextDueAt.getTime() >= now ? `, next in ${formatAge(sc.nextDueAt.getTime() - now)}` : `, next OVERDUE by ${formatAge(now - sc.nextDueAt.getTime())}`;
+        out.push(`    - ${sc.id}: ${when}${sc.type ? `, type ${sc.type}` : ''}, ${last}${next}`);
+      }
       break;
     }
     case 'double-barrier':

@@ -27,6 +27,7 @@ import type { Stat, ZkSession } from '../session.js';
 import { WaitScope, checkWaitOptions, type WaitOptions } from '../wait.js';
 import { connectedSessions, normalizeSessionId, parseConnectString } from './fourlw.js';
 import { formatAge } from './format.js';
+import { nextFire, parseCron } from '../../recipes/scheduler/cron.js';
 
 export { formatAge, formatInspection } from './format.js';
 
@@ -165,6 +166,24 @@ export interface SchedulerInspection extends InspectionBase {
     /** How many are in each state (`pending`, `assigned`, `running`, ...; `unknown` when unreadable). */
     byState: Record<string, number>;
   };
+  /** The recurring schedules under `schedules/`. */
+  schedules: ScheduleView[];
+}
+
+/** A recurring schedule of a scheduler. */
+export interface ScheduleView {
+  /** The schedule's id (its node name). */
+  id: string;
+  /** Period length (ms) of an interval schedule. */
+  everyMs: number | undefined;
+  /** Cron expression (UTC) of a cron schedule. */
+  cron: string | undefined;
+  /** Task type it fires. */
+  type: string | undefined;
+  /** When the last fired period was due; undefined before the first (or when unreadable). */
+  lastFiredAt: Date | undefined;
+  /** When the first period not fired yet is due (in the past: overdue); undefined if never. */
+  nextDueAt: Date | undefined;
 }
 
 /** A double barrier after it filled (`ready` plus the ephemeral participants). */
@@ -366,13 +385,42 @@ async function inspectScheduler(r: Reader, base: InspectionBase): Promise<Inspec
     if ((state === 'assigned' || state === 'running') && typeof worker === 'string' && !live.has(worker)) orphans.push(`${t.name} (${worker})`);
   }
   const leader = ordered(leaderNodes, [...MARKERS.latch, ...MARKERS.lock])[0];
+  const scheduleNames = await r.children(joinPath(p, 'schedules'));
+  const schedules = (await r.nodes(joinPath(p, 'schedules'), scheduleNames ?? [])).map((n) => scheduleView(n.name, parseJson(n.data))).sort((a, b) => a.id.localeCompare(b.id));
   const hints: string[] = [];
   if (!leader) hints.push('no dispatcher leads: tasks are not being assigned. Start an instance with the dispatcher role.');
+  const now = Date.now();
+  for (const sc of schedules) {
+    // A dispatcher fires due periods at once; seconds late means it is not running them.
+    if (leader && sc.nextDueAt && now - sc.nextDueAt.getTime() > 10_000) hints.push(`schedule ${sc.id}: the period due ${formatAge(now - sc.nextDueAt.getTime())} ago has not fired although a dispatcher leads.`);
+  }
   const waiting = (byState['pending'] ?? 0) + (byState['failed'] ?? 0);
   if (waiting > 0 && workers.length === 0) hints.push(`${waiting} task(s) wait but no worker is registered under ${joinPath(p, 'workers')}.`);
   if (orphans.length) hints.push(`${orphans.length} task(s) assigned to workers that are not registered (the dispatcher should reclaim them): ${orphans.slice(0, 5).join(', ')}${orphans.length > 5 ? ', …' : ''}.`);
   for (const w of workers) if (w.sessionConnected === false) hints.push(`worker ${w.name}'s session ${w.sessionId} is not connected to any server.`);
-  return { ...base, kind: 'scheduler', leader, workers, tasks: { total: taskNodes.length, byState }, hints };
+  return { ...base, kind: 'scheduler', leader, workers, tasks: { total: taskNodes.length, byState }, schedules, hints };
+}
+
+/** A schedule node's record (see recipes/scheduler/schedules.ts), read tolerantly. */
+function scheduleView(id: string, j: Record<string, unknown> | undefined): ScheduleView {
+  const num = (k: string) => (typeof j?.[k] === 'number' && Number.isFinite(j[k]) ? j[k] : undefined);
+  const cron = typeof j?.['cron'] === 'string' ? j['cron'] : undefined;
+  const everyMs = cron === undefined ? num('everyMs') : undefined;
+  const startAt = num('startAt');
+  const lastFired = num('lastFired');
+  const view: ScheduleView = { id, everyMs, cron, type: typeof j?.['type'] === 'string' ? j['type'] : undefined, lastFiredAt: undefined, nextDueAt: undefined };
+  if (startAt === undefined || lastFired === undefined) return view;
+  if (cron !== undefined) {
+    let spec;
+    try { spec = parseCron(cron); } catch { return view; }
+    if (lastFired >= 0) view.lastFiredAt = new Date(lastFired * 1000);
+    const next = nextFire(spec, Math.max(startAt - 1, lastFired >= 0 ? lastFired * 1000 : -Infinity));
+    view.nextDueAt = next === undefined ? undefined : new Date(next);
+  } else if (everyMs !== undefined && everyMs > 0) {
+    if (lastFired >= 0) view.lastFiredAt = new Date(startAt + lastFired * everyMs);
+    view.nextDueAt = new Date(startAt + (lastFired + 1) * everyMs);
+  }
+  return view;
 }
 
 /**
