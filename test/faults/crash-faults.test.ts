@@ -4,13 +4,14 @@
 // timeout (2 s); the survivors take over within the timeout plus a margin; the checkers prove
 // exclusion, one leader per term, no lost item or task, periods fired exactly once.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DistributedQueue, TaskScheduler } from '../../src/index.js';
 import { spawnClean, uniquePath, useServer, waitUntil } from '../helpers.js';
-import { Tally, checkAccounting, checkElection, checkMutualExclusion, checkPeriods, type Holding, type LeadershipEvent } from './checkers.js';
+import { Tally, checkAccounting, checkElection, checkMutualExclusion, checkPeriods } from './checkers.js';
+import { fromChildLog, readChildLog } from './harness.js';
 
 const SESSION_MS = 2000;
 const MARGIN_MS = 4000;
@@ -28,19 +29,13 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface LogLine { ev: string; name: string; t: number; token?: string; item?: string; task?: string }
-
 function spawnChild(role: string, path: string, name: string, logfile: string): ChildProcess {
   const c = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/fault-child.ts', role, zk.server.connectString, path, name, logfile], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(c);
   return c;
 }
 
-function readLog(file: string): LogLine[] {
-  let text = '';
-  try { text = readFileSync(file, 'utf8'); } catch { return []; }
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
-}
+const readLog = readChildLog;
 
 /** SIGKILLs `c` and resolves once it is gone, with the time of the kill. */
 async function crash(c: ChildProcess): Promise<number> {
@@ -77,22 +72,8 @@ describe('kill -9 of processes', () => {
       await waitUntil(() => readLog(file).some((l) => l.ev === (what === 'holder' ? 'acquired' : 'isLeader') && l.t > at && !killed.has(l.name)), `a new ${what}`, SESSION_MS + 10_000);
       tally.recovery(`${what} crash: survivors take over`, true);
     }
-    const lines = readLog(file);
-    // Holdings: a killed process's open holding ends at its kill.
-    const holdings: Holding[] = [];
-    const open = new Map<string, Holding>();
-    const events: LeadershipEvent[] = [];
-    for (const l of lines) {
-      if (l.ev === 'acquired') { const h: Holding = { holder: l.name, token: BigInt(l.token!), acquiredAt: l.t }; holdings.push(h); open.set(l.name, h); }
-      if (l.ev === 'ended') { const h = open.get(l.name); if (h) h.endedAt ??= l.t; }
-      if (l.ev === 'isLeader') events.push({ participant: l.name, type: 'isLeader', token: BigInt(l.token!), at: l.t });
-      if (l.ev === 'notLeader') events.push({ participant: l.name, type: 'notLeader', at: l.t });
-    }
-    for (const [n, at] of killed) {
-      const h = open.get(n);
-      if (h) h.endedAt ??= at;
-      events.push({ participant: n, type: 'notLeader', at });
-    }
+    // Holdings: a killed process's open holding (and leadership) ends at its kill.
+    const { holdings, events } = fromChildLog(readLog(file), killed);
     const mutex = checkMutualExclusion(holdings);
     expect(tally.record('lock across crashes', mutex)).toEqual([]);
     const election = checkElection(events, failures, { withinMs: SESSION_MS + MARGIN_MS });
