@@ -8,7 +8,7 @@
  * session's next socket on the same descriptor number receives the old socket's events and the
  * client spins without connecting. Measured in this project: a quorum-loss scenario whose test
  * restarted a server process wedged a client in 1 run of 4; with the restarted server spawned
- * through {@link withoutInheritedFds}, 0 of 30.
+ * through {@link withoutInheritedFds}, in none of 35 (docs/binding-issues.md).
  *
  * @module
  */

@@ -1,9 +1,10 @@
 /**
  * Recurring schedules: `<path>/schedules/<id>` holds the definition and the highest fired period;
  * the dispatcher fires period `k` (due at `startAt + k·everyMs`; for a cron schedule `k` is the
- * fire time in epoch seconds) by creating task `<id>@<k>`. A create that finds the node (NODE_EXISTS) means the period was already fired, so a
- * repeated or concurrent firing is harmless; after a failover the new dispatcher fires every period
- * from the last recorded one up to now (catch-up: none is skipped).
+ * fire time in epoch seconds) by creating task `<id>@<k>`. A create that finds the node
+ * (NODE_EXISTS) means the period was already fired, so a repeated or concurrent firing is
+ * harmless; after a failover the new dispatcher fires every period from the last recorded one up
+ * to now (catch-up: none is skipped).
  * @internal
  * @module
  */
