@@ -259,7 +259,22 @@ type State = 'running' | 'stopped' | 'paused' | 'closed';
 type EngineContainer = ReturnType<Awaited<ReturnType<TcModule['getContainerRuntimeClient']>>['container']['getById']>;
 
 function readyCommand(port: number, modes: string): string {
-  return `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && printf srvr >&3 && grep -qE "Mode: (${modes})" <&3'`;
+  // Bounded: a probe whose connection is accepted but never answered (a server still starting, or
+  // stuck) must fail and be retried, not hold the wait strategy past its startup timeout.
+  return `timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && printf srvr >&3 && grep -qE "Mode: (${modes})" <&3'`;
+}
+
+/** The last lines a container wrote (stdout and stderr), for an error message; '' if unavailable. */
+async function containerLogTail(id: string, lines = 30): Promise<string> {
+  const addr = engineAddress();
+  if (!addr) return '';
+  try {
+    const res = await engineCall(addr, 'GET', `/containers/${id}/logs?stdout=1&stderr=1&tail=${lines}`);
+    // Non-TTY logs come in frames with an 8-byte header: keep the text.
+    return res.status === 200 ? res.body.replace(/[\u0000-\u0008\u000e-\u001f]/g, '').trim() : '';
+  } catch {
+    return '';
+  }
 }
 
 class ContainerServer implements ZooKeeperServer {
@@ -299,7 +314,12 @@ class ContainerServer implements ZooKeeperServer {
       if (plan.network) c = c.withNetwork(plan.network).withNetworkAliases(plan.alias!);
     }
     const t0 = Date.now();
-    this.started = await c.start();
+    try {
+      this.started = await c.start();
+    } catch (err) {
+      const tail = this.createdId ? await containerLogTail(this.createdId) : '';
+      throw new Error(`zk-recipes/testing: container ${this.createdId?.slice(0, 12) ?? '(not created)'} for ${this.connectString} did not become ready: ${(err as Error).message}${tail ? `\n--- its last log lines ---\n${tail}` : ''}`, { cause: err });
+    }
     this.handle = (await tc.getContainerRuntimeClient()).container.getById(this.started.getId());
     this.state = 'running';
     log('container %s serves %s (%d ms)', this.started.getId().slice(0, 12), this.connectString, Date.now() - t0);
