@@ -133,3 +133,18 @@ describe('test kit servers', () => {
     if (wantContainers) expect(await listTestContainers('process')).toEqual([]);
   });
 });
+
+describe('freePort', () => {
+  it('hands out distinct bindable ports below the kernel\'s ephemeral range, where outgoing connections cannot take them', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { createServer } = await import('node:net');
+    const { freePort } = await import('../src/testing/index.js');
+    const lo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    expect(new Set(ports).size).toBe(20);
+    for (const p of ports) expect(p).toBeLessThan(lo);
+    const srv = createServer();
+    await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(ports[0], '127.0.0.1', resolve); });
+    await new Promise((r) => srv.close(r));
+  });
+});

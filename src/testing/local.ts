@@ -79,7 +79,9 @@ export async function freePort(): Promise<number> {
     for (let i = 0; i < 100; i++) {
       const candidate = 10_000 + Math.floor(Math.random() * (lo - 10_000));
       if (handedOut.has(candidate)) continue;
-      if (await tryBind(candidate)) { handedOut.add(candidate); return candidate; }
+      handedOut.add(candidate); // before the await: concurrent calls must not pick it too
+      if (await tryBind(candidate)) return candidate;
+      handedOut.delete(candidate);
     }
   }
   return tryBind(0);
