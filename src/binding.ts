@@ -40,6 +40,8 @@ export interface NativeHandle {
   a_sync(path: string, cb: Cb): number;
   add_auth(scheme: string, auth: string, cb: (rc: number) => void): number;
   readonly timeout: number;
+  /** The C client's `zoo_state()`: 1 connecting, 2 associating, 3 connected, 999 not connected, ... */
+  readonly state: number;
 }
 
 /** The binding's wrapper object (an EventEmitter) around one native handle. */

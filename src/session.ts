@@ -29,6 +29,7 @@ import {
 } from './errors.js';
 import { MAX_DATA_BYTES, joinPath, nodeName, parentOf, validatePath } from './paths.js';
 import { deferred, type Deferred } from './wait.js';
+import { NOT_CONNECTED, holdFreeFds, releaseFds } from './fd-guard.js';
 
 const log = createDebug('zk-recipes:session');
 
@@ -377,6 +378,8 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   private readonly opts: Resolved;
   private handle: BindingHandle | undefined;
   private native: NativeHandle | undefined;
+  /** The handle whose closed socket's descriptor number is being held (src/fd-guard.ts). */
+  private fdGuard: { native: NativeHandle } | undefined;
   private _state: ConnectionState = 'connecting';
   private _sessionId = '0';
   private lostTimer: NodeJS.Timeout | undefined;
@@ -614,10 +617,33 @@ export class ZkSession extends EventEmitter<SessionEvents> {
         reject(this._state === 'closed' ? new ClosedError(`${op} ${path}: session is closed`, { op, path, cause: err }) : fromBindingError(err, op, path));
         return;
       }
+      if (native.state === NOT_CONNECTED) this.guardClosedSocket(native);
       if (typeof rc === 'number' && rc < 0) {
         reject(this._state === 'closed' || rc === -9 ? this.unusable(op, path, rc) : fromRc(rc, op, path));
       }
     });
+  }
+
+  /**
+   * The C client closed its socket inside a request call: hold the free descriptor numbers until
+   * it has a new socket (then the binding has dropped its stale poll handle). See src/fd-guard.ts.
+   */
+  private guardClosedSocket(native: NativeHandle): void {
+    if (this.fdGuard?.native === native) return;
+    const held = holdFreeFds();
+    if (held.length === 0) return;
+    log('socket closed inside a request call: holding %d free descriptor numbers until the client reconnects', held.length);
+    const deadline = Date.now() + 2 * this.negotiatedTimeoutMs + 1000;
+    const timer = setInterval(() => {
+      const s = this.native === native ? native.state : -1;
+      if (s === 1 || s === 2 || s === 3 || this.native !== native || Date.now() > deadline) {
+        clearInterval(timer);
+        releaseFds(held);
+        if (this.fdGuard?.native === native) this.fdGuard = undefined;
+      }
+    }, 20);
+    timer.unref();
+    this.fdGuard = { native };
   }
 
   private unusable(op: string, path: string, rc: number): ZkError {

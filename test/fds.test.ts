@@ -60,3 +60,24 @@ describe('withoutInheritedFds', () => {
     expect(() => withoutInheritedFds(['ls'], Number.NaN)).toThrow(InvalidArgumentError);
   });
 });
+
+describe('fd guard (src/fd-guard.ts)', () => {
+  it('holds every free descriptor number up to past the highest in use, a just-closed one included, and releases them', async () => {
+    const { openSync, closeSync } = await import('node:fs');
+    const { holdFreeFds, releaseFds } = await import('../src/fd-guard.js');
+    const opened = Array.from({ length: 5 }, () => openSync('/dev/null', 'r'));
+    const hole = opened[2]!;
+    closeSync(hole); // as the C client closes its socket
+    const held = holdFreeFds(4);
+    try {
+      expect(held).toContain(hole);
+      expect(Math.max(...held)).toBeGreaterThan(Math.max(...opened));
+      const next = openSync('/dev/null', 'r'); // a new socket meanwhile gets a higher number
+      expect(held).not.toContain(next);
+      closeSync(next);
+    } finally {
+      releaseFds(held);
+      for (const fd of opened) if (fd !== hole) closeSync(fd);
+    }
+  });
+});

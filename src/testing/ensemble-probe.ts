@@ -5,6 +5,7 @@
  * @module
  */
 import { fourLetterWord, serverMode } from './fourlw.js';
+import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 
 /** Index of the server whose `srvr` says `leader`, or -1. */
 export async function leaderIndexOf(ports: ReadonlyArray<number | undefined>): Promise<number> {
@@ -39,4 +40,43 @@ export async function waitForQuorumOf(ports: () => ReadonlyArray<number | undefi
     if (Date.now() > deadline) throw new Error(`ensemble quorum: not ready within ${timeoutMs} ms (modes: ${modes.join(', ')})`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * What both ensemble strategies share: the servers by index, kill, and the probes above on the
+ * ports of the servers that run. A strategy says how to restart and close, and which servers run.
+ */
+export abstract class ProbedEnsemble<S extends ZooKeeperServer & { readonly port: number; kill(): Promise<void> }> implements ZooKeeperEnsemble {
+  /** All servers' `host:port`, comma-separated. */
+  readonly connectString: string;
+
+  constructor(readonly servers: readonly S[]) {
+    this.connectString = servers.map((s) => s.connectString).join(',');
+  }
+
+  /** Whether `s` runs now (only running servers are probed). */
+  protected abstract running(s: S): boolean;
+  abstract restart(i: number): Promise<void>;
+  abstract close(): Promise<void>;
+
+  protected at(i: number): S {
+    const s = this.servers[i];
+    if (!s) throw new RangeError(`ensemble: no server ${i} (have ${this.servers.length})`);
+    return s;
+  }
+
+  async kill(i: number): Promise<void> { await this.at(i).kill(); }
+
+  /** Client ports, `undefined` for servers not running. */
+  private ports(): Array<number | undefined> {
+    return this.servers.map((s) => (this.running(s) ? s.port : undefined));
+  }
+
+  leaderIndex(): Promise<number> { return leaderIndexOf(this.ports()); }
+
+  serverOf(sessionId: string): Promise<number> { return serverIndexOf(this.ports(), sessionId); }
+
+  waitForQuorum(timeoutMs = 60_000): Promise<void> { return waitForQuorumOf(() => this.ports(), timeoutMs); }
+
+  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
 }

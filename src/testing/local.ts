@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import createDebug from 'debug';
 import { withoutInheritedFds } from '../fds.js';
 import { serverMode } from './fourlw.js';
-import { leaderIndexOf, serverIndexOf, waitForQuorumOf } from './ensemble-probe.js';
+import { ProbedEnsemble } from './ensemble-probe.js';
 import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 
 const log = createDebug('zk-recipes:testing');
@@ -275,20 +275,13 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   return server;
 }
 
-class LocalEnsemble implements ZooKeeperEnsemble {
-  readonly connectString: string;
+class LocalEnsemble extends ProbedEnsemble<LocalServer> {
   private closed = false;
-  constructor(readonly servers: readonly LocalServer[], private readonly dir: string) {
-    this.connectString = servers.map((s) => s.connectString).join(',');
+  constructor(servers: readonly LocalServer[], private readonly dir: string) {
+    super(servers);
   }
 
-  private at(i: number): LocalServer {
-    const s = this.servers[i];
-    if (!s) throw new RangeError(`ensemble: no server ${i} (have ${this.servers.length})`);
-    return s;
-  }
-
-  async kill(i: number): Promise<void> { await this.at(i).kill(); }
+  protected running(s: LocalServer): boolean { return s.child !== undefined; }
 
   async restart(i: number): Promise<void> {
     const s = this.at(i);
@@ -297,25 +290,12 @@ class LocalEnsemble implements ZooKeeperEnsemble {
     await this.waitForQuorum();
   }
 
-  /** Client ports, `undefined` for servers not running. */
-  private ports(): Array<number | undefined> {
-    return this.servers.map((s) => (s.child ? s.port : undefined));
-  }
-
-  leaderIndex(): Promise<number> { return leaderIndexOf(this.ports()); }
-
-  serverOf(sessionId: string): Promise<number> { return serverIndexOf(this.ports(), sessionId); }
-
-  waitForQuorum(timeoutMs = 60_000): Promise<void> { return waitForQuorumOf(() => this.ports(), timeoutMs); }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.servers.map((s) => s.close()));
     rmSync(this.dir, { recursive: true, force: true });
   }
-
-  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
 }
 
 /**
