@@ -3,7 +3,7 @@
  * server answers map to one subclass per ZooKeeper return code, so callers can write
  * `if (err instanceof NoNodeError)` or `switch (err.code)` instead of matching message text.
  *
- * The `zookeeper` binding reports failures as `Error('-101 no node')` (asynchronous) or
+ * The optional native transport (the `zookeeper` binding) reports failures as `Error('-101 no node')` (asynchronous) or
  * `Error('fn: "a_exists" ... result: "ZINVALIDSTATE -9"')` (synchronous); {@link fromBindingError}
  * parses both.
  * @module
@@ -34,6 +34,17 @@ export type ZkErrorCode =
   | 'CLOSING'
   | 'NOTHING'
   | 'SESSION_MOVED'
+  | 'NEW_CONFIG_NO_QUORUM'
+  | 'RECONFIG_IN_PROGRESS'
+  | 'UNKNOWN_SESSION'
+  | 'NOT_READONLY'
+  | 'EPHEMERAL_ON_LOCAL_SESSION'
+  | 'NO_WATCHER'
+  | 'REQUEST_TIMEOUT'
+  | 'RECONFIG_DISABLED'
+  | 'SESSION_CLOSED_REQUIRE_SASL_AUTH'
+  | 'QUOTA_EXCEEDED'
+  | 'THROTTLED_OP'
   | 'UNKNOWN'
   // library codes (no server round trip involved)
   | 'CLOSED'
@@ -43,7 +54,9 @@ export type ZkErrorCode =
   | 'ABORTED'
   | 'CONNECT_TIMEOUT'
   | 'LOCK_LOST'
-  | 'ILLEGAL_STATE';
+  | 'ILLEGAL_STATE'
+  | 'PROTOCOL_ERROR'
+  | 'UNSUPPORTED';
 
 /** Context attached to an error: which operation on which path. */
 export interface ZkErrorContext {
@@ -55,6 +68,8 @@ export interface ZkErrorContext {
   rc?: number;
   /** The underlying error, e.g. a cleanup failure or the binding's original error. */
   cause?: unknown;
+  /** In a failed transaction: the index of the operation that failed. */
+  opIndex?: number;
 }
 
 /** Base class of every error zk-recipes throws. */
@@ -67,6 +82,8 @@ export class ZkError extends Error {
   readonly path: string | undefined;
   /** The operation concerned, if any. */
   readonly op: string | undefined;
+  /** In a failed transaction (`multi`): the index of the operation that failed, else undefined. */
+  readonly opIndex: number | undefined;
 
   /**
    * @param code - stable code
@@ -80,6 +97,7 @@ export class ZkError extends Error {
     this.rc = ctx.rc;
     this.path = ctx.path;
     this.op = ctx.op;
+    this.opIndex = ctx.opIndex;
   }
 }
 
@@ -124,6 +142,26 @@ export class InvalidAclError extends ZkError { /** @internal */ constructor(m: s
 /** Ephemeral nodes cannot have children (rc -108). */
 export class NoChildrenForEphemeralsError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NO_CHILDREN_FOR_EPHEMERALS', m, c); } }
 
+/** The session moved to another server (rc -118): this connection may not use it any more. */
+export class SessionMovedError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('SESSION_MOVED', m, c); } }
+/** A write reached a server in read-only mode (rc -119). */
+export class NotReadOnlyError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NOT_READONLY', m, c); } }
+/** No such watch to remove (rc -121). */
+export class NoWatcherError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NO_WATCHER', m, c); } }
+/** The server's quota for the path was exceeded (rc -125, with `zookeeper.enforceQuota`). */
+export class QuotaExceededError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('QUOTA_EXCEEDED', m, c); } }
+/** The server is shedding load and refused the request (rc -127); safe to retry later. */
+export class ThrottledOpError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('THROTTLED_OP', m, c); } }
+/** Dynamic reconfiguration is disabled on the ensemble (rc -123). */
+export class ReconfigDisabledError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('RECONFIG_DISABLED', m, c); } }
+/**
+ * The server sent bytes that are not a valid ZooKeeper frame (truncated, over `maxFrameBytes`,
+ * an unknown xid or event): the client dropped that connection and reconnects.
+ */
+export class ProtocolError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('PROTOCOL_ERROR', m, c); } }
+/** The transport in use cannot do this (e.g. multi on the native binding); nothing was sent. */
+export class UnsupportedError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('UNSUPPORTED', m, c); } }
+
 type Ctor = new (m: string, c?: ZkErrorContext) => ZkError;
 
 /** ZooKeeper return codes → [code, class, text]. */
@@ -137,6 +175,9 @@ const RC: Record<number, [ZkErrorCode, Ctor | undefined, string]> = {
   [-7]: ['OPERATION_TIMEOUT', OperationTimeoutError, 'operation timeout'],
   [-8]: ['BAD_ARGUMENTS', undefined, 'bad arguments'],
   [-9]: ['INVALID_STATE', undefined, 'invalid zhandle state'],
+  [-12]: ['UNKNOWN_SESSION', undefined, 'unknown session'],
+  [-13]: ['NEW_CONFIG_NO_QUORUM', undefined, 'no quorum of the new configuration is connected'],
+  [-14]: ['RECONFIG_IN_PROGRESS', undefined, 'another reconfiguration is in progress'],
   [-100]: ['API_ERROR', undefined, 'api error'],
   [-101]: ['NO_NODE', NoNodeError, 'no node'],
   [-102]: ['NO_AUTH', NoAuthError, 'not authenticated'],
@@ -150,12 +191,20 @@ const RC: Record<number, [ZkErrorCode, Ctor | undefined, string]> = {
   [-115]: ['AUTH_FAILED', AuthFailedError, 'authentication failed'],
   [-116]: ['CLOSING', ClosedError, 'zookeeper is closing'],
   [-117]: ['NOTHING', undefined, '(not error) no server responses to process'],
-  [-118]: ['SESSION_MOVED', undefined, 'session moved to another server'],
+  [-118]: ['SESSION_MOVED', SessionMovedError, 'session moved to another server'],
+  [-119]: ['NOT_READONLY', NotReadOnlyError, 'not a read-only call (server in read-only mode)'],
+  [-120]: ['EPHEMERAL_ON_LOCAL_SESSION', undefined, 'ephemeral node on a local session'],
+  [-121]: ['NO_WATCHER', NoWatcherError, 'no such watcher'],
+  [-122]: ['REQUEST_TIMEOUT', undefined, 'request timeout'],
+  [-123]: ['RECONFIG_DISABLED', ReconfigDisabledError, 'reconfig is disabled'],
+  [-124]: ['SESSION_CLOSED_REQUIRE_SASL_AUTH', undefined, 'session closed: SASL authentication required'],
+  [-125]: ['QUOTA_EXCEEDED', QuotaExceededError, 'quota exceeded'],
+  [-127]: ['THROTTLED_OP', ThrottledOpError, 'operation throttled by the server'],
 };
 
 /** Return codes after which retrying the same request is safe and may succeed. */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof ConnectionLossError || err instanceof OperationTimeoutError;
+  return err instanceof ConnectionLossError || err instanceof OperationTimeoutError || err instanceof ThrottledOpError;
 }
 
 /**
@@ -164,12 +213,12 @@ export function isRetryable(err: unknown): boolean {
  * @param op - the operation, e.g. `create`
  * @param path - the path concerned (namespace already removed)
  */
-export function fromRc(rc: number, op: string, path?: string, cause?: unknown): ZkError {
+export function fromRc(rc: number, op: string, path?: string, cause?: unknown, opIndex?: number): ZkError {
   const known = RC[rc];
   const code = known?.[0] ?? 'UNKNOWN';
   const text = known?.[2] ?? `unknown error ${rc}`;
   const msg = `${op}${path === undefined ? '' : ` ${path}`}: ${text} (rc ${rc})`;
-  const ctx: ZkErrorContext = { op, path, rc, cause };
+  const ctx: ZkErrorContext = { op, path, rc, cause, opIndex };
   // -116 "closing" is reported as CLOSED: the caller closed the session under the request.
   if (rc === -116) return new ClosedError(msg, ctx);
   const C = known?.[1];

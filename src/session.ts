@@ -1,8 +1,9 @@
 /**
- * The session: one ZooKeeper session (and the native handle behind it) with a promise API, typed
- * errors, a connection-state machine, retries of what is safe to retry, protected creates,
- * container parents, a namespace, ACLs and guaranteed deletes. Recipes hold a session, never the
- * native handle.
+ * The session: one ZooKeeper session after another (each a transport: the TypeScript client by
+ * default, the native binding as an option) with a promise API, typed errors, a connection-state
+ * machine, retries of what is safe to retry, protected creates, container parents, a namespace,
+ * ACLs at create, transactions, persistent watches and guaranteed deletes. Recipes hold a
+ * session, never the transport.
  *
  * Connection states (the `state` property, and an event for each change):
  *
@@ -11,6 +12,7 @@
  * | `connecting` | first connection not yet made                                            |
  * | `connected`  | connected; emitted as `connected` first, `reconnected` after a drop      |
  * | `suspended`  | connection dropped; the session (and its ephemeral nodes) may still live |
+ * | `readOnly`   | on a read-only server (only with `canBeReadOnly`): reads work, writes fail |
  * | `lost`       | the session expired, or was suspended longer than its timeout            |
  * | `closed`     | `close()` was called; every call fails with `CLOSED`                     |
  *
@@ -22,14 +24,18 @@ import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
 import pRetry from 'p-retry';
-import { loadBinding, Z, type BindingHandle, type NativeHandle, type RawAcl, type RawStat, type RawWatcher } from './binding.js';
+import { ZkClient } from './client/client.js';
+import type { TlsOptions } from './client/connection.js';
+import { parseConnectString } from './client/hosts.js';
+import { CreateFlag as Z } from './client/records.js';
 import {
   ClosedError, ConnectionLossError, ConnectTimeoutError, InvalidArgumentError, NoNodeError, NodeExistsError,
-  NotEmptyError, ZkError, fromBindingError, fromRc, isRetryable,
+  NotEmptyError, ZkError, fromRc, isRetryable,
 } from './errors.js';
+import { openNativeTransport } from './native.js';
 import { MAX_DATA_BYTES, joinPath, nodeName, parentOf, validatePath } from './paths.js';
+import type { ClientWatcher, MultiOp, MultiResult, Transport, TransportName, WatchKind } from './transport.js';
 import { deferred, type Deferred } from './wait.js';
-import { NOT_CONNECTED, holdFreeFds, releaseFds } from './fd-guard.js';
 
 const log = createDebug('zk-recipes:session');
 
@@ -70,14 +76,15 @@ export type CreateMode =
   | 'persistent_sequential_ttl';
 
 const MODE_FLAGS: Record<CreateMode, number> = {
-  persistent: Z.PERSISTENT,
-  ephemeral: Z.EPHEMERAL,
-  persistent_sequential: Z.PERSISTENT_SEQUENTIAL,
-  ephemeral_sequential: Z.EPHEMERAL_SEQUENTIAL,
-  container: Z.CONTAINER,
-  persistent_ttl: Z.PERSISTENT_WITH_TTL,
-  persistent_sequential_ttl: Z.PERSISTENT_SEQUENTIAL_WITH_TTL,
+  persistent: Z.persistent,
+  ephemeral: Z.ephemeral,
+  persistent_sequential: Z.persistentSequential,
+  ephemeral_sequential: Z.ephemeralSequential,
+  container: Z.container,
+  persistent_ttl: Z.persistentWithTtl,
+  persistent_sequential_ttl: Z.persistentSequentialWithTtl,
 };
+const SEQUENTIAL = new Set<number>([Z.persistentSequential, Z.ephemeralSequential, Z.persistentSequentialWithTtl]);
 
 /** One ACL entry. `perms` is a bit set of {@link Perms}. */
 export interface Acl {
@@ -206,14 +213,30 @@ export interface SessionOptions {
   /** After `lost`, open a new ZooKeeper session by itself. @default true */
   reconnectAfterLost?: boolean;
   /**
-   * Log level of the native C client, which writes straight to stderr (0 silent … 4 debug).
-   * The setting is process-wide. @default 0
+   * `'client'`: the library's own TypeScript client (no native code). `'native'`: the `zookeeper`
+   * binding (an optional peer dependency, install it yourself), which has no multi, persistent
+   * watches, ACL at create or TLS: those fail with `UnsupportedError`. @default 'client'
+   */
+  transport?: TransportName;
+  /**
+   * Accept a server in read-only mode when no quorum can be reached: the state is `readOnly`,
+   * reads work, writes fail with `NotReadOnlyError`; the session moves to a read-write server
+   * when one appears. @default false
+   */
+  canBeReadOnly?: boolean;
+  /** TLS to the servers' `secureClientPort` (CA, client certificate and key, server name). Off by default. */
+  tls?: TlsOptions;
+  /** Largest reply frame accepted (ZooKeeper's `jute.maxbuffer` on the client side). @default 1 MB + 64 KB */
+  maxFrameBytes?: number;
+  /**
+   * Log level of the native C client (`transport: 'native'` only), which writes straight to
+   * stderr (0 silent … 4 debug). The setting is process-wide. @default 0
    */
   nativeLogLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 /** Connection state of a session. */
-export type ConnectionState = 'connecting' | 'connected' | 'suspended' | 'lost' | 'closed';
+export type ConnectionState = 'connecting' | 'connected' | 'readOnly' | 'suspended' | 'lost' | 'closed';
 
 /** Typed events of a {@link ZkSession}. */
 export interface SessionEvents {
@@ -253,15 +276,14 @@ export const kCredentials = Symbol('zk-recipes.credentials');
 const DEFAULTS = { sessionTimeoutMs: 10000, connectTimeoutMs: 15000 };
 const RETRY_DEFAULTS: Required<RetryOptions> = { retries: 5, minDelayMs: 100, maxDelayMs: 5000, factor: 2 };
 
-function toStat(s: RawStat): Stat {
-  return s as Stat; // the binding's object already has exactly these fields
-}
+const EMPTY = Buffer.alloc(0);
 
-function toData(data: NodeData | undefined, op: string, path: string): Buffer | string {
-  if (data === undefined) return '';
+function toData(data: NodeData | undefined, op: string, path: string): Uint8Array {
+  if (data === undefined) return EMPTY;
   if (typeof data === 'string') {
-    if (data.length > MAX_DATA_BYTES / 3 && Buffer.byteLength(data) > MAX_DATA_BYTES) tooLarge(Buffer.byteLength(data), op, path);
-    return data;
+    const b = Buffer.from(data, 'utf8');
+    if (b.length > MAX_DATA_BYTES) tooLarge(b.length, op, path);
+    return b;
   }
   if (data instanceof Uint8Array) {
     if (data.byteLength > MAX_DATA_BYTES) tooLarge(data.byteLength, op, path);
@@ -272,16 +294,6 @@ function toData(data: NodeData | undefined, op: string, path: string): Buffer | 
 
 function tooLarge(n: number, op: string, path: string): never {
   throw new InvalidArgumentError(`${op} ${path}: data is ${n} bytes, over ZooKeeper's limit of ${MAX_DATA_BYTES}`, { op, path });
-}
-
-function eventType(t: number): WatchEvent['type'] {
-  switch (t) {
-    case Z.CREATED_EVENT: return 'created';
-    case Z.DELETED_EVENT: return 'deleted';
-    case Z.CHANGED_EVENT: return 'changed';
-    case Z.CHILD_EVENT: return 'child';
-    default: return 'notwatching';
-  }
 }
 
 function num(v: unknown, name: string, min: number, integer = true): number {
@@ -306,16 +318,21 @@ interface Resolved {
   auth: AuthInfo[];
   defaultAcl: readonly Acl[] | undefined;
   reconnectAfterLost: boolean;
+  transport: TransportName;
+  canBeReadOnly: boolean;
+  tls: TlsOptions | undefined;
+  maxFrameBytes: number | undefined;
   nativeLogLevel: number;
 }
 
 function resolveOptions(connectString: unknown, o: SessionOptions | undefined): Resolved {
-  if (typeof connectString !== 'string' || !/^[^\s,/]+:\d+(,[^\s,/]+:\d+)*(\/.*)?$/.test(connectString)) {
-    throw new InvalidArgumentError(`session: connectString must look like "host:port[,host:port...]", got ${JSON.stringify(connectString)}`, { op: 'connect' });
+  if (typeof connectString !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[^\s,/[\]]+):\d+(,(\[[0-9a-fA-F:.]+\]|[^\s,/[\]]+):\d+)*(\/.*)?$/.test(connectString)) {
+    throw new InvalidArgumentError(`session: connectString must look like "host:port[,host:port...][/chroot]", got ${JSON.stringify(connectString)}`, { op: 'connect' });
   }
+  parseConnectString(connectString);
   if (o !== undefined && (o === null || typeof o !== 'object')) throw new InvalidArgumentError('session: options must be an object', { op: 'connect' });
   const opts = o ?? {};
-  const known = ['sessionTimeoutMs', 'connectTimeoutMs', 'namespace', 'retry', 'auth', 'defaultAcl', 'reconnectAfterLost', 'nativeLogLevel'];
+  const known = ['sessionTimeoutMs', 'connectTimeoutMs', 'namespace', 'retry', 'auth', 'defaultAcl', 'reconnectAfterLost', 'transport', 'canBeReadOnly', 'tls', 'maxFrameBytes', 'nativeLogLevel'];
   for (const k of Object.keys(opts)) if (!known.includes(k)) throw new InvalidArgumentError(`session: unknown option ${k}`, { op: 'connect' });
   const r = opts.retry ?? {};
   if (typeof r !== 'object' || r === null) throw new InvalidArgumentError('session: option retry must be an object', { op: 'connect' });
@@ -335,6 +352,10 @@ function resolveOptions(connectString: unknown, o: SessionOptions | undefined): 
   if (opts.reconnectAfterLost !== undefined && typeof opts.reconnectAfterLost !== 'boolean') {
     throw new InvalidArgumentError('session: option reconnectAfterLost must be a boolean', { op: 'connect' });
   }
+  const transport = opts.transport ?? 'client';
+  if (transport !== 'client' && transport !== 'native') throw new InvalidArgumentError(`session: option transport must be 'client' or 'native', got ${String(transport)}`, { op: 'connect' });
+  if (opts.canBeReadOnly !== undefined && typeof opts.canBeReadOnly !== 'boolean') throw new InvalidArgumentError('session: option canBeReadOnly must be a boolean', { op: 'connect' });
+  if (opts.tls !== undefined && (opts.tls === null || typeof opts.tls !== 'object')) throw new InvalidArgumentError('session: option tls must be an object { ca?, cert?, key?, servername?, rejectUnauthorized? }', { op: 'connect' });
   return {
     sessionTimeoutMs: num(opts.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs, 'sessionTimeoutMs', 1),
     connectTimeoutMs: num(opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, 'connectTimeoutMs', 1),
@@ -348,11 +369,101 @@ function resolveOptions(connectString: unknown, o: SessionOptions | undefined): 
     auth: authList as AuthInfo[],
     defaultAcl: opts.defaultAcl === undefined ? undefined : checkAcl(opts.defaultAcl, 'session: option defaultAcl'),
     reconnectAfterLost: opts.reconnectAfterLost ?? true,
+    transport,
+    canBeReadOnly: opts.canBeReadOnly ?? false,
+    tls: opts.tls,
+    maxFrameBytes: opts.maxFrameBytes === undefined ? undefined : num(opts.maxFrameBytes, 'maxFrameBytes', 1024),
     nativeLogLevel: level,
   };
 }
 
-type RawCb = (rc: number, err: string, a?: unknown, b?: unknown) => void;
+/** One write of a {@link ZkSession.multi} transaction. */
+export type TxnOp =
+  | {
+    /** Create a node. */
+    op: 'create';
+    /** The node's path (a sequential mode's prefix). */
+    path: string;
+    /** Payload (≤ 1 MB). */
+    data?: NodeData;
+    /** @default 'persistent' */
+    mode?: CreateMode;
+    /** @default the session's `defaultAcl` */
+    acl?: readonly Acl[];
+    /** For `_ttl` modes. */
+    ttlMs?: number;
+  }
+  | {
+    /** Delete a node. */
+    op: 'delete';
+    /** The node's path. */
+    path: string;
+    /** Expected data version; -1 (default) matches any. */
+    version?: number;
+  }
+  | {
+    /** Write a node's data. */
+    op: 'set';
+    /** The node's path. */
+    path: string;
+    /** New payload. */
+    data: NodeData;
+    /** Expected data version; -1 (default) matches any. */
+    version?: number;
+  }
+  | {
+    /** Check a node's data version (the transaction fails unless it matches). */
+    op: 'check';
+    /** The node's path. */
+    path: string;
+    /** Expected data version. */
+    version: number;
+  };
+
+/** The result of one op of a committed transaction, in the order of the ops. */
+export type TxnResult =
+  | {
+    /** A create. */
+    op: 'create';
+    /** The created path (with the sequence suffix). */
+    path: string;
+  }
+  | {
+    /** A delete. */
+    op: 'delete';
+  }
+  | {
+    /** A data write. */
+    op: 'set';
+    /** The node's new stat. */
+    stat: Stat;
+  }
+  | {
+    /** A version check. */
+    op: 'check';
+  };
+
+/** A persistent watch from {@link ZkSession.addWatch}: remove it with `remove()` or `await using`. */
+export interface PersistentWatch {
+  /** The watched path. */
+  readonly path: string;
+  /** Whether it covers the whole subtree. */
+  readonly recursive: boolean;
+  /** Removes the watch (on the server too). Idempotent. */
+  remove(): Promise<void>;
+  /** Same as `remove()`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+interface PersistentEntry {
+  path: string;
+  recursive: boolean;
+  watcher: ClientWatcher;
+}
+
+function wireAcl(acl: readonly Acl[]): readonly Acl[] {
+  return acl; // same shape on the wire: { perms, scheme, id }
+}
 
 /**
  * A ZooKeeper session with a promise API. Create one with {@link ZkSession.connect} (which waits
@@ -362,12 +473,13 @@ type RawCb = (rc: number, err: string, a?: unknown, b?: unknown) => void;
  * Connection states: on `suspended` the session (and its ephemeral nodes and watches) may still
  * live on the server; calls wait for the connection (up to `connectTimeoutMs`) and retry what is
  * safe to retry (connection loss, operation timeout) with the `retry` policy, then fail with
- * `ConnectionLossError` (or `OperationTimeoutError`); registered watches survive a reconnect to the same session. If the
- * connection is not back within the session timeout the session is treated as `lost`. On `lost`
- * the ephemeral nodes and watches of the old session are gone (a watch never fires for session
- * events); calls in flight fail (with `SessionExpiredError`, or a `ClosedError` while the handle is
- * replaced: such a request may or may not have been applied); unless `reconnectAfterLost: false`
- * a new ZooKeeper session is opened, later calls wait for it, and `reconnected` fires with
+ * `ConnectionLossError` (or `OperationTimeoutError`); registered watches survive a reconnect to
+ * the same session (they are set again on the new connection, and changes made meanwhile fire).
+ * If the connection is not back within the session timeout the session is treated as `lost`. On
+ * `lost` the ephemeral nodes and one-shot watches of the old session are gone (a watch never
+ * fires for session events); calls in flight fail with `ConnectionLossError` (they may or may not
+ * have been applied); unless `reconnectAfterLost: false` a new ZooKeeper session is opened, later
+ * calls wait for it, persistent watches are added again, and `reconnected` fires with
  * `newSession: true`. After `close()` every call fails with `ClosedError`.
  */
 export class ZkSession extends EventEmitter<SessionEvents> {
@@ -375,41 +487,46 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   readonly connectString: string;
   /** The namespace prefix ('' when none). */
   readonly namespace: string;
+  /** The transport in use: `'client'` (default) or `'native'`. */
+  readonly transport: TransportName;
   private readonly opts: Resolved;
-  private handle: BindingHandle | undefined;
-  private native: NativeHandle | undefined;
-  /** The handle whose closed socket's descriptor number is being held (src/fd-guard.ts). */
-  private fdGuard: { native: NativeHandle } | undefined;
+  private t: Transport | undefined;
   private _state: ConnectionState = 'connecting';
   private _sessionId = '0';
-  private lostTimer: NodeJS.Timeout | undefined;
   private waiters = new Set<Deferred<void>>();
   private backgroundDeletes = new Set<string>();
   private negotiatedTimeoutMs: number;
   private closedPromise: Promise<void> | undefined;
-  private readonly connectedOnce = new WeakSet<BindingHandle>();
+  private readonly connectedOnce = new WeakSet<Transport>();
   private reopenDelayMs = 0;
+  private readonly persistent = new Set<PersistentEntry>();
 
   private constructor(connectString: string, opts: Resolved) {
     super();
     this.connectString = connectString;
     this.opts = opts;
     this.namespace = opts.namespace;
+    this.transport = opts.transport;
     this.negotiatedTimeoutMs = opts.sessionTimeoutMs;
   }
 
   /**
    * Connects to ZooKeeper. Resolves once connected (and the namespace node exists).
-   * @param connectString - `host:port[,host:port...]`
+   * @param connectString - `host:port[,host:port...][/chroot]` (IPv6 as `[::1]:2181`)
    * @param options - see {@link SessionOptions}; each is validated, an error names the bad one
    * @throws InvalidArgumentError for bad options (nothing is opened)
    * @throws ConnectTimeoutError naming the connect string after `connectTimeoutMs`
+   * @throws AuthFailedError when the server rejects the credentials
    */
   static async connect(connectString: string, options?: SessionOptions): Promise<ZkSession> {
     const opts = resolveOptions(connectString, options);
     const session = new ZkSession(connectString, opts);
     const connected = session.nextConnected();
-    session.openHandle();
+    const onLost = (info: { reason: string }) => {
+      if (info.reason === 'auth_failed') connected.reject(fromRc(-115, 'connect', undefined));
+    };
+    session.on('lost', onLost);
+    session.openTransport();
     const timer = setTimeout(() => {
       connected.reject(new ConnectTimeoutError(`session: could not connect to ${connectString} within ${opts.connectTimeoutMs} ms`, { op: 'connect' }));
     }, opts.connectTimeoutMs);
@@ -420,6 +537,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       throw err;
     } finally {
       clearTimeout(timer);
+      session.off('lost', onLost);
     }
     if (opts.namespace) await session.ensureNamespace();
     return session;
@@ -446,36 +564,25 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   }
 
   /** @internal session id and password, for a real server-side expiry in tests. */
-  [kCredentials](): { clientId: string; password: string } {
-    if (!this.handle) throw new ClosedError('session: no handle', { op: 'credentials' });
-    return { clientId: this.handle.client_id, password: this.handle.client_password };
+  [kCredentials](): { clientId: string; password: Buffer; transport: TransportName } {
+    if (!this.t) throw new ClosedError('session: no transport', { op: 'credentials' });
+    return { clientId: this.t.sessionId, password: this.t.sessionPassword, transport: this.transport };
   }
 
   // ---- connection state machine -------------------------------------------------------------
 
-  private openHandle(): void {
-    const Binding = loadBinding();
-    const handle = new Binding({
-      connect: this.connectString,
-      timeout: this.opts.sessionTimeoutMs,
-      debug_level: this.opts.nativeLogLevel,
-      host_order_deterministic: false,
-      // The binding closes a handle as if its session had expired after 10 wake-ups in a row
-      // with no complete response (`response_counter_limit`); while a server restarts on a busy
-      // machine that fires in storms. The C client's own timeouts are the ones to trust.
-      response_counter_limit: 2 ** 30,
-    });
-    this.handle = handle;
-    this.native = handle.native;
-    handle.on('connect', () => this.onConnect(handle));
-    handle.on('connecting', () => this.onConnecting(handle));
-    handle.on('close', (_self: unknown, rc: unknown) => this.onHandleClose(handle, Number(rc)));
-    handle.init({});
-    for (const a of this.opts.auth) {
-      handle.native.add_auth(a.scheme ?? 'digest', a.credentials, (rc) => {
-        if (rc !== 0) log('add_auth failed rc=%d (scheme %s)', rc, a.scheme ?? 'digest');
-      });
-    }
+  private openTransport(): void {
+    const o = this.opts;
+    const auth = o.auth.map((a) => ({ scheme: a.scheme ?? 'digest', credentials: a.credentials }));
+    const t: Transport = o.transport === 'native'
+      ? openNativeTransport(this.connectString, { sessionTimeoutMs: o.sessionTimeoutMs, auth, canBeReadOnly: o.canBeReadOnly, tls: o.tls, maxFrameBytes: o.maxFrameBytes, nativeLogLevel: o.nativeLogLevel })
+      : new ZkClient(this.connectString, { sessionTimeoutMs: o.sessionTimeoutMs, auth, canBeReadOnly: o.canBeReadOnly, tls: o.tls, maxFrameBytes: o.maxFrameBytes });
+    this.t = t;
+    t.on('connected', (info) => this.onConnect(t, info.readOnly));
+    t.on('disconnected', () => this.onDisconnected(t));
+    t.on('expired', ({ reason }) => this.sessionLost(t, reason === 'server' ? 'expired' : 'timeout'));
+    t.on('authFailed', () => this.sessionLost(t, 'auth_failed'));
+    t.start();
   }
 
   private setState(next: ConnectionState): void {
@@ -486,57 +593,44 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     this.emit('state', next, prev);
   }
 
-  private onConnect(handle: BindingHandle): void {
-    if (handle !== this.handle || this._state === 'closed') return;
-    clearTimeout(this.lostTimer);
-    this.connectedOnce.add(handle);
+  private onConnect(t: Transport, readOnly: boolean): void {
+    if (t !== this.t || this._state === 'closed') return;
+    this.connectedOnce.add(t);
     this.reopenDelayMs = 0;
-    const id = handle.client_id;
+    const id = t.sessionId;
     const prev = this._state;
     const newSession = id !== this._sessionId;
     this._sessionId = id;
-    this.negotiatedTimeoutMs = handle.native.timeout || this.opts.sessionTimeoutMs;
-    this.setState('connected');
+    this.negotiatedTimeoutMs = t.sessionTimeoutMs || this.opts.sessionTimeoutMs;
+    if (newSession && prev !== 'connecting') this.readdPersistentWatches(t);
+    this.setState(readOnly ? 'readOnly' : 'connected');
     for (const w of this.waiters) w.resolve();
     this.waiters.clear();
     if (prev === 'connecting') this.emit('connected', { sessionId: id });
     else this.emit('reconnected', { sessionId: id, newSession });
   }
 
-  private onConnecting(handle: BindingHandle): void {
-    if (handle !== this.handle || this._state !== 'connected') return;
+  private onDisconnected(t: Transport): void {
+    if (t !== this.t || (this._state !== 'connected' && this._state !== 'readOnly')) return;
     this.setState('suspended');
     this.emit('suspended');
-    // The server expires a silent session after its timeout; past that, our ephemerals are gone
-    // for everyone else, so treat the session as lost now rather than when we hear of it.
-    this.lostTimer = setTimeout(() => {
-      if (this.handle === handle && this._state === 'suspended') this.sessionLost(handle, 'timeout');
-    }, this.negotiatedTimeoutMs);
   }
 
-  private onHandleClose(handle: BindingHandle, rc: number): void {
-    if (handle !== this.handle || this._state === 'closed') return;
-    if (rc === -112) this.sessionLost(handle, 'expired');
-    else if (rc === -113 || rc === -115) this.sessionLost(handle, 'auth_failed');
-    else log('handle closed unexpectedly rc=%d', rc);
-  }
-
-  private sessionLost(handle: BindingHandle, reason: 'expired' | 'timeout' | 'auth_failed'): void {
-    clearTimeout(this.lostTimer);
+  private sessionLost(t: Transport, reason: 'expired' | 'timeout' | 'auth_failed'): void {
+    if (t !== this.t || this._state === 'closed') return;
     const sessionId = this._sessionId;
-    this.handle = undefined;
-    this.native = undefined;
-    handle.removeAllListeners();
-    try { handle.close(); } catch { /* already dead */ }
+    this.t = undefined;
+    t.removeAllListeners();
+    void t.close().catch(() => undefined);
     this.setState('lost');
     this.emit('lost', { sessionId, reason });
     if (this._state !== 'lost') return; // a listener closed us
     if (this.opts.reconnectAfterLost && reason !== 'auth_failed') {
-      // A handle lost before it ever connected must not be replaced in a tight loop.
-      const delayMs = this.connectedOnce.has(handle) ? 0 : Math.min(Math.max(this.reopenDelayMs * 2, 50), 5000);
+      // A transport lost before it ever connected must not be replaced in a tight loop.
+      const delayMs = this.connectedOnce.has(t) ? 0 : Math.min(Math.max(this.reopenDelayMs * 2, 50), 5000);
       this.reopenDelayMs = delayMs;
-      if (delayMs === 0) this.openHandle();
-      else setTimeout(() => { if (this._state === 'lost') this.openHandle(); }, delayMs);
+      if (delayMs === 0) this.openTransport();
+      else setTimeout(() => { if (this._state === 'lost') this.openTransport(); }, delayMs);
     } else {
       void this.close();
     }
@@ -588,67 +682,22 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     return path.length === this.namespace.length ? '/' : path.slice(this.namespace.length);
   }
 
-  private wrapWatcher(w: Watcher): RawWatcher {
-    return (type, _state, path) => {
-      if (type === Z.SESSION_EVENT) return;
-      w({ type: eventType(type), path: this.strip(path) });
-    };
+  private wrapWatcher(w: Watcher): ClientWatcher {
+    if (!this.namespace) return w;
+    return (ev) => w({ type: ev.type, path: this.strip(ev.path) });
   }
 
-  /** One attempt: issue the request on the current handle. */
-  private call<T>(op: string, path: string, invoke: (n: NativeHandle, cb: RawCb) => number, map: (a: unknown, b: unknown) => T): Promise<T> {
-    const native = this.native;
-    if (!native || this._state === 'closed') {
+  /** One attempt on the current transport; errors name the caller's path (namespace removed). */
+  private call<T>(op: string, path: string, run: (t: Transport) => Promise<T>): Promise<T> {
+    const t = this.t;
+    if (!t || this._state === 'closed') {
       return Promise.reject(this._state === 'closed'
         ? new ClosedError(`${op} ${path}: session is closed`, { op, path })
         : new ConnectionLossError(`${op} ${path}: no connection (session ${this._state})`, { op, path }));
     }
-    return new Promise<T>((resolve, reject) => {
-      let rc: number;
-      try {
-        rc = invoke(native, (code, _err, a, b) => {
-          if (code === 0) resolve(map(a, b));
-          // -116 from a handle we replaced after `lost` (not from close()): the outcome is
-          // unknown, as after any connection loss, and the request may be retried.
-          else if (code === -116 && this._state !== 'closed') reject(new ConnectionLossError(`${op} ${path}: connection replaced (session ${this._state})`, { op, path, rc: code }));
-          else reject(fromRc(code, op, path));
-        });
-      } catch (err) {
-        reject(this._state === 'closed' ? new ClosedError(`${op} ${path}: session is closed`, { op, path, cause: err }) : fromBindingError(err, op, path));
-        return;
-      }
-      if (native.state === NOT_CONNECTED) this.guardClosedSocket(native);
-      if (typeof rc === 'number' && rc < 0) {
-        reject(this._state === 'closed' || rc === -9 ? this.unusable(op, path, rc) : fromRc(rc, op, path));
-      }
-    });
-  }
-
-  /**
-   * The C client closed its socket inside a request call: hold the free descriptor numbers until
-   * it has a new socket (then the binding has dropped its stale poll handle). See src/fd-guard.ts.
-   */
-  private guardClosedSocket(native: NativeHandle): void {
-    if (this.fdGuard?.native === native) return;
-    const held = holdFreeFds();
-    if (held.length === 0) return;
-    log('socket closed inside a request call: holding %d free descriptor numbers until the client reconnects', held.length);
-    const deadline = Date.now() + 2 * this.negotiatedTimeoutMs + 1000;
-    const timer = setInterval(() => {
-      const s = this.native === native ? native.state : -1;
-      if (s === 1 || s === 2 || s === 3 || this.native !== native || Date.now() > deadline) {
-        clearInterval(timer);
-        releaseFds(held);
-        if (this.fdGuard?.native === native) this.fdGuard = undefined;
-      }
-    }, 20);
-    timer.unref();
-    this.fdGuard = { native };
-  }
-
-  private unusable(op: string, path: string, rc: number): ZkError {
-    if (this._state === 'closed') return new ClosedError(`${op} ${path}: session is closed`, { op, path, rc });
-    return new ConnectionLossError(`${op} ${path}: handle not usable (session ${this._state})`, { op, path, rc });
+    const p = run(t);
+    if (!this.namespace) return p;
+    return p.catch((err: unknown) => { throw relabel(err, op, path); });
   }
 
   /**
@@ -656,7 +705,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * session's backoff, waiting for the connection to come back between attempts.
    */
   private async retrying<T>(op: string, path: string, attempt: () => Promise<T>): Promise<T> {
-    if (this._state !== 'connected' && this._state !== 'closed') await this.waitConnected(this.opts.connectTimeoutMs, op).catch(() => undefined);
+    if (this._state !== 'connected' && this._state !== 'readOnly' && this._state !== 'closed') await this.waitConnected(this.opts.connectTimeoutMs, op).catch(() => undefined);
     try {
       return await attempt();
     } catch (err) {
@@ -680,17 +729,32 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   // ---- operations ---------------------------------------------------------------------------
 
   /**
-   * Creates a node and returns its path (with the sequence suffix for sequential modes).
+   * Creates a node and returns its path (with the sequence suffix for sequential modes). The ACL
+   * is part of the create: no moment exists in which the node is open to others.
    * @param path - absolute path; for sequential modes the prefix the server appends to
    * @param data - payload (≤ 1 MB)
    * @param options - mode, parents, protection, TTL, ACL
    * @throws NodeExistsError, NoNodeError (parent missing and `createParents` off), NoAuthError, ...
    */
   async create(path: string, data?: NodeData, options: CreateOptions = {}): Promise<string> {
+    return (await this.createWithStat(path, data, options)).path;
+  }
+
+  /**
+   * Same as {@link ZkSession.create}, and also returns the new node's stat from the create's own
+   * reply (no second round trip). With the native transport, and for a node a retried protected
+   * create adopted, `stat` is read with an `exists` after the create.
+   */
+  async createWithStat(path: string, data?: NodeData, options: CreateOptions = {}): Promise<{
+    /** The created path. */
+    path: string;
+    /** The new node's stat. */
+    stat: Stat;
+  }> {
     const mode = options.mode ?? 'persistent';
     const flags = MODE_FLAGS[mode];
     if (flags === undefined) throw new InvalidArgumentError(`create ${path}: unknown mode ${String(mode)}`, { op: 'create', path });
-    validatePath(path, 'create', flags === Z.PERSISTENT_SEQUENTIAL || flags === Z.EPHEMERAL_SEQUENTIAL || flags === Z.PERSISTENT_SEQUENTIAL_WITH_TTL);
+    validatePath(path, 'create', SEQUENTIAL.has(flags));
     const bytes = toData(data, 'create', path);
     const ttl = options.ttlMs;
     const isTtl = mode === 'persistent_ttl' || mode === 'persistent_sequential_ttl';
@@ -704,47 +768,53 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       prefix = `_c_${randomUUID()}-`;
       target = joinPath(parentOf(path), prefix + nodeName(path));
     }
-    const attempt = async (): Promise<string> => {
+    const attempt = async (): Promise<{ path: string; stat: Stat | undefined }> => {
       if (prefix) {
         const mine = await this.findProtected(parentOf(path), prefix, mode);
-        if (mine) return mine;
+        if (mine) return { path: mine, stat: undefined };
       }
-      return this.createOnce(target, bytes, flags, ttl, options, acl);
+      return this.createOnce(target, bytes, flags, isTtl ? ttl : undefined, options, acl);
     };
-    let created: string;
+    let created: { path: string; stat: Stat | undefined };
     try {
-      created = await this.createOnce(target, bytes, flags, ttl, options, acl);
+      created = await this.createOnce(target, bytes, flags, isTtl ? ttl : undefined, options, acl);
     } catch (err) {
       if (!isRetryable(err)) throw err;
       // The create may have happened: a protected create looks for its node before trying again.
       created = await this.retrying('create', path, attempt);
     }
-    return created;
+    if (created.stat) return created as { path: string; stat: Stat };
+    const stat = await this.exists(created.path);
+    if (!stat) throw new NoNodeError(`create ${path}: node ${created.path} vanished right after its create`, { op: 'create', path });
+    return { path: created.path, stat };
   }
 
-  private async createOnce(path: string, data: Buffer | string, flags: number, ttl: number | undefined, o: CreateOptions, acl: readonly Acl[] | undefined): Promise<string> {
+  private async createOnce(path: string, data: Uint8Array, flags: number, ttl: number | undefined, o: CreateOptions, acl: readonly Acl[] | undefined): Promise<{ path: string; stat: Stat | undefined }> {
     const full = this.full(path);
-    const invoke = (n: NativeHandle, cb: RawCb) => (ttl ? n.a_create_ttl(full, data, flags, ttl, cb) : n.a_create(full, data, flags, cb));
-    let created: string;
+    const wire = wireAcl(acl ?? Acls.OPEN);
+    const once = () => this.call('create', path, (t) => t.create(full, data, { acl: wire, flags, ttl }));
+    let created: { path: string; stat?: Stat | undefined };
     try {
-      created = await this.call('create', path, invoke, (p) => this.strip(p as string));
+      created = await once();
     } catch (err) {
       if (!(err instanceof NoNodeError) || !o.createParents) throw err;
       await this.mkdirs(parentOf(path), o.parentMode ?? 'container', acl);
-      created = await this.call('create', path, invoke, (p) => this.strip(p as string));
+      created = await once();
     }
-    if (acl && acl !== Acls.OPEN) await this.setAcl(created, acl);
-    return created;
+    const result = { path: this.strip(created.path), stat: created.stat };
+    if (this.t && !this.t.aclAtCreate && acl && acl !== Acls.OPEN) await this.setAcl(result.path, acl);
+    return result;
   }
 
   /** Creates `path` and its missing ancestors (containers by default). Existing nodes are kept. */
   private async mkdirs(path: string, mode: 'container' | 'persistent', acl: readonly Acl[] | undefined): Promise<void> {
     if (path === '/' && !this.namespace) return;
     const full = this.full(path);
-    const flags = mode === 'container' ? Z.CONTAINER : Z.PERSISTENT;
+    const flags = mode === 'container' ? Z.container : Z.persistent;
+    const wire = wireAcl(acl ?? Acls.OPEN);
     try {
-      await this.retrying('create', path, () => this.call('create', path, (n, cb) => n.a_create(full, '', flags, cb), () => undefined));
-      if (acl && acl !== Acls.OPEN) await this.setAcl(path, acl);
+      await this.retrying('create', path, () => this.call('create', path, (t) => t.create(full, EMPTY, { acl: wire, flags })));
+      if (this.t && !this.t.aclAtCreate && acl && acl !== Acls.OPEN) await this.setAcl(path, acl);
     } catch (err) {
       if (err instanceof NodeExistsError) return;
       if (!(err instanceof NoNodeError) || path === '/') throw err;
@@ -786,9 +856,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     validatePath(path, 'get');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
-    return this.retrying('get', path, () => this.call('get', path,
-      (n, cb) => (w ? n.aw_get(full, w, cb) : n.a_get(full, false, cb)),
-      (stat, data) => ({ data: (data as Buffer | undefined) ?? Buffer.alloc(0), stat: toStat(stat as RawStat) })));
+    return this.retrying('get', path, () => this.call('get', path, (t) => t.getData(full, w)));
   }
 
   /**
@@ -801,7 +869,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     const version = options.version ?? -1;
     if (!Number.isInteger(version) || version < -1) throw new InvalidArgumentError(`set ${path}: version must be an integer >= -1`, { op: 'set', path });
     const full = this.full(path);
-    return this.retrying('set', path, () => this.call('set', path, (n, cb) => n.a_set(full, bytes, version, cb), (s) => toStat(s as RawStat)));
+    return this.retrying('set', path, () => this.call('set', path, (t) => t.setData(full, bytes, version)));
   }
 
   /**
@@ -812,14 +880,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     validatePath(path, 'exists');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
-    return this.retrying('exists', path, async () => {
-      try {
-        return await this.call('exists', path, (n, cb) => (w ? n.aw_exists(full, w, cb) : n.a_exists(full, false, cb)), (s) => toStat(s as RawStat));
-      } catch (err) {
-        if (err instanceof NoNodeError) return null;
-        throw err;
-      }
-    });
+    return this.retrying('exists', path, () => this.call('exists', path, (t) => t.exists(full, w)));
   }
 
   /**
@@ -827,11 +888,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * @throws NoNodeError
    */
   async getChildren(path: string, options: WatchOptions = {}): Promise<string[]> {
-    validatePath(path, 'getChildren');
-    const full = this.full(path);
-    const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
-    return this.retrying('getChildren', path, () => this.call('getChildren', path,
-      (n, cb) => (w ? n.aw_get_children(full, w, cb) : n.a_get_children(full, false, cb)), (c) => c as string[]));
+    return (await this.getChildrenWithStat(path, options)).children;
   }
 
   /**
@@ -848,9 +905,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     validatePath(path, 'getChildren');
     const full = this.full(path);
     const w = options.watch ? this.wrapWatcher(options.watch) : undefined;
-    return this.retrying('getChildren', path, () => this.call('getChildren', path,
-      (n, cb) => (w ? n.aw_get_children2(full, w, cb) : n.a_get_children2(full, false, cb)),
-      (c, s) => ({ children: c as string[], stat: toStat(s as RawStat) })));
+    return this.retrying('getChildren', path, () => this.call('getChildren', path, (t) => t.getChildren(full, w)));
   }
 
   /**
@@ -863,8 +918,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     const version = options.version ?? -1;
     if (!Number.isInteger(version) || version < -1) throw new InvalidArgumentError(`delete ${path}: version must be an integer >= -1`, { op: 'delete', path });
     if (options.recursive) return this.deleteRecursive(path);
-    const full = this.full(path);
-    const once = () => this.call('delete', path, (n, cb) => n.a_delete_(full, version, cb), () => undefined);
+    const once = () => this.deleteOnce(path, version);
     try {
       await once();
       return;
@@ -882,17 +936,21 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     }
   }
 
+  private deleteOnce(path: string, version: number): Promise<void> {
+    const full = this.full(path);
+    return this.call('delete', path, (t) => t.delete(full, version));
+  }
+
   private guaranteeDelete(path: string, version: number): void {
     if (this.backgroundDeletes.has(path)) return;
     this.backgroundDeletes.add(path);
     log('guaranteed delete of %s continues in the background', path);
-    const full = this.full(path);
     const loop = async () => {
       let delayMs = this.opts.retry.minDelayMs;
       while (this._state !== 'closed') {
         try {
           await this.waitConnected(this.negotiatedTimeoutMs, 'delete');
-          await this.call('delete', path, (n, cb) => n.a_delete_(full, version, cb), () => undefined);
+          await this.deleteOnce(path, version);
           log('guaranteed delete of %s done', path);
           return;
         } catch (err) {
@@ -924,11 +982,141 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     }
   }
 
+  /**
+   * Runs writes as one transaction: all happen, or none does. Every op is checked before anything
+   * is sent. Not retried after a connection loss (the outcome is then unknown: check, or make
+   * the transaction idempotent with `check` ops); `UnsupportedError` on the native transport.
+   * @throws the failing op's typed error (`NodeExistsError`, `BadVersionError`, ...) with
+   * `opIndex` naming the op; nothing was applied
+   */
+  async multi(ops: readonly TxnOp[]): Promise<TxnResult[]> {
+    if (!Array.isArray(ops) || ops.length === 0) throw new InvalidArgumentError('multi: ops must be a non-empty array', { op: 'multi' });
+    const wire: MultiOp[] = ops.map((o, i) => this.txnOp(o, i));
+    if (this._state !== 'connected' && this._state !== 'closed') await this.waitConnected(this.opts.connectTimeoutMs, 'multi').catch(() => undefined);
+    const results = await this.call('multi', ops[0]!.path, (t) => t.multi(wire)).catch((err: unknown) => {
+      if (err instanceof ZkError && err.opIndex !== undefined && this.namespace) {
+        const o = ops[err.opIndex]!;
+        throw fromRc(err.rc ?? -1, `multi op ${err.opIndex} (${o.op})`, o.path, err, err.opIndex);
+      }
+      throw err;
+    });
+    return results.map((r): TxnResult => {
+      switch (r.type) {
+        case 'create': return { op: 'create', path: this.strip(r.path) };
+        case 'setData': return { op: 'set', stat: r.stat };
+        case 'delete': return { op: 'delete' };
+        default: return { op: 'check' };
+      }
+    });
+  }
+
+  private txnOp(o: TxnOp, i: number): MultiOp {
+    const name = `multi op ${i}`;
+    if (!o || typeof o !== 'object') throw new InvalidArgumentError(`${name}: must be an object { op, path, ... }`, { op: 'multi', opIndex: i });
+    const version = (v: unknown, dflt: number | undefined): number => {
+      const n = v ?? dflt;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < -1) throw new InvalidArgumentError(`${name} (${o.op} ${o.path}): version must be an integer >= -1`, { op: 'multi', path: o.path, opIndex: i });
+      return n;
+    };
+    switch (o.op) {
+      case 'create': {
+        const mode = o.mode ?? 'persistent';
+        const flags = MODE_FLAGS[mode];
+        if (flags === undefined) throw new InvalidArgumentError(`${name} (create ${o.path}): unknown mode ${String(mode)}`, { op: 'multi', path: o.path, opIndex: i });
+        validatePath(o.path, `${name} (create)`, SEQUENTIAL.has(flags));
+        const isTtl = mode === 'persistent_ttl' || mode === 'persistent_sequential_ttl';
+        if (isTtl && (typeof o.ttlMs !== 'number' || !Number.isInteger(o.ttlMs) || o.ttlMs <= 0)) {
+          throw new InvalidArgumentError(`${name} (create ${o.path}): mode ${mode} needs ttlMs, a positive integer`, { op: 'multi', path: o.path, opIndex: i });
+        }
+        const acl = o.acl === undefined ? this.opts.defaultAcl : checkAcl(o.acl, `${name} (create ${o.path}): option acl`);
+        return { type: 'create', path: this.full(o.path), data: toData(o.data, name, o.path), acl: wireAcl(acl ?? Acls.OPEN), flags, ttl: isTtl ? o.ttlMs : undefined };
+      }
+      case 'delete':
+        validatePath(o.path, `${name} (delete)`);
+        return { type: 'delete', path: this.full(o.path), version: version(o.version, -1) };
+      case 'set':
+        validatePath(o.path, `${name} (set)`);
+        return { type: 'setData', path: this.full(o.path), data: toData(o.data, name, o.path), version: version(o.version, -1) };
+      case 'check':
+        validatePath(o.path, `${name} (check)`);
+        return { type: 'check', path: this.full(o.path), version: version(o.version, undefined) };
+      default:
+        throw new InvalidArgumentError(`${name}: op must be 'create', 'delete', 'set' or 'check', got ${JSON.stringify((o as { op?: unknown }).op)}`, { op: 'multi', opIndex: i });
+    }
+  }
+
+  /**
+   * Adds a persistent watch: `listener` hears every change of `path` (with `recursive`, of every
+   * node below it too; child-list changes are not reported to recursive watches, as in
+   * ZooKeeper) until the watch is removed. It survives reconnects (set again on each new
+   * connection, so changes made meanwhile fire) and is added again on a new session after `lost`
+   * (changes made while the session was lost are not replayed: re-read on `reconnected`).
+   * `UnsupportedError` on the native transport.
+   */
+  async addWatch(path: string, listener: Watcher, options: {
+    /** Watch the whole subtree. @default false */
+    recursive?: boolean;
+  } = {}): Promise<PersistentWatch> {
+    validatePath(path, 'addWatch');
+    if (typeof listener !== 'function') throw new InvalidArgumentError(`addWatch ${path}: listener must be a function`, { op: 'addWatch', path });
+    const recursive = options.recursive ?? false;
+    const entry: PersistentEntry = { path, recursive, watcher: this.wrapWatcher(listener) };
+    const full = this.full(path);
+    await this.retrying('addWatch', path, () => this.call('addWatch', path, (t) => t.addWatch(full, entry.watcher, recursive)));
+    this.persistent.add(entry);
+    let removed: Promise<void> | undefined;
+    const remove = (): Promise<void> => {
+      if (removed) return removed;
+      this.persistent.delete(entry);
+      const kind: WatchKind = recursive ? 'persistentRecursive' : 'persistent';
+      removed = this.t && this._state !== 'closed'
+        ? this.call('removeWatch', path, (t) => t.removeWatch(full, kind, entry.watcher)).then(() => undefined, (err: unknown) => {
+          if (!isRetryable(err) && !(err instanceof ClosedError)) throw err;
+          // Not connected: the watch is forgotten here and dies with the connection's session.
+        })
+        : Promise.resolve();
+      return removed;
+    };
+    return { path, recursive, remove, [Symbol.asyncDispose]: remove };
+  }
+
+  private readdPersistentWatches(t: Transport): void {
+    for (const e of this.persistent) {
+      const full = this.full(e.path);
+      t.addWatch(full, e.watcher, e.recursive).catch((err: unknown) => log('re-adding the persistent watch on %s failed: %s', e.path, (err as Error).message));
+    }
+  }
+
+  /** Number of all nodes below `path` (ZooKeeper 3.6+). */
+  async getAllChildrenNumber(path: string): Promise<number> {
+    validatePath(path, 'getAllChildrenNumber');
+    const full = this.full(path);
+    return this.retrying('getAllChildrenNumber', path, () => this.call('getAllChildrenNumber', path, (t) => t.getAllChildrenNumber(full)));
+  }
+
+  /** Paths of this session's ephemeral nodes under `prefix` (ZooKeeper 3.6+). */
+  async getEphemerals(prefix = '/'): Promise<string[]> {
+    validatePath(prefix, 'getEphemerals');
+    const full = this.full(prefix);
+    const found = await this.retrying('getEphemerals', prefix, () => this.call('getEphemerals', prefix, (t) => t.getEphemerals(full)));
+    return this.namespace ? found.filter((p) => p === this.namespace || p.startsWith(`${this.namespace}/`)).map((p) => this.strip(p)) : found;
+  }
+
+  /** The identities the server associates with this session (ZooKeeper 3.7+). */
+  async whoAmI(): Promise<Array<{
+    /** Auth scheme (`ip`, `digest`, ...). */
+    scheme: string;
+    /** The identity within the scheme. */
+    user: string;
+  }>> {
+    return this.retrying('whoAmI', '/', () => this.call('whoAmI', '/', (t) => t.whoAmI()));
+  }
+
   /** Makes this server catch up with the leader for `path` (before a read that must be current). */
   async sync(path: string): Promise<void> {
     validatePath(path, 'sync');
     const full = this.full(path);
-    return this.retrying('sync', path, () => this.call('sync', path, (n, cb) => n.a_sync(full, cb), () => undefined));
+    return this.retrying('sync', path, () => this.call('sync', path, (t) => t.sync(full)));
   }
 
   /** Reads a node's ACL. */
@@ -940,8 +1128,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   }> {
     validatePath(path, 'getAcl');
     const full = this.full(path);
-    return this.retrying('getAcl', path, () => this.call('getAcl', path, (n, cb) => n.a_get_acl(full, cb),
-      (acl, stat) => ({ acl: (acl as RawAcl[]).map((a) => ({ perms: a.perms, scheme: a.scheme, id: a.auth })), stat: toStat(stat as RawStat) })));
+    return this.retrying('getAcl', path, () => this.call('getAcl', path, (t) => t.getACL(full)));
   }
 
   /** Replaces a node's ACL; `version` (default -1) is the expected ACL version. */
@@ -949,8 +1136,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     validatePath(path, 'setAcl');
     checkAcl(acl, `setAcl ${path}: acl`);
     const full = this.full(path);
-    const raw = acl.map((a) => ({ perm: a.perms, scheme: a.scheme, auth: a.id }));
-    return this.retrying('setAcl', path, () => this.call('setAcl', path, (n, cb) => n.a_set_acl(full, options.version ?? -1, raw, cb), () => undefined));
+    await this.retrying('setAcl', path, () => this.call('setAcl', path, (t) => t.setACL(full, wireAcl(acl), options.version ?? -1)));
   }
 
   /**
@@ -959,21 +1145,19 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    */
   close(): Promise<void> {
     if (this.closedPromise) return this.closedPromise;
-    clearTimeout(this.lostTimer);
-    const handle = this.handle;
-    this.handle = undefined;
-    this.native = undefined;
+    const t = this.t;
+    this.t = undefined;
     this.setState('closed');
     for (const w of this.waiters) w.reject(new ClosedError('session: closed', { op: 'close' }));
     this.waiters.clear();
-    this.closedPromise = new Promise<void>((resolve) => {
-      if (!handle) return resolve();
-      handle.removeAllListeners();
-      handle.on('close', () => resolve());
-      const t = setTimeout(resolve, 2000); // never let close() hang on a dead connection
-      t.unref();
-      try { handle.close(); } catch { resolve(); }
-    }).then(() => { this.emit('closed'); });
+    this.persistent.clear();
+    this.closedPromise = (async () => {
+      if (t) {
+        t.removeAllListeners();
+        await t.close().catch(() => undefined);
+      }
+      this.emit('closed');
+    })();
     return this.closedPromise;
   }
 
@@ -981,4 +1165,11 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** The same typed error with the caller's op and path (the namespace removed). */
+function relabel(err: unknown, op: string, path: string): unknown {
+  if (!(err instanceof ZkError) || err.rc === undefined || err.code === 'CLOSED') return err;
+  if (err.opIndex !== undefined) return err;
+  return fromRc(err.rc, op, path, err.cause);
 }

@@ -1,5 +1,9 @@
 // The test kit's partition proxy against a real server: a session behind it sees a silent server
-// (suspended, then lost past its timeout) while a session connected directly goes on.
+// (suspended, then lost past its timeout) while a session connected directly goes on. Its finer
+// faults (freeze, delay, corruption) are tested against a plain TCP server, no ZooKeeper needed.
+import { EventEmitter } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ZkSession } from '../src/index.js';
 import { fourLetterWord } from '../src/ops/fourlw.js';
@@ -100,5 +104,229 @@ describe('startProxy', () => {
     await proxy.close();
     await proxy.close();
     await expect(fourLetterWord('127.0.0.1', proxy.port, 'ruok', 2000)).rejects.toThrow();
+  });
+});
+
+/** Records what a socket receives; waits on its events (never polls, never sleeps). */
+class Recorder extends EventEmitter {
+  data = Buffer.alloc(0);
+  ended = false;
+  constructor(readonly socket: Socket) {
+    super();
+    socket.on('data', (d: Buffer) => { this.data = Buffer.concat([this.data, d]); this.emit('change'); });
+    socket.on('end', () => { this.ended = true; this.emit('change'); });
+    socket.on('close', () => this.emit('change'));
+    socket.on('error', () => undefined);
+  }
+  /** Resolves once `check()` holds; fails after `timeoutMs` naming `what`. */
+  until(check: (r: this) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onChange = () => {
+        if (!check(this)) return;
+        clearTimeout(t);
+        this.off('change', onChange);
+        resolve();
+      };
+      const t = setTimeout(() => {
+        this.off('change', onChange);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (have ${this.data.length} bytes, ended ${this.ended})`));
+      }, timeoutMs);
+      this.on('change', onChange);
+      onChange();
+    });
+  }
+  bytes(n: number): Promise<void> {
+    return this.until((r) => r.data.length >= n, `${n} bytes`);
+  }
+}
+
+/** A plain TCP server on 127.0.0.1 recording each connection, optionally echoing what it gets. */
+async function startTarget(echo: boolean): Promise<{ port: number; conn(i: number): Promise<Recorder> }> {
+  const conns: Recorder[] = [];
+  const events = new EventEmitter();
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    const r = new Recorder(s);
+    if (echo) s.on('data', (d: Buffer) => { if (!s.writableEnded) s.write(d); });
+    conns.push(r);
+    events.emit('conn');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.push(async () => {
+    for (const r of conns) r.socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    conn: (i) => new Promise((resolve, reject) => {
+      const check = () => {
+        const r = conns[i];
+        if (!r) return;
+        clearTimeout(t);
+        events.off('conn', check);
+        resolve(r);
+      };
+      const t = setTimeout(() => { events.off('conn', check); reject(new Error(`no connection #${i} at the target`)); }, 10_000);
+      events.on('conn', check);
+      check();
+    }),
+  };
+}
+
+async function dial(port: number): Promise<Recorder> {
+  const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  const r = new Recorder(s);
+  cleanup.push(async () => { s.destroy(); });
+  await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+  return r;
+}
+
+/** A proxy in front of a target, with one client connection through it and its far end. */
+async function rig(echo = false) {
+  const target = await startTarget(echo);
+  const proxy = await startProxy([{ host: '127.0.0.1', port: target.port }]);
+  cleanup.push(() => proxy.close());
+  const client = await dial(proxy.port);
+  const server = await target.conn(0);
+  return { target, proxy, client, server };
+}
+
+const directions = ['toServer', 'toClient'] as const;
+
+describe('startProxy faults', () => {
+  it('freeze() holds current connections both ways while new ones pass; thaw() delivers in order', async () => {
+    const { target, proxy, client, server } = await rig();
+    proxy.freeze();
+    client.socket.write('c1');
+    server.socket.write('s1');
+
+    // A connection made while frozen passes both ways; by then the frozen one has moved nothing.
+    const fresh = await dial(proxy.port);
+    const freshFar = await target.conn(1);
+    fresh.socket.write('hello');
+    await freshFar.until((r) => r.data.toString() === 'hello', 'hello through the new connection');
+    freshFar.socket.write('world');
+    await fresh.until((r) => r.data.toString() === 'world', 'world through the new connection');
+    client.socket.write('c2');
+    server.socket.write('s2');
+    fresh.socket.write('again');
+    await freshFar.until((r) => r.data.toString() === 'helloagain', 'a second chunk through the new connection');
+    expect(server.data.length).toBe(0);
+    expect(client.data.length).toBe(0);
+    expect(proxy.connections).toBe(2);
+
+    proxy.thaw();
+    await server.until((r) => r.data.length >= 4, 'the held client bytes');
+    await client.until((r) => r.data.length >= 4, 'the held server bytes');
+    expect(server.data.toString()).toBe('c1c2');
+    expect(client.data.toString()).toBe('s1s2');
+    // And forwarding goes on.
+    client.socket.write('c3');
+    await server.until((r) => r.data.toString() === 'c1c2c3', 'c3 after thaw');
+  });
+
+  it('thaw() during a partition keeps holding until heal()', async () => {
+    const { proxy, client, server } = await rig();
+    proxy.freeze();
+    proxy.partition();
+    client.socket.write('x');
+    proxy.thaw();
+    proxy.heal();
+    await server.until((r) => r.data.toString() === 'x', 'x after heal');
+  });
+
+  it('delay(ms) adds one-way latency both ways (lower bound only); 0 turns it off', async () => {
+    const { proxy, client } = await rig(true);
+    const ms = 200;
+    proxy.delay(ms);
+    const t0 = performance.now();
+    client.socket.write('a');
+    await client.bytes(1);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2 * ms); // there and back
+    const t1 = performance.now();
+    for (const c of 'bcdefg') client.socket.write(c);
+    await client.bytes(7);
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(2 * ms);
+    expect(client.data.toString()).toBe('abcdefg');
+    proxy.delay(0);
+    client.socket.write('h');
+    await client.until((r) => r.data.toString() === 'abcdefgh', 'h with the delay off');
+    expect(() => proxy.delay(-1)).toThrow(RangeError);
+    expect(() => proxy.delay(Number.NaN)).toThrow(RangeError);
+  });
+
+  it('delay() keeps the byte order when lowered while a chunk is in flight', async () => {
+    const { target, proxy, client, server } = await rig(true);
+    proxy.delay(300);
+    const t0 = performance.now();
+    client.socket.write('a');
+    await server.until((r) => r.data.toString() === 'a', 'a at the target');
+    // The echo of 'a' is written; a round trip on another socket to the target makes sure the
+    // proxy has read it (and queued it under the 300 ms delay) before the delay is lowered.
+    const probe = await dial(target.port);
+    probe.socket.write('probe');
+    await probe.bytes(5);
+    proxy.delay(0);
+    client.socket.write('b'); // undelayed both ways: would overtake 'a' if order were not kept
+    await client.bytes(2);
+    expect(client.data.toString()).toBe('ab');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(300);
+  });
+
+  it('delay(ms) also delays the close after the bytes', async () => {
+    const { proxy, client, server } = await rig();
+    proxy.delay(100);
+    server.socket.end('bye');
+    await client.until((r) => r.ended, 'the delayed FIN');
+    expect(client.data.toString()).toBe('bye');
+  });
+
+  it.each(directions)('corruptNext(%s, garbage) keeps the length, changes the bytes, then forwards normally', async (dir) => {
+    const { proxy, client, server } = await rig();
+    const [from, to] = dir === 'toServer' ? [client, server] : [server, client];
+    const chunk = Buffer.alloc(64, 0x41);
+    proxy.corruptNext(dir, 'garbage');
+    from.socket.write(chunk);
+    await to.bytes(64);
+    expect(to.data.length).toBe(64);
+    expect(to.data.equals(chunk)).toBe(false);
+    from.socket.write('next');
+    await to.bytes(68);
+    expect(to.data.subarray(64).toString()).toBe('next');
+    expect(to.ended).toBe(false);
+  });
+
+  it.each(directions)('corruptNext(%s, truncate) delivers the first half, then ends the destination', async (dir) => {
+    const { proxy, client, server } = await rig();
+    const [from, to] = dir === 'toServer' ? [client, server] : [server, client];
+    const chunk = Buffer.from('0123456789abcdefghij');
+    proxy.corruptNext(dir, 'truncate');
+    from.socket.write(chunk);
+    await to.until((r) => r.ended, 'FIN after the truncated chunk');
+    expect(to.data.toString()).toBe('0123456789');
+  });
+
+  it.each(directions)('corruptNext(%s, oversize) prefixes 0x7fffffff, then forwards normally', async (dir) => {
+    const { proxy, client, server } = await rig();
+    const [from, to] = dir === 'toServer' ? [client, server] : [server, client];
+    const chunk = Buffer.from('payload');
+    proxy.corruptNext(dir, 'oversize');
+    from.socket.write(chunk);
+    await to.bytes(4 + chunk.length);
+    expect(to.data.readUInt32BE(0)).toBe(0x7fffffff);
+    expect(to.data.subarray(4).equals(chunk)).toBe(true);
+    from.socket.write('next');
+    await to.bytes(4 + chunk.length + 4);
+    expect(to.data.subarray(4 + chunk.length).toString()).toBe('next');
+  });
+
+  it('corruptNext() affects only its direction', async () => {
+    const { proxy, client, server } = await rig();
+    proxy.corruptNext('toClient', 'oversize');
+    client.socket.write('up');
+    await server.until((r) => r.data.toString() === 'up', 'the untouched client bytes');
+    server.socket.write('down');
+    await client.bytes(8);
+    expect(client.data.readUInt32BE(0)).toBe(0x7fffffff);
+    expect(client.data.subarray(4).toString()).toBe('down');
   });
 });

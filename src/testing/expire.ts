@@ -1,5 +1,5 @@
 /**
- * Real server-side session expiry: open a second handle with the same session id and password,
+ * Real server-side session expiry: open a second client with the same session id and password,
  * wait for it to connect, close it. The server ends the session, so its ephemeral nodes really
  * vanish and the session sees `SESSION_EXPIRED`, exactly as in production.
  *
@@ -9,24 +9,21 @@
  * is repeated until the session reports `lost`.
  * @module
  */
-import { loadBinding } from '../binding.js';
+import { ZkClient } from '../client/client.js';
 import { kCredentials, type ZkSession } from '../session.js';
 
-async function twinClose(connectString: string, timeoutMs: number, clientId: string, password: string, sessionTimeoutMs: number): Promise<void> {
-  const Binding = loadBinding();
-  const twin = new Binding({ connect: connectString, timeout: sessionTimeoutMs, debug_level: 0, response_counter_limit: 2 ** 30, client_id: clientId, client_password: password });
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`expireSession: could not connect a second handle within ${timeoutMs} ms`)), timeoutMs);
-    twin.on('connect', () => { clearTimeout(t); resolve(); });
-    twin.on('close', () => { clearTimeout(t); resolve(); }); // already expired
-    twin.init({});
-  }).catch((err) => { twin.close(); throw err; });
-  await new Promise<void>((resolve) => {
-    twin.removeAllListeners();
-    twin.on('close', () => resolve());
-    setTimeout(resolve, 2000).unref();
-    twin.close();
-  });
+async function twinClose(connectString: string, timeoutMs: number, clientId: string, password: Buffer, sessionTimeoutMs: number): Promise<void> {
+  const twin = new ZkClient(connectString, { sessionTimeoutMs, session: { id: clientId, password }, followConfig: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`expireSession: could not connect a second client within ${timeoutMs} ms`)), timeoutMs);
+      twin.once('connected', () => { clearTimeout(t); resolve(); });
+      twin.once('expired', () => { clearTimeout(t); resolve(); }); // already expired
+      twin.start();
+    });
+  } finally {
+    await twin.close();
+  }
 }
 
 /**

@@ -5,6 +5,11 @@
  * server exactly as in a network partition and the server, hearing nothing, expires the session
  * after its timeout. `heal()` lets the held bytes through and forwarding resumes.
  *
+ * For testing a client's wire handling there are finer faults: `freeze()` / `thaw()` hold the bytes
+ * of the connections open now only (new ones pass), `delay(ms)` adds one-way latency,
+ * `corruptNext()` mangles the next chunk in one direction (random bytes, a truncated frame, or a
+ * bogus 0x7fffffff length prefix) and `dropConnections()` resets every connection.
+ *
  * ```ts
  * const proxy = await startProxy(server.connectString);
  * const session = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 3000 });
@@ -14,11 +19,23 @@
  * ```
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import createDebug from 'debug';
 import { parseConnectString, type ServerAddress } from '../ops/fourlw.js';
 
 const log = createDebug('zk-recipes:proxy');
+
+/** A direction of forwarding: server to client, or client to server. */
+export type ProxyDirection = 'toClient' | 'toServer';
+
+/**
+ * How `corruptNext()` mangles a chunk: `'garbage'` replaces every byte (same length),
+ * `'truncate'` forwards the first half then ends the destination socket, `'oversize'` prefixes a
+ * 4-byte big-endian length of 0x7fffffff.
+ */
+export type ProxyCorruption = 'garbage' | 'truncate' | 'oversize';
 
 /** A running proxy. */
 export interface ZkProxy {
@@ -34,12 +51,63 @@ export interface ZkProxy {
   partition(): void;
   /** Resumes forwarding: held bytes go through, stalled connections reach the server. Idempotent. */
   heal(): void;
+  /**
+   * Stops forwarding in both directions on the connections open now; their sockets stay open and
+   * their bytes are held. Unlike `partition()`, connections made later pass normally. Idempotent.
+   */
+  freeze(): void;
+  /**
+   * Resumes forwarding on frozen connections: their held bytes go through in order (unless the
+   * proxy is partitioned, in which case they wait for `heal()` too). Idempotent.
+   */
+  thaw(): void;
   /** Resets every current connection (both sides), as a crashed router would. New ones are accepted. */
   dropConnections(): void;
+  /**
+   * Adds `ms` of one-way latency to every chunk forwarded from now on, in both directions; the
+   * order of bytes (and of closes) is kept. `0` turns it off.
+   * @throws RangeError when `ms` is negative or not finite
+   */
+  delay(ms: number): void;
+  /**
+   * Replaces the next chunk forwarded in `direction` (on whichever connection forwards first):
+   * `'garbage'` with random bytes of the same length, each differing from the original;
+   * `'truncate'` with its first half, then ends (FIN) that connection's destination socket and
+   * discards what else comes for it; `'oversize'` with a 4-byte big-endian length of 0x7fffffff
+   * followed by the chunk. Forwarding then goes on normally. A later call for the same direction
+   * replaces one still pending.
+   */
+  corruptNext(direction: ProxyDirection, how: ProxyCorruption): void;
   /** Stops listening and resets every connection. Idempotent. */
   close(): Promise<void>;
   /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Runs tasks in the order given, each no sooner than the delay given with it. */
+class DelayLine {
+  private readonly queue: Array<{ due: number; run: () => void }> = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  push(delayMs: number, run: () => void): void {
+    if (delayMs <= 0 && this.queue.length === 0) { run(); return; }
+    this.queue.push({ due: performance.now() + delayMs, run });
+    if (!this.timer) this.pump();
+  }
+
+  cancel(): void {
+    this.queue.length = 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private readonly pump = (): void => {
+    this.timer = undefined;
+    // Timers may fire a little early: check the clock, and wait again if need be.
+    while (this.queue.length > 0 && this.queue[0]!.due <= performance.now()) this.queue.shift()!.run();
+    const head = this.queue[0];
+    if (head && !this.timer) this.timer = setTimeout(this.pump, Math.max(1, Math.ceil(head.due - performance.now())));
+  };
 }
 
 /** One client connection: the client socket, its upstream (once asked for) and what is held. */
@@ -48,19 +116,33 @@ interface Link {
   upstream: Socket | undefined;
   /** The upstream connection is established. */
   upstreamReady: boolean;
-  /** Bytes from the client held while partitioned (or before upstream connects). */
-  toServer: Buffer[];
-  /** Bytes from the server held while partitioned. */
-  toClient: Buffer[];
+  /** Frozen by `freeze()`: bytes are held until `thaw()`. */
+  frozen: boolean;
+  /** Bytes held per direction while partitioned or frozen (toServer also before upstream connects). */
+  held: Record<ProxyDirection, Buffer[]>;
+  /** Per-direction delay lines: chunks and closes pass through them before forwarding. */
+  lanes: Record<ProxyDirection, DelayLine>;
   /** The client closed its side (FIN or reset). */
   clientGone: boolean;
   /** The server closed its side. */
   upstreamGone: boolean;
 }
 
+const OVERSIZE = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
+
 function kill(s: Socket | undefined): void {
   if (!s || s.destroyed) return;
   try { s.resetAndDestroy(); } catch { s.destroy(); }
+}
+
+function end(s: Socket | undefined): void {
+  if (s && !s.destroyed && !s.writableEnded) s.end();
+}
+
+/** Random bytes of the same length, each one different from the original's. */
+function garble(chunk: Buffer): Buffer {
+  const noise = randomBytes(chunk.length);
+  return Buffer.from(chunk.map((b, i) => b ^ (1 + (noise[i]! % 255))));
 }
 
 /**
@@ -75,25 +157,46 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
   let partitioned = false;
   let closed = false;
   let next = 0;
+  let delayMs = 0;
+  const corruptions: Partial<Record<ProxyDirection, ProxyCorruption>> = {};
+
+  const isHeld = (link: Link): boolean => closed || partitioned || link.frozen;
 
   const drop = (link: Link): void => {
     links.delete(link);
+    link.lanes.toServer.cancel();
+    link.lanes.toClient.cancel();
     kill(link.client);
     kill(link.upstream);
   };
 
-  /** Passes held bytes and closes on, unless partitioned. */
+  /** Writes a chunk to its destination, applying a pending corruption. */
+  const send = (link: Link, dir: ProxyDirection, chunk: Buffer): void => {
+    const to = dir === 'toServer' ? link.upstream : link.client;
+    if (!to || to.destroyed || to.writableEnded) return;
+    const how = corruptions[dir];
+    if (!how) { to.write(chunk); return; }
+    delete corruptions[dir];
+    log('corrupting a %d-byte chunk %s: %s', chunk.length, dir, how);
+    if (how === 'truncate') to.end(chunk.subarray(0, chunk.length >> 1));
+    else to.write(how === 'garbage' ? garble(chunk) : Buffer.concat([OVERSIZE, chunk]));
+  };
+
+  /** Forwards a chunk now, or holds it. */
+  const forward = (link: Link, dir: ProxyDirection, chunk: Buffer): void => {
+    if (isHeld(link) || (dir === 'toServer' && !link.upstreamReady)) link.held[dir].push(chunk);
+    else send(link, dir, chunk);
+  };
+
+  /** Passes held bytes and closes on, unless held. */
   const flush = (link: Link): void => {
-    if (partitioned || closed) return;
-    const { client, upstream } = link;
-    if (upstream && link.upstreamReady && !upstream.destroyed) {
-      for (const b of link.toServer.splice(0)) upstream.write(b);
-      if (link.clientGone) upstream.end();
+    if (isHeld(link)) return;
+    if (link.upstream && link.upstreamReady) {
+      for (const b of link.held.toServer.splice(0)) send(link, 'toServer', b);
+      if (link.clientGone) end(link.upstream);
     }
-    if (!client.destroyed) {
-      for (const b of link.toClient.splice(0)) client.write(b);
-      if (link.upstreamGone) client.end();
-    }
+    for (const b of link.held.toClient.splice(0)) send(link, 'toClient', b);
+    if (link.upstreamGone) end(link.client);
     if (link.clientGone && link.upstreamGone) links.delete(link);
   };
 
@@ -108,10 +211,7 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
       log('link to %s:%d up', t.host, t.port);
       flush(link);
     });
-    up.on('data', (d: Buffer) => {
-      if (partitioned || link.client.destroyed) link.toClient.push(d);
-      else link.client.write(d);
-    });
+    up.on('data', (d: Buffer) => link.lanes.toClient.push(delayMs, () => forward(link, 'toClient', d)));
     up.on('error', (err: NodeJS.ErrnoException) => {
       if (!link.upstreamReady && attempt + 1 < targets.length) {
         up.removeAllListeners('close');
@@ -126,31 +226,34 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
       link.upstreamGone = true;
       flush(link);
     };
-    up.on('end', upstreamGone);
-    up.on('close', upstreamGone);
+    const delayedGone = () => link.lanes.toClient.push(delayMs, upstreamGone);
+    up.on('end', delayedGone);
+    up.on('close', delayedGone);
   };
 
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    client.on('error', () => undefined);
     if (closed) { kill(client); return; }
     client.setNoDelay(true);
-    const link: Link = { client, upstream: undefined, upstreamReady: false, toServer: [], toClient: [], clientGone: false, upstreamGone: false };
+    const link: Link = {
+      client, upstream: undefined, upstreamReady: false, frozen: false,
+      held: { toServer: [], toClient: [] }, lanes: { toServer: new DelayLine(), toClient: new DelayLine() },
+      clientGone: false, upstreamGone: false,
+    };
     links.add(link);
-    client.on('data', (d: Buffer) => {
-      const up = link.upstream;
-      if (partitioned || !up || !link.upstreamReady) link.toServer.push(d);
-      else up.write(d);
-    });
-    client.on('error', () => undefined);
+    client.on('data', (d: Buffer) => link.lanes.toServer.push(delayMs, () => forward(link, 'toServer', d)));
     const gone = () => {
       if (link.clientGone) return;
       link.clientGone = true;
       if (!link.upstream && !partitioned) { drop(link); return; }
       flush(link);
     };
-    client.on('end', gone);
-    client.on('close', gone);
+    const delayedGone = () => link.lanes.toServer.push(delayMs, gone);
+    client.on('end', delayedGone);
+    client.on('close', delayedGone);
     connectUpstream(link);
   });
+  server.on('error', (err) => log('server error %s', err.message));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -180,8 +283,27 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
         else flush(link);
       }
     },
+    freeze() {
+      if (closed) return;
+      for (const link of links) link.frozen = true;
+      log('froze %d links', links.size);
+    },
+    thaw() {
+      for (const link of [...links]) {
+        if (!link.frozen) continue;
+        link.frozen = false;
+        flush(link);
+      }
+    },
     dropConnections() {
       for (const link of [...links]) drop(link);
+    },
+    delay(ms) {
+      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`proxy: delay must be a finite number >= 0, got ${ms}`);
+      delayMs = ms;
+    },
+    corruptNext(direction, how) {
+      corruptions[direction] = how;
     },
     async close() {
       if (closed) return;

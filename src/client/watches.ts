@@ -1,0 +1,131 @@
+/**
+ * The watch registry: which callbacks wait for which server event, following the Java client's
+ * `ZKWatchManager`. One-shot watches are registered only once the read that set them succeeded
+ * (an exists on a missing node leaves an exist watch), and an event takes them away:
+ *
+ * | event            | one-shot watches it fires                  |
+ * |------------------|--------------------------------------------|
+ * | created, changed | data and exist watches of the path         |
+ * | deleted          | data, exist and child watches of the path  |
+ * | child            | child watches of the path                  |
+ *
+ * Persistent watches fire for every event on their path and stay; recursive ones fire for every
+ * event except `child` on their path and everything below it. After a reconnect the registry's
+ * paths go back to the server in SetWatches2 so that changes made meanwhile still fire.
+ * @internal
+ * @module
+ */
+import createDebug from 'debug';
+
+const log = createDebug('zk-recipes:client');
+
+/** What happened to a watched node. */
+export type WatchEventType = 'created' | 'deleted' | 'changed' | 'child';
+
+/** A node event as the client delivers it (path relative to the chroot). */
+export interface ClientWatchEvent {
+  type: WatchEventType;
+  path: string;
+}
+
+/** A watch callback. */
+export type ClientWatcher = (event: ClientWatchEvent) => void;
+
+/** Kinds of watch the server keeps. */
+export type WatchKind = 'data' | 'exist' | 'child' | 'persistent' | 'persistentRecursive';
+
+const KINDS: readonly WatchKind[] = ['data', 'exist', 'child', 'persistent', 'persistentRecursive'];
+
+export class WatchRegistry {
+  private readonly maps: Record<WatchKind, Map<string, Set<ClientWatcher>>> = {
+    data: new Map(), exist: new Map(), child: new Map(), persistent: new Map(), persistentRecursive: new Map(),
+  };
+
+  /** Adds `watcher` for `path`. */
+  add(kind: WatchKind, path: string, watcher: ClientWatcher): void {
+    const m = this.maps[kind];
+    let set = m.get(path);
+    if (!set) m.set(path, (set = new Set()));
+    set.add(watcher);
+  }
+
+  /**
+   * Removes `watcher` (or every watcher) of `path` for the kinds given. Returns whether the server
+   * still needs a watch of that kind on the path (another callback remains).
+   */
+  remove(kind: WatchKind, path: string, watcher?: ClientWatcher): { removed: boolean; remaining: boolean } {
+    const m = this.maps[kind];
+    const set = m.get(path);
+    if (!set) return { removed: false, remaining: false };
+    const removed = watcher === undefined ? set.size > 0 : set.delete(watcher);
+    if (watcher === undefined) set.clear();
+    if (set.size === 0) m.delete(path);
+    return { removed, remaining: set.size > 0 };
+  }
+
+  /** Whether any watcher of `kind` is registered on `path`. */
+  has(kind: WatchKind, path: string): boolean {
+    return this.maps[kind].has(path);
+  }
+
+  /** Total number of registered (path, kind) pairs. */
+  get size(): number {
+    let n = 0;
+    for (const k of KINDS) n += this.maps[k].size;
+    return n;
+  }
+
+  /** The paths of each kind, for SetWatches2 after a reconnect. */
+  paths(): Record<WatchKind, string[]> {
+    return {
+      data: [...this.maps.data.keys()], exist: [...this.maps.exist.keys()], child: [...this.maps.child.keys()],
+      persistent: [...this.maps.persistent.keys()], persistentRecursive: [...this.maps.persistentRecursive.keys()],
+    };
+  }
+
+  /** Forgets every watch (the session is gone: its watches died with it). */
+  clear(): void {
+    for (const k of KINDS) this.maps[k].clear();
+  }
+
+  /** Delivers a server event to the callbacks it concerns, taking one-shot watches away. */
+  deliver(event: ClientWatchEvent): void {
+    const { type, path } = event;
+    const fire: ClientWatcher[] = [];
+    const take = (kind: WatchKind) => {
+      const set = this.maps[kind].get(path);
+      if (!set) return;
+      this.maps[kind].delete(path);
+      for (const w of set) fire.push(w);
+    };
+    if (type === 'created' || type === 'changed') { take('data'); take('exist'); }
+    else if (type === 'deleted') { take('data'); take('exist'); take('child'); }
+    else take('child');
+    const p = this.maps.persistent.get(path);
+    if (p) for (const w of p) fire.push(w);
+    if (type !== 'child' && this.maps.persistentRecursive.size > 0) {
+      for (let at = path; ; at = parentPath(at)) {
+        const r = this.maps.persistentRecursive.get(at);
+        if (r) for (const w of r) fire.push(w);
+        if (at === '/') break;
+      }
+    }
+    // A callback registered twice for one event fires once (the Java client's set semantics).
+    const seen = fire.length > 1 ? new Set<ClientWatcher>() : undefined;
+    for (const w of fire) {
+      if (seen) { if (seen.has(w)) continue; seen.add(w); }
+      try {
+        w(event);
+      } catch (err) {
+        // A throwing callback must not break the socket handler that delivers events.
+        log('watch callback for %s threw: %O', path, err);
+        process.emitWarning(`zk-recipes: a watch callback for ${path} threw: ${(err as Error)?.message ?? String(err)}`, 'ZkWatchCallbackWarning');
+      }
+    }
+  }
+}
+
+function parentPath(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
