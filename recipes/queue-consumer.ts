@@ -23,7 +23,7 @@
 import { ClosedError, NoNodeError, NodeExistsError } from '../src/errors.js';
 import { joinPath } from '../src/paths.js';
 import { delay } from '../src/wait.js';
-import { QueueView, isSpuriousClose, type QueueCore } from './queue-view.js';
+import { QueueView, type QueueCore } from './queue-view.js';
 
 /** What a handler gets besides the item. */
 export interface ItemContext {
@@ -145,7 +145,7 @@ export class QueueConsumer<T> implements AsyncDisposable {
           if (v.shouldRelist()) await v.relist();
           backoffMs = 50;
         } catch (err) {
-          if ((err instanceof ClosedError && !isSpuriousClose(this.core.session, err)) || this.stopped) throw err;
+          if (err instanceof ClosedError || this.stopped) throw err;
           this.core.consumerError(err);
           await delay(backoffMs, this.stopCtl.signal).catch(() => undefined);
           backoffMs = Math.min(backoffMs * 2, 2000);
@@ -211,7 +211,7 @@ export class QueueConsumer<T> implements AsyncDisposable {
         // Not about this item: pause claiming (50 ms, doubling to 2 s) instead of failing every item in turn.
         this.pauseMs = Math.min(Math.max(50, this.pauseMs * 2), 2000);
         this.pausedUntil = Date.now() + this.pauseMs;
-        if (!(err instanceof ClosedError) || isSpuriousClose(this.core.session, err)) this.core.consumerError(err);
+        if (!(err instanceof ClosedError)) this.core.consumerError(err);
       })
       .finally(() => { this.view.busy.delete(name); this.inFlight.delete(p); });
     this.inFlight.add(p);

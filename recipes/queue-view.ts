@@ -13,15 +13,6 @@ import { ClosedError, NoNodeError } from '../src/errors.js';
 import type { WatchEvent, ZkSession } from '../src/session.js';
 import type { Codec } from './codec.js';
 
-/**
- * A `ClosedError` although the session is not closed: the session layer closed a handle under an
- * in-flight request while replacing a lost session (rc -116). The request may or may not have
- * happened; treat it like a connection loss. @internal
- */
-export function isSpuriousClose(session: ZkSession, err: unknown): boolean {
-  return err instanceof ClosedError && session.state !== 'closed';
-}
-
 /** Every item node's name starts with this (Curator's `QUEUE_ITEM_NAME`). */
 export const ITEM_PREFIX = 'queue-';
 

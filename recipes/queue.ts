@@ -41,7 +41,7 @@ import { WaitScope, checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { checkCodec, encodeAll, jsonCodec, type Codec } from './codec.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
 import { QueueConsumer, type ConsumeOptions, type ItemHandler } from './queue-consumer.js';
-import { ITEM_PREFIX, QueueView, fifoOrdering, isSpuriousClose, type Ordering, type PoisonInfo, type QueueCore } from './queue-view.js';
+import { ITEM_PREFIX, QueueView, fifoOrdering, type Ordering, type PoisonInfo, type QueueCore } from './queue-view.js';
 
 /** Options of the queue constructors. */
 export interface QueueOptions<T> {
@@ -134,14 +134,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     try {
       for (;;) {
         scope.throwIfAborted();
-        let r: TakeResult<T>;
-        try {
-          r = await this.takeOne(op);
-        } catch (err) {
-          if (!isSpuriousClose(this.session, err)) throw err;
-          await scope.race(this.session.waitConnected()); // the session is being replaced
-          continue;
-        }
+        const r: TakeResult<T> = await this.takeOne(op);
         if (r.got) return r.item;
         const view = this.takeView();
         if (view.shouldRelist()) continue;
@@ -237,15 +230,12 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
       const results = await Promise.allSettled(todo.map(create));
       const missing: number[] = [];
       let failure: unknown;
-      let reconnect = false;
       results.forEach((r, k) => {
         if (r.status === 'fulfilled') out[todo[k]!] = r.value;
         else if (r.reason instanceof NoNodeError && round < 3) missing.push(todo[k]!);
-        else if (isSpuriousClose(this.session, r.reason) && round < 3) { missing.push(todo[k]!); reconnect = true; }
         else failure ??= r.reason;
       });
       if (failure !== undefined) throw failure;
-      if (reconnect) await this.session.waitConnected();
       if (missing.length > 0) await this.ensurePath();
       todo = missing;
     }
@@ -310,10 +300,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
       }
       if (removed.status === 'rejected') {
         if (removed.reason instanceof NoNodeError) { v.done.add(name); continue; } // another taker won it
-        if (!isSpuriousClose(this.session, removed.reason)) throw removed.reason;
-        v.invalidate(); // the session was replaced under the delete: list again and retry
-        await this.session.waitConnected();
-        continue;
+        throw removed.reason;
       }
       v.done.add(name);
       if (got.status === 'rejected') {

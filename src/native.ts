@@ -146,9 +146,10 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
       try {
         rc = invoke(native, (code, _err, a, b) => {
           if (code === 0) resolve(map(a, b));
-          // -116 from a handle the session replaced after `lost` (not from close()): the outcome
-          // is unknown, as after any connection loss, and the request may be retried.
-          else if (code === -116 && !this.closed) reject(new ConnectionLossError(`${op} ${path}: connection replaced`, { op, path, rc: code }));
+          // -116: the handle was closed under the request (the session replaced it after `lost`,
+          // or closed): the outcome is unknown, as after any connection loss; the session turns
+          // it into CLOSED when it was its own close().
+          else if (code === -116) reject(new ConnectionLossError(`${op} ${path}: handle closed under the request`, { op, path, rc: code }));
           else reject(fromRc(code, op, path));
         });
       } catch (err) {

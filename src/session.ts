@@ -695,9 +695,17 @@ export class ZkSession extends EventEmitter<SessionEvents> {
         ? new ClosedError(`${op} ${path}: session is closed`, { op, path })
         : new ConnectionLossError(`${op} ${path}: no connection (session ${this._state})`, { op, path }));
     }
-    const p = run(t);
-    if (!this.namespace) return p;
-    return p.catch((err: unknown) => { throw relabel(err, op, path); });
+    return run(t).catch((err: unknown) => { throw this.callError(err, op, path); });
+  }
+
+  /**
+   * A request cut off by `close()` fails with CLOSED, not with the connection loss the transport
+   * saw (a transport replaced after `lost` reports CONNECTION_LOSS: retryable, as it should be);
+   * and errors name the caller's path, without the namespace.
+   */
+  private callError(err: unknown, op: string, path: string): unknown {
+    if (this._state === 'closed' && err instanceof ConnectionLossError) return new ClosedError(`${op} ${path}: session is closed`, { op, path, cause: err });
+    return this.namespace ? relabel(err, op, path) : err;
   }
 
   /**
@@ -737,7 +745,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * @throws NodeExistsError, NoNodeError (parent missing and `createParents` off), NoAuthError, ...
    */
   async create(path: string, data?: NodeData, options: CreateOptions = {}): Promise<string> {
-    return (await this.createWithStat(path, data, options)).path;
+    return (await this.createNode(path, data, options)).path;
   }
 
   /**
@@ -751,6 +759,14 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     /** The new node's stat. */
     stat: Stat;
   }> {
+    const created = await this.createNode(path, data, options);
+    if (created.stat) return created as { path: string; stat: Stat };
+    const stat = await this.exists(created.path);
+    if (!stat) throw new NoNodeError(`create ${path}: node ${created.path} vanished right after its create`, { op: 'create', path });
+    return { path: created.path, stat };
+  }
+
+  private async createNode(path: string, data: NodeData | undefined, options: CreateOptions): Promise<{ path: string; stat: Stat | undefined }> {
     const mode = options.mode ?? 'persistent';
     const flags = MODE_FLAGS[mode];
     if (flags === undefined) throw new InvalidArgumentError(`create ${path}: unknown mode ${String(mode)}`, { op: 'create', path });
@@ -783,10 +799,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       // The create may have happened: a protected create looks for its node before trying again.
       created = await this.retrying('create', path, attempt);
     }
-    if (created.stat) return created as { path: string; stat: Stat };
-    const stat = await this.exists(created.path);
-    if (!stat) throw new NoNodeError(`create ${path}: node ${created.path} vanished right after its create`, { op: 'create', path });
-    return { path: created.path, stat };
+    return created;
   }
 
   private async createOnce(path: string, data: Uint8Array, flags: number, ttl: number | undefined, o: CreateOptions, acl: readonly Acl[] | undefined): Promise<{ path: string; stat: Stat | undefined }> {

@@ -74,8 +74,9 @@ describe('Barrier', () => {
     await b.set();
     const p = b.wait();
     await s.exists('/');
+    const rejected = expect(p).rejects.toBeInstanceOf(ClosedError); // handled before close() settles it
     await s.close();
-    await expect(p).rejects.toBeInstanceOf(ClosedError);
+    await rejected;
   });
 
   it('rejects bad input before anything is written', async () => {

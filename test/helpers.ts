@@ -5,6 +5,12 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ZkSession, withoutInheritedFds, type SessionOptions } from '../src/index.js';
 import { startZooKeeper, type ZooKeeperServer } from '../src/testing/index.js';
 
+/**
+ * The transport the suites run on: the default client, or `ZK_TEST_TRANSPORT=native` (CI runs the
+ * conformance, lock and latch suites on the native binding too; child fixtures read it as well).
+ */
+export const TEST_TRANSPORT: 'client' | 'native' = process.env['ZK_TEST_TRANSPORT'] === 'native' ? 'native' : 'client';
+
 /** Starts one server for the file (beforeAll) and closes it (afterAll). */
 export function useServer(): { readonly server: ZooKeeperServer; connect(opts?: SessionOptions): Promise<ZkSession> } {
   let server: ZooKeeperServer | undefined;
@@ -21,7 +27,7 @@ export function useServer(): { readonly server: ZooKeeperServer; connect(opts?: 
       return server;
     },
     async connect(opts: SessionOptions = {}) {
-      const s = await ZkSession.connect(server!.connectString, { sessionTimeoutMs: 4000, ...opts });
+      const s = await ZkSession.connect(server!.connectString, { sessionTimeoutMs: 4000, transport: TEST_TRANSPORT, ...opts });
       sessions.add(s);
       return s;
     },

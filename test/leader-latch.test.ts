@@ -8,7 +8,7 @@ import { LeaderLatch, ZkSession } from '../src/index.js';
 import { expireSession } from '../src/testing/index.js';
 import { startProxy } from '../src/testing/proxy.js';
 import { TermLog } from './fixtures/latch-terms.js';
-import { spawnClean, nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
+import { TEST_TRANSPORT, spawnClean, nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 
 const zk = useServer();
 
@@ -195,7 +195,7 @@ describe('LeaderLatch', () => {
     try {
       // One session (handle) behind the proxy: with several handles, cutting all their connections
       // at once can abort the process inside the zookeeper binding (fault 2 in docs/binding-issues.md).
-      s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 4000 });
+      s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 4000, transport: TEST_TRANSPORT });
       const latches = [0, 1, 2].map((i) => new LeaderLatch(s!, path, { id: `c${i}` }));
       // Cut the connection at a different moment of each create: before it is sent, as it goes
       // out, and while the answer may be on its way back.

@@ -1,8 +1,8 @@
-// The published tarball: installs into an empty project and works from ESM, from CommonJS
-// `require` (Node 20's require(esm)) and from TypeScript, and its runtime dependencies do not
-// include the test kit's dev dependencies.
+// The published tarball: installs into an empty project with no compiler on PATH and no native
+// module in the tree, works from ESM, from CommonJS `require` (Node 20's require(esm)) and from
+// TypeScript, and its runtime dependencies do not include the test kit's dev dependencies.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,8 +13,26 @@ const work = mkdtempSync(join(tmpdir(), 'zk-recipes-pack-'));
 const zk = useServer();
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function run(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } });
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, npm_config_loglevel: 'error' } });
+}
+
+/** A PATH holding only node, npm and npx (and a shell's basics), so no compiler can be found. */
+function pathWithoutCompilers(): string {
+  const bin = join(work, 'bin');
+  execFileSync('mkdir', ['-p', bin]);
+  const which = (c: string) => execFileSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' }).trim();
+  for (const c of ['node', 'npm', 'npx', 'sh', 'env']) symlinkSync(which(c), join(bin, c));
+  return bin;
+}
+
+/** Every file under `dir` whose name ends with `suffix`. */
+function findFiles(dir: string, suffix: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith(suffix)) out.push(join(e.parentPath, e.name));
+  }
+  return out;
 }
 
 describe('npm pack', () => {
@@ -28,9 +46,19 @@ describe('npm pack', () => {
     const app = join(work, 'app');
     execFileSync('mkdir', ['-p', app]);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    run('npm', ['install', '--no-audit', '--no-fund', tarball, `typescript@${pkg.devDependencies.typescript}`, '@types/node@20'], app);
-    // The test kit's container support stays optional: testcontainers is not installed.
-    expect(() => run('node', ['-e', "require.resolve('testcontainers')"], app)).toThrow();
+    expect(Object.keys(pkg.dependencies)).not.toContain('zookeeper');
+    // No python3, make or C++ compiler reachable: an install that needed one would fail here.
+    const bare = { ...process.env, PATH: pathWithoutCompilers() };
+    expect(() => run('sh', ['-c', 'command -v g++ || command -v make || command -v python3'], app, bare)).toThrow();
+    const t0 = Date.now();
+    run('npm', ['install', '--no-audit', '--no-fund', tarball, `typescript@${pkg.devDependencies.typescript}`, '@types/node@20'], app, bare);
+    console.log(`packaging: npm install of the tarball (+ typescript, @types/node) took ${Date.now() - t0} ms with no compiler on PATH`);
+    // No native module anywhere in the installed tree, and neither optional peer is installed.
+    expect(findFiles(join(app, 'node_modules'), '.node')).toEqual([]);
+    expect(findFiles(join(app, 'node_modules'), 'binding.gyp')).toEqual([]);
+    for (const optional of ['testcontainers', 'zookeeper']) {
+      expect(() => run('node', ['-e', `require.resolve('${optional}')`], app), optional).toThrow();
+    }
 
     const cs = zk.server.connectString;
     writeFileSync(join(app, 'esm.mjs'), `

@@ -514,13 +514,22 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   }
 
   /** Sends one request on the current connection; the reply body goes through `decode`. */
-  private submit<T>(opcode: number, op: string, path: string | undefined, body: ((w: Writer) => void) | undefined, decode: ((r: Reader, h: ReplyHeader) => T) | undefined): Promise<T> {
+  private submit<T>(opcode: number, op: string, path: string | undefined, body: ((w: Writer) => void) | undefined, decode: ((r: Reader, h: ReplyHeader) => T) | undefined, onReply?: (err: number) => void): Promise<T> {
     const conn = this.conn;
     if (!conn || (this._state !== 'connected' && this._state !== 'readOnly')) return Promise.reject(this.unavailable(op, path));
-    return this.rawRequest(conn, opcode, op, path, body, decode);
+    return this.rawRequest(conn, opcode, op, path, body, decode, onReply);
   }
 
-  private rawRequest<T>(conn: Connection, opcode: number, op: string, path: string | undefined, body: ((w: Writer) => void) | undefined, decode: ((r: Reader, h: ReplyHeader) => T) | undefined): Promise<T> {
+  /** Registers `watcher` when the reply says the server set the watch (`kind` on success, `missing` on NO_NODE). */
+  private watchOnReply(path: string, watcher: ClientWatcher | undefined, kind: WatchKind, missing?: WatchKind): ((err: number) => void) | undefined {
+    if (!watcher) return undefined;
+    return (err) => {
+      if (err === 0) this.watches.add(kind, path, watcher);
+      else if (err === -101 && missing) this.watches.add(missing, path, watcher);
+    };
+  }
+
+  private rawRequest<T>(conn: Connection, opcode: number, op: string, path: string | undefined, body: ((w: Writer) => void) | undefined, decode: ((r: Reader, h: ReplyHeader) => T) | undefined, onReply?: (err: number) => void): Promise<T> {
     const xid = this.nextXid();
     const w = this.writer.begin().int(xid).int(opcode);
     if (body) body(w);
@@ -533,7 +542,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     return new Promise<T>((resolve, reject) => {
       const started = traced ? performance.now() : 0;
       const p: Pending = {
-        xid, opcode, op, path,
+        xid, opcode, op, path, onReply,
         decode: decode as Pending['decode'],
         resolve: traced ? (v) => { channels.reply.publish({ op, path, xid, err: 0, ms: performance.now() - started }); resolve(v as T); } : resolve as (v: unknown) => void,
         reject: traced ? (e) => { channels.reply.publish({ op, path, xid, err: e.rc ?? -1, ms: performance.now() - started }); reject(e); } : reject,
@@ -561,24 +570,17 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   /** A node's stat, or null; a watcher fires on its create (if missing), change or delete. */
   exists(path: string, watcher?: ClientWatcher): Promise<Stat | null> {
     const sp = this.toServer(path);
-    return this.submit(Op.exists, 'exists', path, (w) => writePathWatch(w, sp, watcher !== undefined), (r) => readStat(r)).then((stat) => {
-      if (watcher) this.watches.add('data', path, watcher);
-      return stat;
-    }, (err: unknown) => {
-      if (!(err instanceof NoNodeError)) throw err;
-      if (watcher) this.watches.add('exist', path, watcher);
-      return null;
-    });
+    return this.submit(Op.exists, 'exists', path, (w) => writePathWatch(w, sp, watcher !== undefined), (r) => readStat(r), this.watchOnReply(path, watcher, 'data', 'exist'))
+      .catch((err: unknown) => {
+        if (!(err instanceof NoNodeError)) throw err;
+        return null;
+      });
   }
 
   /** A node's data and stat; a watcher fires on its change or delete. */
   getData(path: string, watcher?: ClientWatcher): Promise<{ data: Buffer; stat: Stat }> {
     const sp = this.toServer(path);
-    return this.submit(Op.getData, 'get', path, (w) => writePathWatch(w, sp, watcher !== undefined), (r) => {
-      const res = readGetData(r);
-      if (watcher) this.watches.add('data', path, watcher);
-      return res;
-    });
+    return this.submit(Op.getData, 'get', path, (w) => writePathWatch(w, sp, watcher !== undefined), readGetData, this.watchOnReply(path, watcher, 'data'));
   }
 
   /** Writes data (`version` -1: any); returns the new stat. */
@@ -602,11 +604,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   /** Children and the parent's stat (getChildren2); a watcher fires on a child created or deleted, or the node deleted. */
   getChildren(path: string, watcher?: ClientWatcher): Promise<{ children: string[]; stat: Stat }> {
     const sp = this.toServer(path);
-    return this.submit(Op.getChildren2, 'getChildren', path, (w) => writePathWatch(w, sp, watcher !== undefined), (r) => {
-      const res = readChildren2(r);
-      if (watcher) this.watches.add('child', path, watcher);
-      return res;
-    });
+    return this.submit(Op.getChildren2, 'getChildren', path, (w) => writePathWatch(w, sp, watcher !== undefined), readChildren2, this.watchOnReply(path, watcher, 'child'));
   }
 
   /** Number of all descendants of a node. */
@@ -648,8 +646,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   async addWatch(path: string, watcher: ClientWatcher, recursive: boolean): Promise<void> {
     const sp = this.toServer(path);
     const mode = recursive ? AddWatchMode.persistentRecursive : AddWatchMode.persistent;
-    await this.submit(Op.addWatch, 'addWatch', path, (w) => writePathInt(w, sp, mode), undefined);
-    this.watches.add(recursive ? 'persistentRecursive' : 'persistent', path, watcher);
+    await this.submit(Op.addWatch, 'addWatch', path, (w) => writePathInt(w, sp, mode), undefined, this.watchOnReply(path, watcher, recursive ? 'persistentRecursive' : 'persistent'));
   }
 
   /**

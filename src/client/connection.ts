@@ -36,8 +36,13 @@ export interface TlsOptions {
 export interface Pending {
   xid: number;
   opcode: number;
-  /** Decodes the reply body (after the header); only called when `err` is 0, unless `always`. */
+  /** Decodes the reply body (after the header); only called when `err` is 0 (or a multi's body). */
   decode: ((r: Reader, h: ReplyHeader) => unknown) | undefined;
+  /**
+   * Called with the reply's error code as the reply is read, before the promise settles: a
+   * watch is registered here, so that a notification in the very next frame finds it.
+   */
+  onReply?: ((err: number) => void) | undefined;
   resolve(value: unknown): void;
   reject(err: ZkError): void;
   op: string;
@@ -222,6 +227,7 @@ export class Connection {
       this.pending.splice(0, this.head);
       this.head = 0;
     }
+    p.onReply?.(h.err);
     if (h.err !== 0 && !(p.opcode === Op.multi && r.remaining > 0)) {
       p.reject(fromRc(h.err, p.op, p.path));
       return;

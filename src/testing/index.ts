@@ -9,9 +9,13 @@ import { dockerAvailable, startContainerEnsemble, startContainerServer } from '.
 import { findLocalInstall, startLocalEnsemble, startLocalServer } from './local.js';
 import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 
-export type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
+export type { ZooKeeperEnsemble, ZooKeeperServer, ZooKeeperTls } from './types.js';
 export { expireSession } from './expire.js';
-export { findLocalInstall, freePort, startLocalEnsemble, startLocalServer, type LocalInstall, type LocalServerOptions } from './local.js';
+export {
+  SUPER_AUTH, findLocalInstall, freePort, localServerMode, startLocalEnsemble, startLocalServer, waitForServerMode,
+  type LocalEnsembleOptions, type LocalInstall, type LocalJoiner, type LocalServerOptions, type LocalZooKeeperEnsemble, type ServerMode,
+} from './local.js';
+export { TLS_SERVER_NAME, generateTestCerts, type TestCerts } from './tls.js';
 export { dockerAvailable, listTestContainers, removeRunContainers, startContainerEnsemble, startContainerServer } from './containers.js';
 export { fourLetterWord, serverMode } from './fourlw.js';
 

@@ -5,15 +5,17 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, closeSync, unlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import createDebug from 'debug';
 import { withoutInheritedFds } from '../fds.js';
-import { serverMode } from './fourlw.js';
+import { fourLetterWord } from './fourlw.js';
 import { ProbedEnsemble } from './ensemble-probe.js';
-import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
+import { generateTestCerts } from './tls.js';
+import type { ZooKeeperEnsemble, ZooKeeperServer, ZooKeeperTls } from './types.js';
 
 const log = createDebug('zk-recipes:testing');
 
@@ -37,7 +39,11 @@ export function findLocalInstall(env: NodeJS.ProcessEnv = process.env): LocalIns
     return { classpath: [join(home, 'conf'), ...jars].join(':'), source: `ZOOKEEPER_HOME=${home}` };
   }
   if (existsSync('/usr/share/java/zookeeper.jar')) {
-    return { classpath: '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar', source: '/usr/share/java/zookeeper.jar (Debian package)' };
+    // The jar's manifest Class-Path names netty-handler and netty-transport but not what they need
+    // (netty-codec, netty-resolver): without them the Netty connection factory, and so TLS, fails
+    // on the first connection with NoClassDefFoundError. The plain NIO factory needs neither.
+    const netty = ['netty-codec', 'netty-resolver'].map((j) => `/usr/share/java/${j}.jar`).filter((j) => existsSync(j));
+    return { classpath: ['/etc/zookeeper/conf', '/usr/share/java/zookeeper.jar', ...netty].join(':'), source: '/usr/share/java/zookeeper.jar (Debian package)' };
   }
   return undefined;
 }
@@ -133,6 +139,52 @@ interface ProcessSpec {
   dir: string;
   cfgFile: string;
   port: number;
+  /** Extra `-D` options (read-only mode, the superuser digest). */
+  jvmArgs?: readonly string[];
+  /** The TLS client port, which must listen too before the server counts as ready. */
+  tlsPort?: number;
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.setTimeout(1000, () => { sock.destroy(); resolve(false); });
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+/** A server mode as `srvr` reports it. */
+export type ServerMode = 'standalone' | 'leader' | 'follower' | 'observer' | 'read-only';
+
+/**
+ * The whole `Mode:` word of `srvr` on 127.0.0.1:`port` (`read-only` included, which
+ * `serverMode`'s `\w+` cuts to `read`), or undefined when the server does not serve.
+ */
+export async function localServerMode(port: number, timeoutMs = 1000): Promise<string | undefined> {
+  try {
+    return /Mode:\s*(\S+)/.exec(await fourLetterWord('127.0.0.1', port, 'srvr', timeoutMs))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Polls `srvr` on 127.0.0.1:`port` until the server reports `mode` (a mode, or a pattern such as
+ * `/leader|follower/`). A read-only server starts about 2 s after its peer lost the quorum, and
+ * a leader notices the loss only after `syncLimit` ticks (5 s here): hence the generous default.
+ * @throws Error naming the last mode seen when the deadline passes
+ */
+export async function waitForServerMode(port: number, mode: ServerMode | RegExp, timeoutMs = 30_000): Promise<void> {
+  const want = typeof mode === 'string' ? new RegExp(`^${mode}$`) : mode;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = await localServerMode(port);
+    if (seen !== undefined && want.test(seen)) return;
+    if (Date.now() > deadline) throw new Error(`server on port ${port}: mode ${String(mode)} not reached within ${timeoutMs} ms (last: ${seen ?? 'not serving'})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, child?: ChildProcess): Promise<void> {
@@ -162,6 +214,7 @@ function startProcess(spec: ProcessSpec): ChildProcess {
     '-Dzookeeper.fastleader.maxNotificationInterval=1000',
     '-Dzookeeper.cnxTimeout=1000',
     '-Dzookeeper.root.logger=WARN,CONSOLE',
+    ...(spec.jvmArgs ?? []),
     '-cp', spec.install.classpath,
     'org.apache.zookeeper.server.quorum.QuorumPeerMain', spec.cfgFile,
   ], { stdio: ['ignore', out, out] });
@@ -189,7 +242,7 @@ class LocalServer implements ZooKeeperServer {
   child: ChildProcess | undefined;
   private closed = false;
 
-  constructor(readonly spec: ProcessSpec, private readonly readyModes: RegExp, private readonly ownsDir: boolean) {
+  constructor(readonly spec: ProcessSpec, private readonly readyModes: RegExp, private readonly ownsDir: boolean, readonly tls?: ZooKeeperTls) {
     this.connectString = `127.0.0.1:${spec.port}`;
   }
 
@@ -197,7 +250,15 @@ class LocalServer implements ZooKeeperServer {
 
   async start(timeoutMs = 60_000): Promise<void> {
     this.child = startProcess(this.spec);
-    await waitFor(async () => this.readyModes.test((await serverMode('127.0.0.1', this.spec.port)) ?? ''), timeoutMs, `ZooKeeper on ${this.connectString}`, this.child);
+    // The secure port is bound after the plain one starts serving: wait for both.
+    const tlsPort = this.spec.tlsPort;
+    await waitFor(async () => this.readyModes.test((await localServerMode(this.spec.port)) ?? '') && (tlsPort === undefined || (await listening(tlsPort))),
+      timeoutMs, `ZooKeeper on ${this.connectString}`, this.child);
+  }
+
+  /** Waits until `srvr` reports `mode`. */
+  waitForMode(mode: ServerMode | RegExp, timeoutMs?: number): Promise<void> {
+    return waitForServerMode(this.spec.port, mode, timeoutMs);
   }
 
   /** Starts the process without waiting (ensemble members need their peers to become ready). */
@@ -252,11 +313,34 @@ export interface LocalServerOptions {
   install?: LocalInstall;
   /** Client port. @default a free port */
   port?: number;
+  /**
+   * Also serve a TLS client port (`secureClientPort`, client certificate required), with
+   * certificates made for this server; the server's `tls` says how to connect. @default false
+   */
+  tls?: boolean;
+}
+
+/**
+ * The zoo.cfg lines of a TLS client port. ZooKeeper 3.8 turns every zoo.cfg key it does not know
+ * into the system property `zookeeper.<key>`, which is where its X509Util reads `ssl.*` from.
+ * Only the Netty connection factory speaks TLS; it then serves the plain port too.
+ */
+function tlsConfig(port: number, keyStore: string, trustStore: string): string[] {
+  return [
+    'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
+    `secureClientPort=${port}`,
+    'secureClientPortAddress=127.0.0.1',
+    `ssl.keyStore.location=${keyStore}`,
+    'ssl.keyStore.type=PEM',
+    `ssl.trustStore.location=${trustStore}`,
+    'ssl.trustStore.type=PEM',
+    'ssl.clientAuth=need', // the default, written out: tests rely on a client certificate being checked
+  ];
 }
 
 /**
  * Starts one standalone server as a child Java process on a free loopback port with a temporary
- * data dir. Resolves once it answers `srvr`.
+ * data dir. Resolves once it answers `srvr` (and, with `tls`, its TLS port listens).
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<ZooKeeperServer> {
   const install = options.install ?? findLocalInstall();
@@ -264,8 +348,21 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'zk-recipes-'));
   const cfgFile = join(dir, 'zoo.cfg');
-  writeFileSync(cfgFile, [...BASE_CFG, `dataDir=${join(dir, 'data')}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1', ''].join('\n'));
-  const server = new LocalServer({ install, dir, cfgFile, port }, /standalone/, true);
+  let tls: ZooKeeperTls | undefined;
+  const cfg = [...BASE_CFG, `dataDir=${join(dir, 'data')}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1'];
+  try {
+    if (options.tls) {
+      const certs = await generateTestCerts(join(dir, 'tls'));
+      const tlsPort = await freePort();
+      tls = { port: tlsPort, connectString: `127.0.0.1:${tlsPort}`, ca: certs.ca, cert: certs.cert, key: certs.key, serverName: certs.serverName };
+      cfg.push(...tlsConfig(tlsPort, certs.serverKeyStoreFile, certs.caFile));
+    }
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  writeFileSync(cfgFile, [...cfg, ''].join('\n'));
+  const server = new LocalServer({ install, dir, cfgFile, port, tlsPort: tls?.port }, /standalone/, true, tls);
   try {
     await server.start();
   } catch (err) {
@@ -275,9 +372,84 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   return server;
 }
 
-class LocalEnsemble extends ProbedEnsemble<LocalServer> {
+/** The superuser of a `reconfig` ensemble, as `user:password` for `addAuth('digest', SUPER_AUTH)`. */
+export const SUPER_AUTH = 'super:test';
+
+/** `user:base64(sha1("user:password"))`: the form `DigestAuthenticationProvider.superDigest` takes. */
+function superDigest(auth: string): string {
+  return `${auth.slice(0, auth.indexOf(':'))}:${createHash('sha1').update(auth).digest('base64')}`;
+}
+
+/** Options of {@link startLocalEnsemble}. */
+export interface LocalEnsembleOptions {
+  /** The install to run. @default findLocalInstall() */
+  install?: LocalInstall;
+  /**
+   * Start servers with `-Dreadonlymode.enabled=true`: a server that lost the quorum serves reads
+   * as `read-only` (about 2 s after it lost it). @default false
+   */
+  readOnly?: boolean;
+  /**
+   * Enable dynamic reconfiguration: `reconfigEnabled=true`, membership in a dynamic config file,
+   * and the superuser {@link SUPER_AUTH} (the one who may run `reconfig`, whose ACL check it
+   * passes). Needed for {@link LocalZooKeeperEnsemble.spawnJoiner}. @default false
+   */
+  reconfig?: boolean;
+}
+
+/** A server started to be added to a running ensemble by a reconfig (see `spawnJoiner`). */
+export interface LocalJoiner extends ZooKeeperServer {
+  /** Its server id (`myid`). */
+  readonly id: number;
+  /** Its quorum (follower-to-leader) port. */
+  readonly quorumPort: number;
+  /** Its leader-election port. */
+  readonly electionPort: number;
+  /**
+   * `server.<id>=127.0.0.1:<quorum>:<election>:participant;127.0.0.1:<client>`: what to pass to
+   * `reconfig` as joining servers (zkCli: `reconfig -add <serverLine>`) to add it as a voter.
+   */
+  readonly serverLine: string;
+  /** Polls `srvr` until it reports `mode` (`follower` both before and after the reconfig; see `spawnJoiner`). */
+  waitForMode(mode: ServerMode | RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** A local ensemble: a {@link ZooKeeperEnsemble} with what only local processes can offer. */
+export interface LocalZooKeeperEnsemble extends ZooKeeperEnsemble {
+  /** Polls `srvr` on server `i` until it reports `mode`, e.g. `read-only` after a quorum loss. */
+  waitForMode(i: number, mode: ServerMode | RegExp, timeoutMs?: number): Promise<void>;
+  /**
+   * Starts one more server that can join by a reconfig (ensembles started with `reconfig: true`).
+   * Following the reconfig guide, it starts with the last committed membership plus itself as an
+   * observer, so it finds the leader and syncs without being a voter. Resolves once it serves:
+   * ZooKeeper 3.8 then reports it as `follower` already — the leader's config, which it adopts,
+   * does not list it, and such a server becomes a non-voting participant (the leader's `mntr`
+   * counts it in `zk_synced_non_voting_followers` until the reconfig makes it a voter).
+   * The ensemble's `close()` stops it too; `servers` does not list it.
+   * @throws Error when the ensemble was not started with `reconfig: true`
+   */
+  spawnJoiner(): Promise<LocalJoiner>;
+}
+
+class JoinerServer extends LocalServer implements LocalJoiner {
+  constructor(spec: ProcessSpec, readonly id: number, readonly quorumPort: number, readonly electionPort: number, readonly serverLine: string) {
+    // Configured as observer, it serves as a non-voting follower before its reconfig (see
+    // spawnJoiner); any serving mode counts as ready.
+    super(spec, /observer|follower|leader/, false);
+  }
+}
+
+interface MemberPorts { client: number; quorum: number; election: number }
+
+/** Lines of a reconfig-enabled server's dynamic config file. */
+const memberLine = (id: number, p: MemberPorts, role: 'participant' | 'observer') =>
+  `server.${id}=127.0.0.1:${p.quorum}:${p.election}:${role};127.0.0.1:${p.client}`;
+
+class LocalEnsemble extends ProbedEnsemble<LocalServer> implements LocalZooKeeperEnsemble {
   private closed = false;
-  constructor(servers: readonly LocalServer[], private readonly dir: string) {
+  private readonly joiners: JoinerServer[] = [];
+
+  constructor(servers: readonly LocalServer[], private readonly dir: string, private readonly settings: EnsembleSettings) {
     super(servers);
   }
 
@@ -290,34 +462,96 @@ class LocalEnsemble extends ProbedEnsemble<LocalServer> {
     await this.waitForQuorum();
   }
 
+  waitForMode(i: number, mode: ServerMode | RegExp, timeoutMs?: number): Promise<void> {
+    return this.at(i).waitForMode(mode, timeoutMs);
+  }
+
+  /**
+   * The `server.N=` lines of the last committed membership, from a running member's files: each
+   * server rewrites its zoo.cfg to name a new dynamic file when a reconfig commits.
+   */
+  private committedMembers(): string[] {
+    for (const s of [...this.servers, ...this.joiners]) {
+      if (!this.running(s)) continue;
+      const dyn = /^dynamicConfigFile=(.*)$/m.exec(readFileSync(s.spec.cfgFile, 'utf8'))?.[1];
+      if (!dyn || !existsSync(dyn)) continue;
+      const lines = readFileSync(dyn, 'utf8').split('\n').filter((l) => l.startsWith('server.'));
+      if (lines.length > 0) return lines;
+    }
+    throw new Error('ensemble: no running member to read the membership from');
+  }
+
+  async spawnJoiner(): Promise<LocalJoiner> {
+    if (!this.settings.reconfig) throw new Error('spawnJoiner: start the ensemble with startLocalEnsemble(n, { reconfig: true })');
+    if (this.closed) throw new Error('spawnJoiner: the ensemble is closed');
+    const id = this.servers.length + this.joiners.length + 1;
+    const p: MemberPorts = { client: await freePort(), quorum: await freePort(), election: await freePort() };
+    const others = this.committedMembers().filter((l) => !l.startsWith(`server.${id}=`));
+    const spec = writeMember(join(this.dir, `s${id}`), id, p, [...others, memberLine(id, p, 'observer')], this.settings);
+    const joiner = new JoinerServer(spec, id, p.quorum, p.election, memberLine(id, p, 'participant'));
+    this.joiners.push(joiner);
+    await joiner.start();
+    return joiner;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.servers.map((s) => s.close()));
+    await Promise.all([...this.servers, ...this.joiners].map((s) => s.close()));
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** What every member of one ensemble shares. */
+interface EnsembleSettings {
+  install: LocalInstall;
+  reconfig: boolean;
+  jvmArgs: string[];
+}
+
+/**
+ * Writes server `id`'s dir (myid, zoo.cfg and, with reconfig, the dynamic config file holding
+ * `members`, the `server.N=` lines) and returns how to start it.
+ */
+function writeMember(sdir: string, id: number, p: MemberPorts, members: readonly string[], settings: EnsembleSettings): ProcessSpec {
+  mkdirSync(join(sdir, 'data'), { recursive: true });
+  writeFileSync(join(sdir, 'data', 'myid'), `${id}\n`);
+  const cfgFile = join(sdir, 'zoo.cfg');
+  const common = [...BASE_CFG, `dataDir=${join(sdir, 'data')}`, 'standaloneEnabled=false'];
+  if (settings.reconfig) {
+    // The client address lives in the dynamic file's lines (`;127.0.0.1:port`), not in zoo.cfg:
+    // a reconfig may change it, and ZooKeeper rejects a static clientPort that disagrees.
+    const dynFile = join(sdir, 'zoo.cfg.dynamic');
+    writeFileSync(dynFile, [...members, ''].join('\n'));
+    writeFileSync(cfgFile, [...common, 'reconfigEnabled=true', `dynamicConfigFile=${dynFile}`, ''].join('\n'));
+  } else {
+    writeFileSync(cfgFile, [...common, `clientPort=${p.client}`, 'clientPortAddress=127.0.0.1', 'reconfigEnabled=false', ...members, ''].join('\n'));
+  }
+  return { install: settings.install, dir: sdir, cfgFile, port: p.client, jvmArgs: settings.jvmArgs };
 }
 
 /**
  * Starts an ensemble of `n` local servers on loopback (free ports) and waits for a quorum.
  * @param n - number of servers (3 for failover tests)
+ * @param options - a {@link LocalInstall} (the older form), or {@link LocalEnsembleOptions}
  */
-export async function startLocalEnsemble(n = 3, install = findLocalInstall()): Promise<ZooKeeperEnsemble> {
+export async function startLocalEnsemble(n = 3, options: LocalInstall | LocalEnsembleOptions = {}): Promise<LocalZooKeeperEnsemble> {
+  const opts: LocalEnsembleOptions = 'classpath' in options ? { install: options } : options;
+  const install = opts.install ?? findLocalInstall();
   if (!install) throw new Error('no local ZooKeeper install found');
+  const jvmArgs: string[] = [];
+  // Read by QuorumPeer without the `zookeeper.` prefix, and only as a system property.
+  if (opts.readOnly) jvmArgs.push('-Dreadonlymode.enabled=true');
+  // reconfig needs WRITE on /zookeeper/config, which only the superuser has (skipACL would do too,
+  // but would also switch off every ACL the tests might check).
+  if (opts.reconfig) jvmArgs.push(`-Dzookeeper.DigestAuthenticationProvider.superDigest=${superDigest(SUPER_AUTH)}`);
+  const settings: EnsembleSettings = { install, reconfig: opts.reconfig ?? false, jvmArgs };
   const dir = mkdtempSync(join(tmpdir(), 'zk-recipes-ens-'));
-  const ports: Array<{ client: number; quorum: number; election: number }> = [];
+  const ports: MemberPorts[] = [];
   for (let i = 0; i < n; i++) ports.push({ client: await freePort(), quorum: await freePort(), election: await freePort() });
-  const serverLines = ports.map((p, i) => `server.${i + 1}=127.0.0.1:${p.quorum}:${p.election}`);
-  const servers = ports.map((p, i) => {
-    const sdir = join(dir, `s${i + 1}`);
-    mkdirSync(join(sdir, 'data'), { recursive: true });
-    writeFileSync(join(sdir, 'data', 'myid'), `${i + 1}\n`);
-    const cfgFile = join(sdir, 'zoo.cfg');
-    writeFileSync(cfgFile, [...BASE_CFG, `dataDir=${join(sdir, 'data')}`, `clientPort=${p.client}`, 'clientPortAddress=127.0.0.1',
-      'standaloneEnabled=false', 'reconfigEnabled=false', ...serverLines, ''].join('\n'));
-    return new LocalServer({ install, dir: sdir, cfgFile, port: p.client }, /leader|follower/, false);
-  });
-  const ensemble = new LocalEnsemble(servers, dir);
+  const members = ports.map((p, i) => (settings.reconfig ? memberLine(i + 1, p, 'participant') : `server.${i + 1}=127.0.0.1:${p.quorum}:${p.election}`));
+  const servers = ports.map((p, i) => new LocalServer(writeMember(join(dir, `s${i + 1}`), i + 1, p, members, settings), /leader|follower/, false));
+  const ensemble = new LocalEnsemble(servers, dir, settings);
   try {
     for (const s of servers) s.spawnOnly();
     await ensemble.waitForQuorum();

@@ -3,6 +3,25 @@
  * @module
  */
 
+/**
+ * How to reach a server's TLS client port (`secureClientPort`): the server requires a client
+ * certificate, and both certificates are signed by a throwaway CA made for that server.
+ */
+export interface ZooKeeperTls {
+  /** The TLS client port. */
+  readonly port: number;
+  /** `host:port` of the TLS client port. */
+  readonly connectString: string;
+  /** The CA certificate (PEM) to trust, e.g. `ca` of `tls.connect`. */
+  readonly ca: Buffer;
+  /** A client certificate (PEM) the server accepts. */
+  readonly cert: Buffer;
+  /** The client certificate's private key (PEM, PKCS#8, unencrypted). */
+  readonly key: Buffer;
+  /** The name the server certificate is issued to (`servername` of `tls.connect`). */
+  readonly serverName: string;
+}
+
 /** One ZooKeeper server for tests. */
 export interface ZooKeeperServer {
   /** `host:port` to pass to `ZkSession.connect`. */
@@ -11,6 +30,8 @@ export interface ZooKeeperServer {
   readonly kind: 'external' | 'local' | 'container';
   /** The client port. */
   readonly port: number;
+  /** The TLS client port and credentials, when the server was started with TLS. */
+  readonly tls?: ZooKeeperTls;
   /** Stops the server, keeping its data (clients see `suspended`). */
   stop(): Promise<void>;
   /** Starts it again on the same port with the same data (stops it first if running). */
