@@ -5,7 +5,7 @@
  *   npm run bench                          readable table on stdout, progress on stderr
  *   npm run bench -- --json                one JSON object per line on stdout (anchors' schema,
  *                                          lib "zk-recipes", a `meta` line first), nothing else
- *   npm run bench -- only=W1,W3            a subset (W0 W1 W2 W3 W4 W4a W4b W5 W6 herd)
+ *   npm run bench -- only=W1,W3            a subset (W0 W1 W2 W3 W4 W4a W4b W5 W6 herd RAW)
  *   npm run bench -- --tiny                tiny sizes (the smoke test; figures mean nothing)
  *
  * Uses `ZK_CONNECT` if set, else starts a server through the test kit. Every run works under a
@@ -22,6 +22,7 @@ import { startZooKeeper, type ZooKeeperServer } from '../src/testing/index.js';
 import { w5 } from './barrier.js';
 import { Reporter, SESSION_TIMEOUT_MS, WorkloadContext, sleep } from './lib.js';
 import { herd, w0, w1, w2 } from './locks.js';
+import { raw, rawTable } from './raw.js';
 import { w3 } from './leader.js';
 import { w4a, w4b } from './queue.js';
 import { w6 } from './scheduler.js';
@@ -40,6 +41,7 @@ const WORKLOADS: { id: string; select: string[]; run: Workload; limitMs: number 
   { id: 'W5', select: ['W5'], run: w5, limitMs: 45_000 },
   { id: 'W6', select: ['W6'], run: w6, limitMs: 60_000 },
   { id: 'herd', select: ['herd', 'HERD'], run: herd, limitMs: 60_000 },
+  { id: 'RAW', select: ['RAW', 'raw'], run: raw, limitMs: 90_000 },
 ];
 
 interface Args { json: boolean; only: Set<string> | undefined; sizes: Sizes; tiny: boolean }
@@ -52,7 +54,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a.startsWith('only=') || a.startsWith('--only=')) {
       args.only = new Set(a.slice(a.indexOf('=') + 1).split(',').map((s) => s.trim()).filter(Boolean));
     } else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: npm run bench -- [--json] [--tiny] [only=W0,W1,W2,W3,W4,W4a,W4b,W5,W6,herd]\n');
+      process.stderr.write('usage: npm run bench -- [--json] [--tiny] [only=W0,W1,W2,W3,W4,W4a,W4b,W5,W6,herd,RAW]\n');
       process.exit(0);
     } else {
       process.stderr.write(`bench: ignoring unknown argument ${a}\n`);
@@ -148,7 +150,8 @@ async function main(): Promise<number> {
     }
     await server?.close();
   }
-  const table = report.table();
+  const rawRows = rawTable(report.rows);
+  const table = report.table() + (rawRows ? '\n' + rawRows : '');
   (args.json ? process.stderr : process.stdout).write('\n' + table);
   return rc;
 }

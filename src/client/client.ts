@@ -35,7 +35,7 @@ import {
 import { Connection, frame, type Pending, type TlsOptions } from './connection.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { HostList, parseConnectString, resolve, type HostPort } from './hosts.js';
-import { Writer, type Reader } from './jute.js';
+import { sharedWriter, type Reader, type Writer } from './jute.js';
 import { readMulti, readMultiRead, writeMulti, writeMultiRead, type MultiOp, type MultiResult, type ReadOp, type ReadResult } from './multi.js';
 import {
   AddWatchMode, EventType, Op, Xid, readStat, readWatcherEvent, writeSetWatches2, type ReplyHeader, type Stat, type WireAcl,
@@ -125,7 +125,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   /** The chroot from the connect string ('' when none). */
   readonly chroot: string;
   private readonly hosts: HostList;
-  private readonly writer = new Writer();
+  private readonly writer = sharedWriter;
   private readonly watches = new WatchRegistry();
   private readonly requestedTimeoutMs: number;
   private readonly maxFrameBytes: number;

@@ -19,16 +19,19 @@ export class DecodeError extends Error {
 const TWO_32 = 4294967296;
 
 /**
- * Writes jute fields into a growing scratch buffer. One writer is reused for every request of a
- * client: `begin()`, write the fields, `finish()` returns a fresh copy holding the 4-byte length
- * prefix and the payload (the only allocation per request).
+ * Writes jute fields into a growing scratch buffer. One writer serves every client of the process
+ * ({@link sharedWriter}: encoding is synchronous, so requests never interleave in it): `begin()`,
+ * write the fields, `finish()` returns a fresh copy holding the 4-byte length prefix and the
+ * payload (the only allocation per request). After a large frame the scratch area shrinks back.
  */
 export class Writer {
   private buf: Buffer;
   private off = 0;
+  private readonly initial: number;
 
   constructor(initial = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(initial);
+    this.initial = Math.max(initial, 64);
+    this.buf = Buffer.allocUnsafe(this.initial);
   }
 
   /** Starts a frame: reserves the length prefix. */
@@ -42,6 +45,7 @@ export class Writer {
     this.buf.writeInt32BE(this.off - 4, 0);
     const out = Buffer.allocUnsafe(this.off);
     this.buf.copy(out, 0, 0, this.off);
+    if (this.buf.length > 4 * this.initial) this.buf = Buffer.allocUnsafe(this.initial);
     return out;
   }
 
@@ -78,6 +82,7 @@ export class Writer {
 
   /** A long given as its 8 raw bytes (session ids, exact beyond 2^53). */
   longBytes(b: Buffer): this {
+    if (b.length !== 8) throw new RangeError(`a long is 8 bytes, got ${b.length}`);
     this.room(8);
     b.copy(this.buf, this.off, 0, 8);
     this.off += 8;
@@ -119,6 +124,9 @@ export class Writer {
     return this;
   }
 }
+
+/** The process-wide writer every client encodes its requests with. */
+export const sharedWriter = new Writer();
 
 /** Reads jute fields from one frame, in place. */
 export class Reader {

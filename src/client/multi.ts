@@ -71,6 +71,7 @@ export function writeMultiRead(w: Writer, ops: readonly ReadOp[]): void {
 export function readMulti(r: Reader, ops: readonly MultiOp[], stripPath: (p: string) => string): MultiResult[] {
   const out: MultiResult[] = [];
   let failure: ZkError | undefined;
+  let sawError = false;
   for (let i = 0; ; i++) {
     const type = r.int();
     const done = r.bool();
@@ -86,6 +87,7 @@ export function readMulti(r: Reader, ops: readonly MultiOp[], stripPath: (p: str
       case Op.check: out.push({ type: 'check' }); break;
       case Op.error: {
         const code = r.int();
+        sawError = true;
         if (code !== 0 && code !== -2 && !failure) failure = fromRc(code, `multi op ${i} (${op.type})`, stripPath(op.path), undefined, i);
         out.push({ type: op.type } as MultiResult);
         break;
@@ -94,6 +96,8 @@ export function readMulti(r: Reader, ops: readonly MultiOp[], stripPath: (p: str
     }
   }
   if (failure) throw failure;
+  // Error results without a real cause: the server rolled back; report it, never as a success.
+  if (sawError) throw fromRc(-2, 'multi', undefined);
   if (out.length !== ops.length) throw new DecodeError(`multi reply has ${out.length} results for ${ops.length} ops`);
   return out;
 }
