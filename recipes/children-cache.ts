@@ -1,6 +1,6 @@
 /**
  * A local copy of a node's children (and optionally their data), kept current from one-shot
- * watches (Curator's `PathChildrenCache`; the binding has no persistent watches).
+ * watches (Curator's `PathChildrenCache`).
  *
  * Layout: none of its own; it reads `<path>` (which may be missing) and `<path>/<child>`.
  *

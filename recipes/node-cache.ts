@@ -1,6 +1,6 @@
 /**
  * A local copy of one node's data and stat, kept current from one-shot watches (Curator's
- * `NodeCache`; the binding has no persistent watches).
+ * `NodeCache`).
  *
  * Layout: none of its own; it reads `<path>`, which may or may not exist.
  *

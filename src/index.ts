@@ -5,9 +5,11 @@
 export * from './errors.js';
 export { ZkSession, Acls, Perms } from './session.js';
 export type {
-  Acl, AuthInfo, ConnectionState, CreateMode, CreateOptions, DeleteOptions, NodeData, RetryOptions,
-  SessionEvents, SessionOptions, Stat, WatchEvent, WatchOptions, Watcher,
+  Acl, AuthInfo, ConnectionState, CreateMode, CreateOptions, DeleteOptions, NodeData, PersistentWatch, RetryOptions,
+  SessionEvents, SessionOptions, Stat, TxnOp, TxnResult, WatchEvent, WatchOptions, Watcher,
 } from './session.js';
+export type { TlsOptions } from './client/connection.js';
+export type { TransportName } from './transport.js';
 export { validatePath, joinPath, parentOf, nodeName, MAX_DATA_BYTES } from './paths.js';
 export type { WaitOptions } from './wait.js';
 export { withoutInheritedFds } from './fds.js';

@@ -75,4 +75,4 @@ export async function startEnsemble(n = 3): Promise<ZooKeeperEnsemble> {
   if (forced === 'container' || (await dockerAvailable())) return startContainerEnsemble(n);
   throw new Error(NO_SERVER_MESSAGE);
 }
-export { startProxy, type ZkProxy } from './proxy.js';
+export { startProxy, type ZkProxy, type ProxyDirection, type ProxyCorruption } from './proxy.js';
