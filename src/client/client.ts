@@ -28,6 +28,7 @@
 import { channel } from 'node:diagnostics_channel';
 import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
+import { callbackThrew } from '../listeners.js';
 import { fourLetterWord } from '../ops/fourlw.js';
 import {
   AuthFailedError, ClosedError, ConnectionLossError, InvalidArgumentError, NoNodeError, ProtocolError, SessionExpiredError, ZkError, fromRc,
@@ -208,13 +209,22 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     return this._state === 'expired' || this._state === 'authFailed' || this._state === 'closed';
   }
 
+  /** Emits to the listeners; one that throws is reported, and the client goes on (src/listeners.ts). */
+  private announce<T extends EventEmitter.EventNames<TransportEvents>>(event: T, ...args: EventEmitter.EventArgs<TransportEvents, T>): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      callbackThrew(`a '${String(event)}' listener`, err);
+    }
+  }
+
   private setState(next: ClientState): void {
     const prev = this._state;
     if (prev === next) return;
     this._state = next;
     log('state %s -> %s (session 0x%s)', prev, next, this.sessionId);
     if (channels.state.hasSubscribers) channels.state.publish({ state: next, previous: prev, sessionId: this.sessionId, server: this.connectedServer });
-    this.emit('state', next, prev);
+    this.announce('state', next, prev);
   }
 
   // ---- the connection loop ----------------------------------------------------------------------
@@ -233,8 +243,14 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
         if (n.wrapped) failedRounds++;
       }
       if (this.terminal) return;
-      const connected = await this.attempt(host);
-      if (connected) failedRounds = 0;
+      try {
+        if (await this.attempt(host)) failedRounds = 0;
+      } catch (err) {
+        // Nothing in an attempt should throw; if something does, the loop must live on.
+        log('connection attempt to %s:%d failed unexpectedly: %O', host.host, host.port, err);
+        this.conn?.close('internal error', err as Error);
+        this.conn = undefined;
+      }
     }
   }
 
@@ -295,7 +311,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
         clearTimeout(this.expiryTimer);
         this.expiryTimer = undefined;
         this.setState(response.readOnly ? 'readOnly' : 'connected');
-        this.emit('connected', { sessionId: this.sessionId, readOnly: response.readOnly, newSession, server: `${host.host}:${host.port}` });
+        this.announce('connected', { sessionId: this.sessionId, readOnly: response.readOnly, newSession, server: `${host.host}:${host.port}` });
         if (this.options.followConfig !== false && !response.readOnly) this.readConfig(conn);
         if (response.readOnly) void this.seekReadWrite(conn);
       }
@@ -377,7 +393,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     log('disconnected from %s: %s', this.server ? `${this.server.host}:${this.server.port}` : '?', reason);
     const wasUp = this._state === 'connected' || this._state === 'readOnly';
     this.setState('connecting');
-    if (wasUp) this.emit('disconnected', { reason });
+    if (wasUp) this.announce('disconnected', { reason });
     // Past a whole session timeout without a connection the server has expired us: say so now.
     if (!this.expiryTimer && this.sessionIdBytes !== ZERO_ID) {
       this.expiryTimer = setTimeout(() => { this.expiryTimer = undefined; if (this._state === 'connecting') this.expire('timeout'); }, this._negotiatedMs);
@@ -388,7 +404,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   private expire(reason: 'server' | 'timeout'): void {
     if (this.terminal) return;
     this.terminate('expired');
-    this.emit('expired', { reason });
+    this.announce('expired', { reason });
   }
 
   private terminate(state: 'expired' | 'authFailed' | 'closed'): void {
@@ -396,7 +412,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     this.expiryTimer = undefined;
     this.watches.clear();
     this.setState(state);
-    if (state === 'authFailed') this.emit('authFailed');
+    if (state === 'authFailed') this.announce('authFailed');
     this.wake?.();
     const conn = this.conn;
     if (conn && state !== 'closed') conn.close(state === 'expired' ? 'session expired' : 'authentication failed');
@@ -702,7 +718,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
         this.setState('closed');
       }
       conn?.close('closed by the client');
-      this.emit('closed');
+      this.announce('closed');
     })();
     return this.closing;
   }

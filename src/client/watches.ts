@@ -15,9 +15,7 @@
  * @internal
  * @module
  */
-import createDebug from 'debug';
-
-const log = createDebug('zk-recipes:client');
+import { callbackThrew } from '../listeners.js';
 
 /** What happened to a watched node. */
 export type WatchEventType = 'created' | 'deleted' | 'changed' | 'child';
@@ -117,9 +115,7 @@ export class WatchRegistry {
       try {
         w(event);
       } catch (err) {
-        // A throwing callback must not break the socket handler that delivers events.
-        log('watch callback for %s threw: %O', path, err);
-        process.emitWarning(`zk-recipes: a watch callback for ${path} threw: ${(err as Error)?.message ?? String(err)}`, 'ZkWatchCallbackWarning');
+        callbackThrew(`a watch callback for ${path}`, err); // never out of the socket handler
       }
     }
   }
