@@ -296,9 +296,9 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
         this.expire('server');
         return false;
       }
+      // A new id on a live client happens only around read-only servers (their sessions are
+      // local); the watches are sent again on it, as the Java client does.
       const newSession = !response.sessionId.equals(this.sessionIdBytes);
-      // A new id where we had one (leaving a read-only session): the old watches are gone.
-      if (newSession && this.sessionIdBytes !== ZERO_ID) this.watches.clear();
       this.conn = conn;
       this.server = host;
       this.sessionIdBytes = response.sessionId;

@@ -198,6 +198,12 @@ export class Connection {
     if (this.ended) return;
     const r = new Reader(f);
     if (this.handshake) {
+      // A bare reply header instead of a ConnectResponse: the server refused the session (a
+      // read-only server asked for a global session answers NOT_READONLY).
+      if (f.length === 16) {
+        const refused = readReplyHeader(r);
+        throw fromRc(refused.err, 'connect', undefined);
+      }
       let response: ConnectResponse;
       try {
         response = readConnectResponse(r);

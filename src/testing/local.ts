@@ -506,6 +506,7 @@ class LocalEnsemble extends ProbedEnsemble<LocalServer> implements LocalZooKeepe
 interface EnsembleSettings {
   install: LocalInstall;
   reconfig: boolean;
+  readOnly: boolean;
   jvmArgs: string[];
 }
 
@@ -517,7 +518,9 @@ function writeMember(sdir: string, id: number, p: MemberPorts, members: readonly
   mkdirSync(join(sdir, 'data'), { recursive: true });
   writeFileSync(join(sdir, 'data', 'myid'), `${id}\n`);
   const cfgFile = join(sdir, 'zoo.cfg');
-  const common = [...BASE_CFG, `dataDir=${join(sdir, 'data')}`, 'standaloneEnabled=false'];
+  // A read-only server can only hand out local sessions (a global one needs a transaction): without
+  // them it answers every new client with NOT_READONLY instead of a session.
+  const common = [...BASE_CFG, `dataDir=${join(sdir, 'data')}`, 'standaloneEnabled=false', ...(settings.readOnly ? ['localSessionsEnabled=true'] : [])];
   if (settings.reconfig) {
     // The client address lives in the dynamic file's lines (`;127.0.0.1:port`), not in zoo.cfg:
     // a reconfig may change it, and ZooKeeper rejects a static clientPort that disagrees.
@@ -545,7 +548,7 @@ export async function startLocalEnsemble(n = 3, options: LocalInstall | LocalEns
   // reconfig needs WRITE on /zookeeper/config, which only the superuser has (skipACL would do too,
   // but would also switch off every ACL the tests might check).
   if (opts.reconfig) jvmArgs.push(`-Dzookeeper.DigestAuthenticationProvider.superDigest=${superDigest(SUPER_AUTH)}`);
-  const settings: EnsembleSettings = { install, reconfig: opts.reconfig ?? false, jvmArgs };
+  const settings: EnsembleSettings = { install, reconfig: opts.reconfig ?? false, readOnly: opts.readOnly ?? false, jvmArgs };
   const dir = mkdtempSync(join(tmpdir(), 'zk-recipes-ens-'));
   const ports: MemberPorts[] = [];
   for (let i = 0; i < n; i++) ports.push({ client: await freePort(), quorum: await freePort(), election: await freePort() });
