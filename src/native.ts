@@ -67,6 +67,9 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
   private lastId = '0';
   /** The handle whose closed socket's descriptor number is being held (fd-guard.ts). */
   private guarding = false;
+  /** add_auth calls not answered yet; `connected` waits for them (a rejected credential ends the session first). */
+  private authPending = 0;
+  private connectDeferred = false;
 
   constructor(private readonly handle: BindingHandle, private readonly o: TransportOptions) {
     super();
@@ -92,8 +95,13 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
     h.on('close', (_self: unknown, rc: unknown) => this.onClose(Number(rc)));
     h.init({});
     for (const a of this.o.auth) {
+      this.authPending++;
       h.native.add_auth(a.scheme, a.credentials, (rc) => {
+        this.authPending--;
+        if (this.closed) return;
+        if (rc === -115 || rc === -113) { this.terminal(() => this.announce('authFailed')); return; }
         if (rc !== 0) log('add_auth failed rc=%d (scheme %s)', rc, a.scheme);
+        if (this.authPending === 0 && this.connectDeferred) { this.connectDeferred = false; this.onConnect(); }
       });
     }
     return this;
@@ -109,7 +117,8 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
   }
 
   private onConnect(): void {
-    if (this.closed) return;
+    if (this.closed || !this.native) return;
+    if (this.authPending > 0) { this.connectDeferred = true; return; }
     clearTimeout(this.lostTimer);
     const id = this.handle.client_id;
     const newSession = id !== this.lastId;
@@ -237,7 +246,11 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
     return this.call('set', path, (n, cb) => n.a_set(path, buf, version, cb), (s) => s as RawStat as Stat);
   }
 
-  getACL(path: string): Promise<{ acl: WireAcl[]; stat: Stat }> {
+  async getACL(path: string): Promise<{ acl: WireAcl[]; stat: Stat }> {
+    // The binding frees the ACL vector of a failed a_get_acl, which is NULL: the process dies
+    // (SIGSEGV, node-zk.cpp acl_completion). Ask first, so a missing node fails here instead;
+    // a node deleted between the two requests can still crash it (docs/binding-issues.md).
+    if ((await this.exists(path)) === null) throw fromRc(-101, 'getAcl', path);
     return this.call('getAcl', path, (n, cb) => n.a_get_acl(path, cb),
       (acl, stat) => ({ acl: (acl as RawAcl[]).map((a) => ({ perms: a.perms, scheme: a.scheme, id: a.auth })), stat: stat as RawStat as Stat }));
   }

@@ -475,7 +475,8 @@ function wireAcl(acl: readonly Acl[]): readonly Acl[] {
  * live on the server; calls wait for the connection (up to `connectTimeoutMs`) and retry what is
  * safe to retry (connection loss, operation timeout) with the `retry` policy, then fail with
  * `ConnectionLossError` (or `OperationTimeoutError`); registered watches survive a reconnect to
- * the same session (they are set again on the new connection, and changes made meanwhile fire).
+ * the same session (they are set again on the new connection, and one-shot watches fire for
+ * changes made meanwhile).
  * If the connection is not back within the session timeout the session is treated as `lost`. On
  * `lost` the ephemeral nodes and one-shot watches of the old session are gone (a watch never
  * fires for session events); calls in flight fail with `ConnectionLossError` (they may or may not
@@ -1072,8 +1073,9 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * Adds a persistent watch: `listener` hears every change of `path` (with `recursive`, of every
    * node below it too; child-list changes are not reported to recursive watches, as in
    * ZooKeeper) until the watch is removed. It survives reconnects (set again on each new
-   * connection, so changes made meanwhile fire) and is added again on a new session after `lost`
-   * (changes made while the session was lost are not replayed: re-read on `reconnected`).
+   * connection) and is added again on a new session after `lost`; changes made while the
+   * connection was down are not replayed (ZooKeeper replays none for persistent watches):
+   * re-read on `reconnected`, as a cache does.
    * `UnsupportedError` on the native transport.
    */
   async addWatch(path: string, listener: Watcher, options: {

@@ -20,7 +20,8 @@
  * jittered backoff. On reconnect the ConnectRequest carries the session id and password and the
  * last zxid seen (a server that is behind refuses it and the next is tried); the credentials go
  * first, then the watches (SetWatches2, batched), and only then do requests flow, so every
- * request sees the auth and every change made while away fires its watch. A notification is
+ * request sees the auth and every change made while away fires its one-shot watches (persistent
+ * watches are set again but, as in ZooKeeper itself, do not replay what changed meanwhile). A notification is
  * delivered (synchronously, in frame order) before the reply of any read sent after it resolves.
  * @internal
  * @module
@@ -672,7 +673,20 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   async removeWatch(path: string, kind: WatchKind, watcher?: ClientWatcher): Promise<boolean> {
     const { removed, remaining } = this.watches.remove(kind, path, watcher);
     if (!removed || remaining) return removed;
-    const type = { data: 2, exist: 2, child: 1, persistent: 4, persistentRecursive: 5 }[kind];
+    // The server keeps one data watch for data and exist watchers, and (3.8) takes no persistent
+    // watch type in removeWatches: only "any" (3) removes a persistent one. So a server watch that
+    // other watchers of this path still need stays; with nothing left to deliver to, it is harmless.
+    const still = (...kinds: WatchKind[]) => kinds.some((k) => this.watches.has(k, path));
+    let type: number;
+    if (kind === 'data' || kind === 'exist') {
+      if (still('data', 'exist')) return true;
+      type = 2;
+    } else if (kind === 'child') {
+      type = 1;
+    } else {
+      if (still('data', 'exist', 'child', 'persistent', 'persistentRecursive')) return true;
+      type = 3;
+    }
     const sp = this.toServer(path);
     await this.submit(Op.removeWatches, 'removeWatches', path, (w) => writePathInt(w, sp, type), undefined).catch((err: unknown) => {
       // The server may have fired (and so dropped) the watch meanwhile.

@@ -11,7 +11,8 @@
  *
  * Persistent watches fire for every event on their path and stay; recursive ones fire for every
  * event except `child` on their path and everything below it. After a reconnect the registry's
- * paths go back to the server in SetWatches2 so that changes made meanwhile still fire.
+ * paths go back to the server in SetWatches2: one-shot watches then fire for changes made
+ * meanwhile; persistent ones are set again from then on (the server replays nothing for them).
  * @internal
  * @module
  */
