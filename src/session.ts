@@ -462,10 +462,6 @@ interface PersistentEntry {
   watcher: ClientWatcher;
 }
 
-function wireAcl(acl: readonly Acl[]): readonly Acl[] {
-  return acl; // same shape on the wire: { perms, scheme, id }
-}
-
 /**
  * A ZooKeeper session with a promise API. Create one with {@link ZkSession.connect} (which waits
  * for the first connection); release it with `close()` or `await using`. Each call waits for the
@@ -815,7 +811,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
 
   private async createOnce(path: string, data: Uint8Array, flags: number, ttl: number | undefined, o: CreateOptions, acl: readonly Acl[] | undefined): Promise<{ path: string; stat: Stat | undefined }> {
     const full = this.full(path);
-    const wire = wireAcl(acl ?? Acls.OPEN);
+    const wire = acl ?? Acls.OPEN;
     const once = () => this.call('create', path, (t) => t.create(full, data, { acl: wire, flags, ttl }));
     let created: { path: string; stat?: Stat | undefined };
     try {
@@ -835,7 +831,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     if (path === '/' && !this.namespace) return;
     const full = this.full(path);
     const flags = mode === 'container' ? Z.container : Z.persistent;
-    const wire = wireAcl(acl ?? Acls.OPEN);
+    const wire = acl ?? Acls.OPEN;
     try {
       await this.retrying('create', path, () => this.call('create', path, (t) => t.create(full, EMPTY, { acl: wire, flags })));
       if (this.t && !this.t.aclAtCreate && acl && acl !== Acls.OPEN) await this.setAcl(path, acl);
@@ -1053,7 +1049,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
           throw new InvalidArgumentError(`${name} (create ${o.path}): mode ${mode} needs ttlMs, a positive integer`, { op: 'multi', path: o.path, opIndex: i });
         }
         const acl = o.acl === undefined ? this.opts.defaultAcl : checkAcl(o.acl, `${name} (create ${o.path}): option acl`);
-        return { type: 'create', path: this.full(o.path), data: toData(o.data, name, o.path), acl: wireAcl(acl ?? Acls.OPEN), flags, ttl: isTtl ? o.ttlMs : undefined };
+        return { type: 'create', path: this.full(o.path), data: toData(o.data, name, o.path), acl: acl ?? Acls.OPEN, flags, ttl: isTtl ? o.ttlMs : undefined };
       }
       case 'delete':
         validatePath(o.path, `${name} (delete)`);
@@ -1161,7 +1157,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     validatePath(path, 'setAcl');
     checkAcl(acl, `setAcl ${path}: acl`);
     const full = this.full(path);
-    await this.retrying('setAcl', path, () => this.call('setAcl', path, (t) => t.setACL(full, wireAcl(acl), options.version ?? -1)));
+    await this.retrying('setAcl', path, () => this.call('setAcl', path, (t) => t.setACL(full, acl, options.version ?? -1)));
   }
 
   /**
