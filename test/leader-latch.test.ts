@@ -193,8 +193,8 @@ describe('LeaderLatch', () => {
     const proxy = await startProxy(zk.server.connectString);
     let s: ZkSession | undefined;
     try {
-      // One session (handle) behind the proxy: with several handles, cutting all their connections
-      // at once can abort the process inside the zookeeper binding (fault 2 in docs/binding-issues.md).
+      // One session behind the proxy: this suite also runs on the native transport, where cutting
+      // several handles' connections at once can abort the process (fault 2 in docs/binding-issues.md).
       s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 4000, transport: TEST_TRANSPORT });
       const latches = [0, 1, 2].map((i) => new LeaderLatch(s!, path, { id: `c${i}` }));
       // Cut the connection at a different moment of each create: before it is sent, as it goes

@@ -3,9 +3,10 @@
 // credentials (or with other ones) cannot delete a lock node, steal an election or take a queue
 // item, and gets NoAuthError (`NO_AUTH`). Secrets never appear in debug logs or error messages.
 //
-// What holds and what does not: the binding creates a node with an open ACL and the session sets
-// the ACL right after (one more round trip), so for that moment a node is world-writable. The
-// tests assert the state once each recipe call has returned, not during that window.
+// On the default transport the ACL is part of the create (no moment in which a node is open; the
+// conformance tests read it back from a watch the create itself fired). The native transport
+// creates with an open ACL and sets it one round trip later; these tests assert the state once
+// each recipe call has returned, which holds on both.
 import { format } from 'node:util';
 import createDebug from 'debug';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -5,12 +5,9 @@
 // participants (recovery without a restart); at the end the lock holdings and the latch terms
 // from the children's logs go through the checkers.
 //
-// Why child processes, one session each: that is how services run, and it keeps the scenario
-// clear of two faults of the `zookeeper` binding 7.3.0 that show only with several sessions or
-// spawned processes in one process (README, "Known limits"): its sockets lack close-on-exec (so
-// every process is spawned without inherited descriptors, servers included), and a request sent
-// on a connection the server just dropped closes the socket without releasing its libuv poll
-// handle, which can abort another session of the same process as it reconnects.
+// Why child processes, one session each: that is how services run. (It also kept the scenario
+// clear of the native binding's faults, docs/binding-issues.md; the default transport has none,
+// and test/faults/stress-service.test.ts runs many sessions in one process while servers fail.)
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
