@@ -16,7 +16,8 @@
  * The last three are terminal: a new session needs a new client (the session layer does that).
  *
  * The connection loop: hosts in a shuffled order, each resolved at its attempt; a connect timeout
- * of the session timeout divided by the number of hosts; after a full round without success, a
+ * of the session timeout divided by the number of hosts, and by at least 3 (a server that accepts
+ * and never answers must not use up the session); after a full round without success, a
  * jittered backoff. On reconnect the ConnectRequest carries the session id and password and the
  * last zxid seen (a server that is behind refuses it and the next is tried); the credentials go
  * first, then the watches (SetWatches2, batched), and only then do requests flow, so every
@@ -40,7 +41,7 @@ import { HostList, parseConnectString, resolve, type HostPort } from './hosts.js
 import { sharedWriter, type Reader, type Writer } from './jute.js';
 import { readMulti, readMultiRead, writeMulti, writeMultiRead, type MultiOp, type MultiResult, type ReadOp, type ReadResult } from './multi.js';
 import {
-  AddWatchMode, EventType, Op, Xid, readStat, readWatcherEvent, writeSetWatches2, type ReplyHeader, type Stat, type WireAcl,
+  AddWatchMode, EventType, Op, Xid, readStat, readWatcherEvent, writeSetWatches2, type ConnectResponse, type ReplyHeader, type Stat, type WireAcl,
 } from './records.js';
 import {
   readChildren2, readCreate2, readGetAcl, readGetData, readWhoAmI, writeAuth, writeCreate, writePath, writePathInt, writePathVersion,
@@ -145,6 +146,8 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   private authReplies: Array<(err: number) => void> = [];
   private setWatchesReplies: Array<(err: number) => void> = [];
   private closing: Promise<void> | undefined;
+  /** The connection whose handshake is under way. */
+  private opening: Connection | undefined;
   private wake: (() => void) | undefined;
 
   constructor(connectString: string, private readonly options: ClientOptions = {}) {
@@ -276,21 +279,28 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     for (const address of addresses) {
       if (this.terminal) return false;
       const sessionId = this.seenRwServer ? this.sessionIdBytes : ZERO_ID;
-      let opened: Awaited<ReturnType<typeof Connection.open>>;
+      const { conn, ready } = Connection.open({
+        address, port: host.port, host: host.host, maxFrameBytes: this.maxFrameBytes, tls: this.options.tls, writer: this.writer,
+        // At most a third of the session timeout, however few the hosts: a server that accepts the
+        // connection but never answers (ZooKeeper 3.8.0 does so to a connection that arrives while
+        // it starts, ZOOKEEPER-5051; a paused one too) must leave time for more attempts before
+        // the session expires.
+        connectTimeoutMs: Math.max(1, Math.floor(this._negotiatedMs / Math.max(3, this.hosts.size))),
+        handler: { onHeader: (h) => this.onHeader(h), onSpecial: (h, r) => this.onSpecial(h, r) },
+      }, {
+        lastZxidSeen: this.lastZxid, timeoutMs: this.requestedTimeoutMs, sessionId,
+        password: this.seenRwServer ? this.password : ZERO_PASSWORD, readOnly: this.options.canBeReadOnly ?? false,
+      });
+      this.opening = conn; // so that close() or an expiry cuts a handshake short
+      let response: ConnectResponse;
       try {
-        opened = await Connection.open({
-          address, port: host.port, host: host.host, maxFrameBytes: this.maxFrameBytes, tls: this.options.tls, writer: this.writer,
-          connectTimeoutMs: Math.max(1, Math.floor(this._negotiatedMs / this.hosts.size)),
-          handler: { onHeader: (h) => this.onHeader(h), onSpecial: (h, r) => this.onSpecial(h, r) },
-        }, {
-          lastZxidSeen: this.lastZxid, timeoutMs: this.requestedTimeoutMs, sessionId,
-          password: this.seenRwServer ? this.password : ZERO_PASSWORD, readOnly: this.options.canBeReadOnly ?? false,
-        });
+        response = await ready;
       } catch (err) {
         log('connect to %s (%s):%d failed: %s', host.host, address, host.port, (err as Error).message);
         continue;
+      } finally {
+        this.opening = undefined;
       }
-      const { conn, response } = opened;
       if (this.terminal) { conn.close(); return false; }
       if (response.timeoutMs <= 0) {
         conn.close('session expired');
@@ -341,7 +351,8 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     }
     this.sendSetWatches(conn);
     if (replies.length === 0) return true;
-    const codes = await Promise.all(replies);
+    // The connection may end before the answers come: then there is nothing to wait for.
+    const codes = await Promise.race([Promise.all(replies), conn.closed.then(() => [-4])]);
     const bad = codes.find((c) => c !== 0);
     if (bad === undefined) return true;
     if (bad === -115) {
@@ -415,6 +426,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     this.setState(state);
     if (state === 'authFailed') this.announce('authFailed');
     this.wake?.();
+    this.opening?.close(`client ${state}`);
     const conn = this.conn;
     if (conn && state !== 'closed') conn.close(state === 'expired' ? 'session expired' : 'authentication failed');
   }

@@ -111,21 +111,22 @@ export class Connection {
   }
 
   /**
-   * Connects and runs the handshake. Resolves with the connection and the server's answer (a
-   * `timeoutMs` of 0 or less there means the session expired); rejects (and closes) on a
-   * timeout, a refused connection or a bad answer.
+   * Connects and runs the handshake. `ready` resolves with the server's answer (a `timeoutMs` of
+   * 0 or less there means the session expired); it rejects (and the connection closes) on a
+   * timeout, a refused connection, a bad answer, or `conn.close()` meanwhile.
    */
-  static open(o: ConnectionOptions, request: ConnectRequest): Promise<{ conn: Connection; response: ConnectResponse }> {
+  static open(o: ConnectionOptions, request: ConnectRequest): { conn: Connection; ready: Promise<ConnectResponse> } {
     const conn = new Connection(o);
-    return new Promise((resolve, reject) => {
+    const ready = new Promise<ConnectResponse>((resolve, reject) => {
       const timer = setTimeout(() => conn.end(new ConnectionLossError(`connect to ${o.host}:${o.port} timed out after ${o.connectTimeoutMs} ms`, { op: 'connect' }), 'connect timeout'), o.connectTimeoutMs);
       timer.unref();
       conn.handshake = {
-        resolve: (r) => { clearTimeout(timer); resolve({ conn, response: r }); },
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
         reject: (e) => { clearTimeout(timer); reject(e); },
       };
       conn.send(frame(o.writer, (w) => writeConnectRequest(w, request)));
     });
+    return { conn, ready };
   }
 
   /** Starts the read timeout (2/3 of the negotiated session timeout) and pings at half of it. */
