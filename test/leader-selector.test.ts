@@ -74,9 +74,11 @@ describe('LeaderSelector', () => {
     let release!: () => void;
     const sel = new LeaderSelector(s, path, {
       id: 'solo',
-      onLeadership: async () => {
+      onLeadership: async (signal) => {
         seen = await s.getChildren(path);
-        await new Promise<void>((r) => { release = r; });
+        // Ends on release() or when close() aborts the term (the second term may still be before
+        // this line when the test calls release(), and close() waits for the term to return).
+        await new Promise<void>((r) => { release = r; signal.addEventListener('abort', () => r(), { once: true }); });
       },
     });
     let terms = 0;
