@@ -7,6 +7,7 @@
  * @module
  */
 import createDebug from 'debug';
+import type { EventEmitter } from 'eventemitter3';
 
 const log = createDebug('zk-recipes:listeners');
 
@@ -14,4 +15,15 @@ const log = createDebug('zk-recipes:listeners');
 export function callbackThrew(what: string, err: unknown): void {
   log('%s threw: %O', what, err);
   process.emitWarning(`zk-recipes: ${what} threw: ${(err as Error)?.message ?? String(err)}`, 'ZkListenerWarning');
+}
+
+/** Emits `event` on `emitter`; a listener that throws is reported, and the caller goes on. */
+export function emitSafely<E extends EventEmitter.ValidEventTypes, T extends EventEmitter.EventNames<E>>(
+  emitter: EventEmitter<E>, event: T, ...args: EventEmitter.EventArgs<E, T>
+): void {
+  try {
+    emitter.emit(event, ...args);
+  } catch (err) {
+    callbackThrew(`a '${String(event)}' listener`, err);
+  }
 }

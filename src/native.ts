@@ -14,7 +14,7 @@
  */
 import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
-import { callbackThrew } from './listeners.js';
+import { emitSafely } from './listeners.js';
 import { loadBinding, Z, type BindingHandle, type NativeHandle, type RawAcl, type RawStat, type RawWatcher } from './binding.js';
 import { ClosedError, ConnectionLossError, UnsupportedError, type ZkError, fromBindingError, fromRc } from './errors.js';
 import { NOT_CONNECTED, holdFreeFds, releaseFds } from './fd-guard.js';
@@ -99,7 +99,7 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
       h.native.add_auth(a.scheme, a.credentials, (rc) => {
         this.authPending--;
         if (this.closed) return;
-        if (rc === -115 || rc === -113) { this.terminal(() => this.announce('authFailed')); return; }
+        if (rc === -115 || rc === -113) { this.terminal(() => emitSafely(this, 'authFailed')); return; }
         if (rc !== 0) log('add_auth failed rc=%d (scheme %s)', rc, a.scheme);
         if (this.authPending === 0 && this.connectDeferred) { this.connectDeferred = false; this.onConnect(); }
       });
@@ -107,14 +107,6 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
     return this;
   }
 
-  /** Emits to the listeners; one that throws is reported, and the native transport goes on (src/listeners.ts). */
-  private announce<T extends EventEmitter.EventNames<TransportEvents>>(event: T, ...args: EventEmitter.EventArgs<TransportEvents, T>): void {
-    try {
-      this.emit(event, ...args);
-    } catch (err) {
-      callbackThrew(`a '${String(event)}' listener`, err);
-    }
-  }
 
   private onConnect(): void {
     if (this.closed || !this.native) return;
@@ -125,24 +117,24 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
     this.lastId = id;
     this.connected = true;
     this.everConnected = true;
-    this.announce('connected', { sessionId: id, readOnly: false, newSession });
+    emitSafely(this, 'connected', { sessionId: id, readOnly: false, newSession });
   }
 
   private onConnecting(): void {
     if (this.closed || !this.connected) return;
     this.connected = false;
-    this.announce('disconnected', { reason: 'connection dropped' });
+    emitSafely(this, 'disconnected', { reason: 'connection dropped' });
     // The server expires a silent session after its timeout; past that, our ephemerals are gone
     // for everyone else, so say so now rather than when we hear of it.
     this.lostTimer = setTimeout(() => {
-      if (!this.closed && !this.connected) this.terminal(() => this.announce('expired', { reason: 'timeout' }));
+      if (!this.closed && !this.connected) this.terminal(() => emitSafely(this, 'expired', { reason: 'timeout' }));
     }, this.sessionTimeoutMs);
   }
 
   private onClose(rc: number): void {
     if (this.closed) return;
-    if (rc === -112) this.terminal(() => this.announce('expired', { reason: 'server' }));
-    else if (rc === -113 || rc === -115) this.terminal(() => this.announce('authFailed'));
+    if (rc === -112) this.terminal(() => emitSafely(this, 'expired', { reason: 'server' }));
+    else if (rc === -113 || rc === -115) this.terminal(() => emitSafely(this, 'authFailed'));
     else log('handle closed unexpectedly rc=%d (ever connected: %s)', rc, this.everConnected);
   }
 

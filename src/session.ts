@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
-import { callbackThrew } from './listeners.js';
+import { emitSafely } from './listeners.js';
 import pRetry from 'p-retry';
 import { ZkClient } from './client/client.js';
 import type { TlsOptions } from './client/connection.js';
@@ -583,21 +583,13 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     t.start();
   }
 
-  /** Emits to the listeners; one that throws is reported, and the session goes on (src/listeners.ts). */
-  private announce<T extends EventEmitter.EventNames<SessionEvents>>(event: T, ...args: EventEmitter.EventArgs<SessionEvents, T>): void {
-    try {
-      this.emit(event, ...args);
-    } catch (err) {
-      callbackThrew(`a '${String(event)}' listener`, err);
-    }
-  }
 
   private setState(next: ConnectionState): void {
     const prev = this._state;
     if (prev === next) return;
     this._state = next;
     log('state %s -> %s (session 0x%s)', prev, next, this._sessionId);
-    this.announce('state', next, prev);
+    emitSafely(this, 'state', next, prev);
   }
 
   private onConnect(t: Transport, readOnly: boolean): void {
@@ -613,14 +605,14 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     this.setState(readOnly ? 'readOnly' : 'connected');
     for (const w of this.waiters) w.resolve();
     this.waiters.clear();
-    if (prev === 'connecting') this.announce('connected', { sessionId: id });
-    else this.announce('reconnected', { sessionId: id, newSession });
+    if (prev === 'connecting') emitSafely(this, 'connected', { sessionId: id });
+    else emitSafely(this, 'reconnected', { sessionId: id, newSession });
   }
 
   private onDisconnected(t: Transport): void {
     if (t !== this.t || (this._state !== 'connected' && this._state !== 'readOnly')) return;
     this.setState('suspended');
-    this.announce('suspended');
+    emitSafely(this, 'suspended');
   }
 
   private sessionLost(t: Transport, reason: 'expired' | 'timeout' | 'auth_failed'): void {
@@ -630,7 +622,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     t.removeAllListeners();
     void t.close().catch(() => undefined);
     this.setState('lost');
-    this.announce('lost', { sessionId, reason });
+    emitSafely(this, 'lost', { sessionId, reason });
     if (this._state !== 'lost') return; // a listener closed us
     if (this.opts.reconnectAfterLost && reason !== 'auth_failed') {
       // A transport lost before it ever connected must not be replaced in a tight loop.
@@ -1177,7 +1169,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
         t.removeAllListeners();
         await t.close().catch(() => undefined);
       }
-      this.announce('closed');
+      emitSafely(this, 'closed');
     })();
     return this.closedPromise;
   }

@@ -30,7 +30,7 @@
 import { channel } from 'node:diagnostics_channel';
 import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
-import { callbackThrew } from '../listeners.js';
+import { emitSafely } from '../listeners.js';
 import { fourLetterWord } from '../ops/fourlw.js';
 import {
   AuthFailedError, ClosedError, ConnectionLossError, InvalidArgumentError, NoNodeError, ProtocolError, SessionExpiredError, ZkError, fromRc,
@@ -213,14 +213,6 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     return this._state === 'expired' || this._state === 'authFailed' || this._state === 'closed';
   }
 
-  /** Emits to the listeners; one that throws is reported, and the client goes on (src/listeners.ts). */
-  private announce<T extends EventEmitter.EventNames<TransportEvents>>(event: T, ...args: EventEmitter.EventArgs<TransportEvents, T>): void {
-    try {
-      this.emit(event, ...args);
-    } catch (err) {
-      callbackThrew(`a '${String(event)}' listener`, err);
-    }
-  }
 
   private setState(next: ClientState): void {
     const prev = this._state;
@@ -228,7 +220,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     this._state = next;
     log('state %s -> %s (session 0x%s)', prev, next, this.sessionId);
     if (channels.state.hasSubscribers) channels.state.publish({ state: next, previous: prev, sessionId: this.sessionId, server: this.connectedServer });
-    this.announce('state', next, prev);
+    emitSafely(this, 'state', next, prev);
   }
 
   // ---- the connection loop ----------------------------------------------------------------------
@@ -322,7 +314,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
         clearTimeout(this.expiryTimer);
         this.expiryTimer = undefined;
         this.setState(response.readOnly ? 'readOnly' : 'connected');
-        this.announce('connected', { sessionId: this.sessionId, readOnly: response.readOnly, newSession, server: `${host.host}:${host.port}` });
+        emitSafely(this, 'connected', { sessionId: this.sessionId, readOnly: response.readOnly, newSession, server: `${host.host}:${host.port}` });
         if (this.options.followConfig !== false && !response.readOnly) this.readConfig(conn);
         if (response.readOnly) void this.seekReadWrite(conn);
       }
@@ -405,7 +397,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     log('disconnected from %s: %s', this.server ? `${this.server.host}:${this.server.port}` : '?', reason);
     const wasUp = this._state === 'connected' || this._state === 'readOnly';
     this.setState('connecting');
-    if (wasUp) this.announce('disconnected', { reason });
+    if (wasUp) emitSafely(this, 'disconnected', { reason });
     // Past a whole session timeout without a connection the server has expired us: say so now.
     if (!this.expiryTimer && this.sessionIdBytes !== ZERO_ID) {
       this.expiryTimer = setTimeout(() => { this.expiryTimer = undefined; if (this._state === 'connecting') this.expire('timeout'); }, this._negotiatedMs);
@@ -416,7 +408,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   private expire(reason: 'server' | 'timeout'): void {
     if (this.terminal) return;
     this.terminate('expired');
-    this.announce('expired', { reason });
+    emitSafely(this, 'expired', { reason });
   }
 
   private terminate(state: 'expired' | 'authFailed' | 'closed'): void {
@@ -424,7 +416,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     this.expiryTimer = undefined;
     this.watches.clear();
     this.setState(state);
-    if (state === 'authFailed') this.announce('authFailed');
+    if (state === 'authFailed') emitSafely(this, 'authFailed');
     this.wake?.();
     this.opening?.close(`client ${state}`);
     const conn = this.conn;
@@ -744,7 +736,7 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
         this.setState('closed');
       }
       conn?.close('closed by the client');
-      this.announce('closed');
+      emitSafely(this, 'closed');
     })();
     return this.closing;
   }
