@@ -42,7 +42,7 @@ export function openNativeTransport(connectString: string, o: TransportOptions):
   try {
     Binding = loadBinding();
   } catch (err) {
-    throw new UnsupportedError('session: transport "native" needs the optional peer dependency `zookeeper` (npm install zookeeper)', { op: 'connect', cause: err });
+    throw new UnsupportedError(`session: transport "native" needs the optional peer dependency \`zookeeper\`, built for this Node (npm install zookeeper): ${(err as Error)?.message ?? String(err)}`, { op: 'connect', cause: err });
   }
   return new NativeTransport(new Binding({
     connect: connectString,
