@@ -17,6 +17,11 @@
  *    A release therefore wakes exactly one waiter: no thundering herd.
  * 4. On timeout, abort or error our node is removed with a guaranteed delete.
  *
+ * A create that lost its connection may still be applied later (a paused leader commits it after
+ * the retry already made a node): a second node with our `_c_<uuid>-` prefix is ours, made by the
+ * same call, and would otherwise wait in the queue forever (or, ahead of us, make us wait on
+ * ourselves — Curator has this hole). Every listing drops such a node from the order and deletes it.
+ *
  * Fencing token: the parent's `pzxid` read in the listing that confirmed ownership. It is the
  * zxid of the latest child create/delete under the path, so it exceeds any token an earlier holder
  * saw (that holder's node was deleted, with a larger zxid, before we could hold), also when the
@@ -73,6 +78,21 @@ export function orderBySequence(children: readonly string[], markers: readonly s
     if (e) out.push(e);
   }
   return out.sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * Orders the children and takes out our own strays: other nodes with the protected prefix of
+ * `ourName` (see the module docs). `onStray` gets each one's name, to delete it.
+ */
+export function orderWithoutStrays(children: readonly string[], markers: readonly string[], ourName: string, onStray: (name: string) => void): ContenderEntry[] {
+  const ordered = orderBySequence(children, markers);
+  const prefix = /^_c_[0-9a-f-]{36}-/.exec(ourName)?.[0];
+  if (!prefix) return ordered;
+  return ordered.filter((e) => {
+    if (e.name === ourName || !e.name.startsWith(prefix)) return true;
+    onStray(e.name);
+    return false;
+  });
 }
 
 /** Counters of one contender, for herd checks and benchmarks. */
@@ -157,7 +177,7 @@ export class Contender {
    */
   private async check(ourName: string, ours: string, scope: WaitScope, sessionAtStart: string): Promise<{ hold: true; token: bigint } | { hold: false; watch: string }> {
     const { children, stat } = await scope.race(this.session.getChildrenWithStat(this.path));
-    const ordered = orderBySequence(children, this.markers);
+    const ordered = orderWithoutStrays(children, this.markers, ourName, (stray) => this.dropStray(stray));
     const i = ordered.findIndex((e) => e.name === ourName);
     if (i < 0) {
       throw this.session.sessionId !== sessionAtStart
@@ -166,6 +186,10 @@ export class Contender {
     }
     const decision = this.predicate(ordered, i);
     return decision.hold ? { hold: true, token: BigInt(stat.pzxid) } : { hold: false, watch: decision.watch };
+  }
+
+  private dropStray(name: string): void {
+    this.session.delete(joinPath(this.path, name), { guaranteed: true }).catch(() => undefined); // gone already: fine
   }
 
   /** Waits until `target` is deleted (or is already gone), the scope fires, or the session is lost. */

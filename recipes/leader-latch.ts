@@ -28,7 +28,7 @@ import type { ConnectionState, ZkSession } from '../src/session.js';
 import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError } from '../src/errors.js';
 import { joinPath, nodeName } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
-import { orderBySequence } from './contender.js';
+import { orderBySequence, orderWithoutStrays } from './contender.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
 
 const log = createDebug('zk-recipes:leader-latch');
@@ -292,7 +292,10 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
     const ours = this.ourPath;
     const { children, stat } = await this.session.getChildrenWithStat(this.path);
     if (this.state !== 'started' || ours !== this.ourPath) return;
-    const ordered = orderBySequence(children, [MARKER]);
+    // A stray of our own create (contender.ts) must not lead in our place: it is dropped and deleted.
+    const ordered = orderWithoutStrays(children, [MARKER], nodeName(ours), (stray) => {
+      this.session.delete(joinPath(this.path, stray), { guaranteed: true }).catch(() => undefined);
+    });
     const i = ordered.findIndex((e) => e.name === nodeName(ours));
     if (i < 0) {
       log('%s: our node %s is gone; creating a new one', this.path, ours);

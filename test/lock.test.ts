@@ -1,6 +1,7 @@
 // Lock: mutual exclusion across processes, fencing tokens (also across container reaping), one
 // wake-up per release, no node left by tryAcquire / abort / timeout, lease loss on suspension,
 // and the 3-round-trip fast path.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AbortedError, InvalidArgumentError, InvalidPathError, Lock, SessionExpiredError, TimeoutError } from '../src/index.js';
 import { expireSession, fourLetterWord } from '../src/testing/index.js';
+import { nodeName } from '../src/paths.js';
+import { Contender, firstN, orderWithoutStrays } from '../recipes/contender.js';
 import { nextEvent, uniquePath, useServer, waitUntil, childrenOf } from './helpers.js';
 import { killAll, runHammers } from './fixtures/lock-children.js';
 import { findOverlap, findTokenRegression, handoffs, readHolds, type Hold } from './fixtures/lock-intervals.js';
@@ -211,5 +214,35 @@ describe('Lock', () => {
     }
     expect(ops).toEqual(['create', 'getChildren', 'delete']);
     await a.delete(path);
+  });
+});
+
+describe('a stray node of our own create', () => {
+  // A create whose connection dropped can be applied after its retry made our node (a paused
+  // leader commits it late): the stray carries our `_c_<uuid>-` prefix. Ahead of us it would make
+  // us wait on ourselves forever; the contender drops it from the order and deletes it.
+  it('is taken out of the order and deleted, and we hold', async () => {
+    const s = await zk.connect();
+    const path = uniquePath('stray');
+    const prefix = `${path}/_c_${randomUUID()}-lock-`;
+    const stray = await s.create(prefix, '', { mode: 'ephemeral_sequential', createParents: true });
+    const ours = await s.create(prefix, '', { mode: 'ephemeral_sequential' });
+    const c = new Contender(s, path, 'lock-', ['lock-'], firstN(1));
+    c.nodePath = ours;
+    const held = await c.waitToHold(undefined, true); // once: null would mean "wait on the stray"
+    expect(held?.path).toBe(ours);
+    await waitUntil(async () => (await s.exists(stray)) === null, 'the stray deleted');
+    expect(await childrenOf(s, path)).toEqual([nodeName(ours)]);
+    await c.remove();
+  });
+
+  it('orderWithoutStrays keeps foreign nodes and ours, reports the strays', () => {
+    const mine = '_c_0b6c1a0e-6a8e-4b4e-9d55-1f1c6b2d3e4f-lock-0000000003';
+    const strayName = '_c_0b6c1a0e-6a8e-4b4e-9d55-1f1c6b2d3e4f-lock-0000000001';
+    const other = '_c_11111111-2222-3333-4444-555555555555-lock-0000000002';
+    const strays: string[] = [];
+    const ordered = orderWithoutStrays([mine, strayName, other, 'foreign'], ['lock-'], mine, (n) => strays.push(n));
+    expect(ordered.map((e) => e.name)).toEqual([other, mine]);
+    expect(strays).toEqual([strayName]);
   });
 });
