@@ -7,6 +7,9 @@
 import { performance } from 'node:perf_hooks';
 import { ZkSession } from '../src/session.js';
 
+/** The transport the workloads run on: `ZK_BENCH_TRANSPORT=native` measures the binding under the same recipes. */
+export const BENCH_TRANSPORT: 'client' | 'native' = process.env['ZK_BENCH_TRANSPORT'] === 'native' ? 'native' : 'client';
+
 /** The library name in every JSON line (the anchors' `lib` field). */
 export const LIB = 'zk-recipes';
 
@@ -220,7 +223,7 @@ export class WorkloadContext {
   /** Opens a session (10 s timeout) that is closed when the workload ends. */
   async connect(opts: { reconnectAfterLost?: boolean } = {}): Promise<ZkSession> {
     this.signal.throwIfAborted();
-    const s = await ZkSession.connect(this.connectString, { sessionTimeoutMs: SESSION_TIMEOUT_MS, ...opts });
+    const s = await ZkSession.connect(this.connectString, { sessionTimeoutMs: SESSION_TIMEOUT_MS, transport: BENCH_TRANSPORT, ...opts });
     this.sessions.add(s);
     s.on('suspended', () => this.report.progress('WARNING a bench session was suspended: samples are not valid'));
     s.on('lost', () => this.report.progress('WARNING a bench session was lost'));
