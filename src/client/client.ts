@@ -41,7 +41,7 @@ import { HostList, parseConnectString, resolve, type HostPort } from './hosts.js
 import { sharedWriter, type Reader, type Writer } from './jute.js';
 import { readMulti, readMultiRead, writeMulti, writeMultiRead, type MultiOp, type MultiResult, type ReadOp, type ReadResult } from './multi.js';
 import {
-  AddWatchMode, EventType, Op, Xid, readStat, readWatcherEvent, writeSetWatches2, type ConnectResponse, type ReplyHeader, type Stat, type WireAcl,
+  AddWatchMode, EventType, Op, WatcherType, Xid, readStat, readWatcherEvent, writeSetWatches2, type ConnectResponse, type ReplyHeader, type Stat, type WireAcl,
 } from './records.js';
 import {
   readChildren2, readCreate2, readGetAcl, readGetData, readWhoAmI, writeAuth, writeCreate, writePath, writePathInt, writePathVersion,
@@ -684,12 +684,12 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
     let type: number;
     if (kind === 'data' || kind === 'exist') {
       if (still('data', 'exist')) return true;
-      type = 2;
+      type = WatcherType.data;
     } else if (kind === 'child') {
-      type = 1;
+      type = WatcherType.children;
     } else {
       if (still('data', 'exist', 'child', 'persistent', 'persistentRecursive')) return true;
-      type = 3;
+      type = WatcherType.any;
     }
     const sp = this.toServer(path);
     await this.submit(Op.removeWatches, 'removeWatches', path, (w) => writePathInt(w, sp, type), undefined).catch((err: unknown) => {
@@ -739,12 +739,6 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
       emitSafely(this, 'closed');
     })();
     return this.closing;
-  }
-
-  /** Wraps an error from an op with the caller's op and path (the session's namespace removed). */
-  static relabel(err: unknown, op: string, path: string | undefined): unknown {
-    if (!(err instanceof ZkError) || err.rc === undefined) return err;
-    return fromRc(err.rc, op, path, err.cause, err.opIndex);
   }
 }
 
