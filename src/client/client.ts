@@ -33,7 +33,7 @@ import { EventEmitter } from 'eventemitter3';
 import { emitSafely } from '../listeners.js';
 import { fourLetterWord } from '../ops/fourlw.js';
 import {
-  AuthFailedError, ClosedError, ConnectionLossError, InvalidArgumentError, NoNodeError, ProtocolError, SessionExpiredError, ZkError, fromRc,
+  AuthFailedError, ClosedError, ConnectionLossError, InvalidArgumentError, NoNodeError, ProtocolError, SessionExpiredError, ZkError,
 } from '../errors.js';
 import { Connection, frame, type Pending, type TlsOptions } from './connection.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
