@@ -11,8 +11,10 @@ const haveLocal = Boolean(process.env.ZOOKEEPER_CLASSPATH || process.env.ZOOKEEP
 if (process.env.ZK_CONNECT) say(`using the external server ZK_CONNECT=${process.env.ZK_CONNECT}`);
 else if (haveLocal) say('local ZooKeeper install found');
 else need.push('zookeeper');
-// The Curator interop tests need Curator's jars (Debian's libcurator-recipes-java).
+// The Curator interop tests need Curator's jars (Debian's libcurator-recipes-java, and
+// libcurator-discovery-java for the service-discovery interop).
 if (!existsSync('/usr/share/java/curator-recipes.jar')) need.push('libcurator-recipes-java');
+if (!existsSync('/usr/share/java/curator-x-discovery.jar')) need.push('libcurator-discovery-java');
 const javaOk = spawnSync('javac', ['-version'], { stdio: 'ignore' }).status === 0; // interop tests compile Curator peers
 if (!javaOk) need.push('default-jdk-headless');
 
