@@ -9,7 +9,11 @@
  *    with a `poison` event;
  * 3. runs the handler; if it throws, the claim is deleted (the item stays for a retry, by anyone,
  *    after `retryDelayMs` here) and a `handlerError` event is emitted;
- * 4. on success deletes the item, then the claim (both requests go out together, in that order).
+ * 4. on success deletes the item and the claim in one transaction (`multi`), so no moment exists
+ *    in which the item is gone and its claim still blocks the name, or the claim is gone and a
+ *    handled item is still there for the next consumer. An item that did not decode goes to
+ *    `<path>-poison/<name>` in the same way: create the copy, delete the item and the claim, at once.
+ * Finishing needs `multi`: on the native transport `consume` fails with `UnsupportedError`.
  *
  * If the consumer's process dies, its session's claims vanish and the item goes to another
  * consumer (claims are watched). The children of `<path>` are listed once and then only when the
@@ -20,8 +24,9 @@
  * never a loss); the consumer lists again on the new session and carries on.
  * @module
  */
-import { ClosedError, NoNodeError, NodeExistsError } from '../src/errors.js';
+import { ClosedError, NoNodeError, NodeExistsError, ZkError, isRetryable } from '../src/errors.js';
 import { joinPath } from '../src/paths.js';
+import type { TxnOp } from '../src/session.js';
 import { delay } from '../src/wait.js';
 import { QueueView, type QueueCore } from './queue-view.js';
 
@@ -263,17 +268,15 @@ export class QueueConsumer<T> implements AsyncDisposable {
     try {
       item = codec.decode(data);
     } catch (error) {
-      let movedTo: string;
+      const movedTo = joinPath(this.core.poisonPath, name);
       try {
-        movedTo = await this.core.movePoison(name, data);
-        await session.delete(itemPath).catch((e) => { if (!(e instanceof NoNodeError)) throw e; });
+        await this.finish(itemPath, claimPath, { op: 'create', path: movedTo, data });
       } catch (moveError) {
         await this.release(claimPath);
         this.retryLater(name); // the item stays where it is; try moving it again later
         throw moveError;
       }
       this.view.done.add(name);
-      await this.release(claimPath);
       this.core.reportPoison({ name, data, error, movedTo });
       return;
     }
@@ -285,11 +288,37 @@ export class QueueConsumer<T> implements AsyncDisposable {
       this.core.handlerError(name, item, err);
       return;
     }
-    const delItem = session.delete(itemPath).catch((e) => { if (!(e instanceof NoNodeError)) throw e; });
-    const delClaim = this.release(claimPath);
-    await Promise.all([delItem, delClaim]);
+    await this.finish(itemPath, claimPath);
     this.view.done.add(name);
     this._processed++;
+  }
+
+  /**
+   * Deletes the item and its claim in one transaction, after `first` (the poison copy) when given.
+   * A retry after a connection loss may meet its own applied transaction: the item is gone, which
+   * is what was wanted. Only the item gone: another taker or a retry finished it; only the claim
+   * gone (this session's claims vanished with it): the item is still deleted, since its handler
+   * succeeded (at least once, never lost). A poison copy that exists already is not made again.
+   */
+  private async finish(itemPath: string, claimPath: string, first?: TxnOp): Promise<void> {
+    const { session } = this.core;
+    let ops: TxnOp[] = [...(first ? [first] : []), { op: 'delete', path: itemPath }, { op: 'delete', path: claimPath }];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await session.multi(ops);
+        return;
+      } catch (err) {
+        const at = err instanceof ZkError ? err.opIndex : undefined;
+        const failed = at === undefined ? undefined : ops[at];
+        if (isRetryable(err) && attempt < 8) await session.waitConnected().catch(() => undefined);
+        else if (err instanceof NodeExistsError && failed === first) ops = ops.filter((o) => o !== first);
+        else if (err instanceof NoNodeError && failed === first) await session.create(this.core.poisonPath, undefined, { mode: 'container', createParents: true }).catch(ignoreExists);
+        else if (err instanceof NoNodeError && failed?.path === itemPath) return this.release(claimPath);
+        else if (err instanceof NoNodeError && failed?.path === claimPath) ops = ops.filter((o) => o.path !== claimPath);
+        else throw err;
+        if (ops.length === 0) return;
+      }
+    }
   }
 
   private release(claimPath: string): Promise<void> {
@@ -302,4 +331,8 @@ export class QueueConsumer<T> implements AsyncDisposable {
     this.retryAt.set(name, Date.now() + this.retryDelayMs);
     this.armTimer(Date.now() + this.retryDelayMs);
   }
+}
+
+function ignoreExists(err: unknown): void {
+  if (!(err instanceof NodeExistsError)) throw err;
 }

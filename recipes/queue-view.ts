@@ -26,7 +26,24 @@ export interface Ordering {
   eager: boolean;
 }
 
-/** FIFO by the server's sequence suffix (names differ only in it). @internal */
+/**
+ * The marker of a protected put (`_c_<uuid>-`), between the ordering part of an item's name and
+ * the server's sequence number: `queue-_c_<uuid>-0000000042` (a priority queue's
+ * `queue-<priority>_c_<uuid>-<seq>`, a delay queue's `queue-|<due>|_c_<uuid>-<seq>`).
+ */
+export const PUT_MARKER = /_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-(?=\d{10}$)/;
+
+/** An item's name without its put marker: what the orderings compare (Curator's names as they are). */
+export function itemSortName(name: string): string {
+  return name.includes('_c_') ? name.replace(PUT_MARKER, '') : name;
+}
+
+/** Sorts item names head first by `ordering`, ignoring put markers (a protected and a plain name compare by their sequence). */
+export function sortItems(names: readonly string[], ordering: Ordering): string[] {
+  return names.map((n) => [itemSortName(n), n] as const).sort((a, b) => ordering.compare(a[0], b[0])).map((x) => x[1]);
+}
+
+/** FIFO by the server's sequence suffix (names without their put markers differ only in it). @internal */
 export const fifoOrdering: Ordering = {
   compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
   dueAt: () => 0,
@@ -201,8 +218,7 @@ export class QueueView {
       if (!(claims.reason instanceof NoNodeError)) { this.claimsStale = true; throw claims.reason; }
       this.claimed.clear(); // no claims node: nothing claimed (the watch is not armed; a NODE_EXISTS teaches us)
     }
-    const names = children.filter((c) => c.startsWith(ITEM_PREFIX));
-    names.sort(ordering.compare);
+    const names = sortItems(children.filter((c) => c.startsWith(ITEM_PREFIX)), ordering);
     const present = new Set(names);
     for (const d of this.done) if (!present.has(d)) this.done.delete(d);
     this.names = names;

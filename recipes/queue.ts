@@ -7,8 +7,11 @@
  *                                 reaped and recreated parent restarts sequence numbers, and a
  *                                 consumer finishing late would delete a new item that reused
  *                                 the name of the one it handled (items are deleted by name).
- *   queue-0000000000              one PERSISTENT_SEQUENTIAL node per item; data = codec bytes
- *   queue-0000000001              (priority queue: queue-<priority>…, delay queue: queue-|<due>|…)
+ *   queue-_c_<uuid>-0000000000    one PERSISTENT_SEQUENTIAL node per item; data = codec bytes.
+ *   queue-0000000001              The `_c_<uuid>-` marker of a protected put (the default) lets a
+ *                                 put retried after a connection loss find its item; ordering
+ *                                 ignores it (priority queue: queue-<priority>…, delay queue:
+ *                                 queue-|<due>|…; Curator's unmarked names sort among ours)
  * <path>-locks                    container: claims of consumers (never among the items)
  *   queue-0000000000              EPHEMERAL: a consumer is handling this item
  * <path>-poison                   container: items whose bytes did not decode, moved aside
@@ -29,12 +32,12 @@
  * consumer is handling may also be taken (delivered twice).
  *
  * Connection: `suspended` — calls wait for the connection and retry (a put retried after a
- * connection loss can create the item twice; a take may then return an item another taker also
- * got). `lost` — waits continue on the new session; consumers' claims are gone (see there).
+ * connection loss finds its own item first, so it is written once; a take may then return an item
+ * another taker also got). `lost` — waits continue on the new session; consumers' claims are gone (see there).
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { ClosedError, InvalidArgumentError, NoNodeError, NodeExistsError, ZkError } from '../src/errors.js';
+import { ClosedError, InvalidArgumentError, NoNodeError, NodeExistsError, UnsupportedError, ZkError } from '../src/errors.js';
 import { joinPath } from '../src/paths.js';
 import type { ZkSession } from '../src/session.js';
 import { WaitScope, checkWaitOptions, type WaitOptions } from '../src/wait.js';
@@ -47,6 +50,14 @@ import { ITEM_PREFIX, QueueView, fifoOrdering, type Ordering, type PoisonInfo, t
 export interface QueueOptions<T> {
   /** How items become bytes. @default JSON (`jsonCodec`) */
   codec?: Codec<T>;
+  /**
+   * Protected puts: each item's name carries a `_c_<uuid>-` marker before its sequence number, so
+   * that a put retried after a connection loss finds its own item instead of writing it twice.
+   * Curator's consumers take such items too, but order them by the whole name (the marker's uuid)
+   * rather than by sequence: set `false` where Curator consumers must see FIFO order (a put retried
+   * after a connection loss may then be written twice, as Curator's own put is). @default true
+   */
+  protectedPuts?: boolean;
 }
 
 /** Typed events of every queue. */
@@ -73,8 +84,8 @@ type TakeResult<T> = { got: true; item: T } | { got: false; wakeAt: number };
  * children watch, never by polling) until an item is available; `poll` does not wait.
  *
  * Connection states: on `suspended` calls wait for the connection and retry (a put retried after
- * a connection loss can create the item twice; a take may then return an item another taker also
- * got); a waiting `take` keeps waiting. On `lost` waits and consumers go on with the new session
+ * a connection loss finds its own item first, so it is written once; a take may then return an
+ * item another taker also got); a waiting `take` keeps waiting. On `lost` waits and consumers go on with the new session
  * (consumers' claims are gone: see {@link QueueConsumer}). After `close()`, or when the session is
  * closed, pending takes fail with `ClosedError`.
  */
@@ -91,6 +102,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   private readonly consumers = new Set<QueueConsumer<T>>();
   private closed = false;
   private pathReady = false;
+  private readonly protectedPuts: boolean;
 
   /**
    * @param recipe - the recipe name errors and op names start with (`queue`, `priority-queue`, ...)
@@ -103,7 +115,11 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   protected constructor(protected readonly recipe: string, protected readonly session: ZkSession, path: string, options: QueueOptions<T> | undefined, ordering: Ordering) {
     super();
     checkRecipeArgs(recipe, session, path);
-    checkOptions(recipe, options, ['codec']);
+    checkOptions(recipe, options, ['codec', 'protectedPuts']);
+    if (options?.protectedPuts !== undefined && typeof options.protectedPuts !== 'boolean') {
+      throw new InvalidArgumentError(`${recipe} ${path}: option protectedPuts must be a boolean`, { op: recipe, path });
+    }
+    this.protectedPuts = options?.protectedPuts ?? true;
     const codec = options?.codec === undefined ? (jsonCodec as Codec<T>) : checkCodec<T>(recipe, options.codec);
     this.path = path;
     this.lockPath = `${path}-locks`;
@@ -179,7 +195,8 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
    * Starts a long-running, at-least-once consumer: `handler` runs for each item (up to
    * `concurrency` at once); the item is deleted only after the handler succeeded. Stop it with
    * `options.signal`, `consumer.close()`, `await using`, or `queue.close()`.
-   * @throws InvalidArgumentError for a bad handler or option; ClosedError
+   * @throws InvalidArgumentError for a bad handler or option; ClosedError; UnsupportedError on
+   * the native transport (finishing an item is a transaction)
    */
   consume(handler: ItemHandler<T>, options: ConsumeOptions = {}): QueueConsumer<T> {
     const op = `${this.recipe}.consume`;
@@ -194,6 +211,9 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     }
     checkWaitOptions({ signal }, op);
     this.checkOpen(op);
+    if (this.session.transport === 'native') {
+      throw new UnsupportedError(`${op} ${this.path}: consumers finish each item with a transaction (multi), which the native transport lacks`, { op, path: this.path });
+    }
     const c = new QueueConsumer<T>(this.core, handler, options).start();
     this.consumers.add(c);
     void c.done.catch(() => undefined).finally(() => this.consumers.delete(c));
@@ -223,7 +243,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
       await this.ensurePath(); // once, so a batch does not fail on a missing parent and go out twice
       this.pathReady = true;
     }
-    const create = (i: number) => this.session.create(joinPath(this.path, prefix(i)), datas[i], { mode: 'persistent_sequential' });
+    const create = (i: number) => this.session.create(joinPath(this.path, prefix(i)), datas[i], { mode: 'persistent_sequential', protected: this.protectedPuts && 'beforeSequence' });
     const out: string[] = new Array<string>(datas.length);
     let todo = datas.map((_, i) => i);
     for (let round = 0; todo.length > 0; round++) {
@@ -328,8 +348,8 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
  * only validates; nothing is written until the first put.
  *
  * Connection states: on `suspended` calls wait for the connection and retry (a put retried after
- * a connection loss can create the item twice; a take may then return an item another taker also
- * got); a waiting `take` keeps waiting. On `lost` waits and consumers go on with the new session
+ * a connection loss finds its own item first, so it is written once; a take may then return an
+ * item another taker also got); a waiting `take` keeps waiting. On `lost` waits and consumers go on with the new session
  * (consumers' claims are gone: see {@link QueueConsumer}). After `close()`, or when the session is
  * closed, pending takes fail with `ClosedError`.
  *

@@ -152,11 +152,15 @@ export interface CreateOptions {
   /** Mode of parents created by `createParents`. @default 'container' */
   parentMode?: 'container' | 'persistent';
   /**
-   * Protected create: the name gets Curator's `_c_<uuid>-` prefix so that, after a connection
-   * loss during the create, the session finds its own node instead of creating a second one.
+   * Protected create: the name gets a `_c_<uuid>-` marker so that, after a connection loss during
+   * the create, the session finds its own node (after a `sync`, so a create applied late by the
+   * leader is seen) instead of creating a second one. `true` puts the marker first (Curator's
+   * protection, as its locks and latches name their nodes); `'beforeSequence'` puts it at the end
+   * of the given name, right before the server's sequence number (queue items keep Curator's
+   * `queue-` prefix that Curator's consumers require).
    * @default false
    */
-  protected?: boolean;
+  protected?: boolean | 'beforeSequence';
   /** Time to live for `_ttl` modes, in ms. */
   ttlMs?: number;
   /** ACL to set on the node (and on created parents). @default the session's `defaultAcl` */
@@ -777,11 +781,16 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       throw new InvalidArgumentError(`create ${path}: mode ${mode} needs ttlMs, a positive integer`, { op: 'create', path });
     }
     const acl = options.acl === undefined ? this.opts.defaultAcl : checkAcl(options.acl, `create ${path}: option acl`);
+    const p = options.protected;
+    if (p !== undefined && typeof p !== 'boolean' && p !== 'beforeSequence') {
+      throw new InvalidArgumentError(`create ${path}: option protected must be a boolean or 'beforeSequence', got ${JSON.stringify(p)}`, { op: 'create', path });
+    }
     let target = path;
     let prefix: string | undefined;
     if (options.protected) {
-      prefix = `_c_${randomUUID()}-`;
-      target = joinPath(parentOf(path), prefix + nodeName(path));
+      const marker = `_c_${randomUUID()}-`;
+      prefix = options.protected === 'beforeSequence' ? nodeName(path) + marker : marker;
+      target = joinPath(parentOf(path), options.protected === 'beforeSequence' ? prefix : prefix + nodeName(path));
     }
     const attempt = async (): Promise<{ path: string; stat: Stat | undefined }> => {
       if (prefix) {
@@ -835,10 +844,16 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     }
   }
 
-  /** Finds a protected node by its `_c_<uuid>-` prefix; ephemerals only if owned by this session. */
+  /**
+   * Finds a protected node by the start of its name; ephemerals only if owned by this session.
+   * The `sync` first: the server this session reconnected to may not have applied yet a create the
+   * leader committed from the old connection (a paused leader does this), and listing without it
+   * would miss the node and create a second one.
+   */
   private async findProtected(parent: string, prefix: string, mode: CreateMode): Promise<string | undefined> {
     let children: string[];
     try {
+      await this.sync(parent);
       children = await this.getChildren(parent);
     } catch (err) {
       if (err instanceof NoNodeError) return undefined;

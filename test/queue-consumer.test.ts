@@ -95,7 +95,7 @@ describe('consume', () => {
     await waitUntil(() => seenB.filter((v) => v === 'x2').length === 2, 'x2 retried');
     expect(seenB).not.toContain('slow');
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/^x2@queue-\d{10}$/);
+    expect(errors[0]).toMatch(/^x2@queue-_c_[0-9a-f-]{36}-\d{10}$/);
     await waitUntil(async () => (await leftovers(p, path)).items === 1, 'only "slow" left');
     expect(await a.getChildren(`${path}-locks`)).toEqual([slowName]); // A's claim
     expect(seenA).toEqual(['slow']);

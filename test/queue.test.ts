@@ -3,13 +3,37 @@
 import { describe, expect, it } from 'vitest';
 import {
   AbortedError, ClosedError, DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, InvalidArgumentError,
-  InvalidPathError, TimeoutError, curatorCodec, stringCodec, type Codec, type PoisonInfo,
+  InvalidPathError, TimeoutError, ZkSession, curatorCodec, stringCodec, type Codec, type PoisonInfo,
 } from '../src/index.js';
+import { startProxy } from '../src/testing/index.js';
 import { nextEvent, uniquePath, useServer } from './helpers.js';
 
 const zk = useServer();
 
 describe('DistributedQueue put/take', () => {
+  it('a put whose reply is lost with the connection is written once (protected), twice without protection', async () => {
+    await using proxy = await startProxy(zk.server.connectString);
+    await using s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 20_000 });
+    const count = async (q: DistributedQueue<string>) => (await s.getChildren(q.path)).length;
+    const lostReplyPut = async (q: DistributedQueue<string>) => {
+      await q.put('warm-up'); // the parent exists: the next put is one create
+      await s.delete(`${q.path}/${(await s.getChildren(q.path))[0]!}`);
+      proxy.corruptNext('toClient', 'truncate'); // the create's reply: cut, and the connection with it
+      const reconnected = nextEvent(s, 'reconnected');
+      const created = await q.put('once');
+      await reconnected;
+      return created;
+    };
+    const guarded = new DistributedQueue<string>(s, uniquePath('queue-lost-reply'));
+    const created = await lostReplyPut(guarded);
+    expect(await s.getChildren(guarded.path)).toEqual([created.slice(guarded.path.length + 1)]);
+    // The same fault without protection: the retry writes a second item. This shows that the
+    // fault above really made the put retry after its create was applied.
+    const plain = new DistributedQueue<string>(s, uniquePath('queue-lost-reply-plain'), { protectedPuts: false });
+    await lostReplyPut(plain);
+    expect(await count(plain)).toBe(2);
+  });
+
   it('takes items in put order, from several producers, and lays them out as Curator does', async () => {
     const [s1, s2, s3] = await Promise.all([zk.connect(), zk.connect(), zk.connect()]);
     const path = uniquePath('queue');
@@ -18,7 +42,9 @@ describe('DistributedQueue put/take', () => {
     const taker = new DistributedQueue<number>(s3, path);
     await q1.put(0);
     const created = await q1.putMany([1, 2, 3, 4]);
-    expect(created).toEqual([1, 2, 3, 4].map((i) => `${path}/queue-${String(i).padStart(10, '0')}`));
+    // Protected names: Curator's `queue-` prefix, a `_c_<uuid>-` marker, the server's sequence.
+    expect(created.map((p) => p.replace(/_c_[0-9a-f-]{36}-/, ''))).toEqual([1, 2, 3, 4].map((i) => `${path}/queue-${String(i).padStart(10, '0')}`));
+    expect(created.every((p) => /\/queue-_c_[0-9a-f-]{36}-\d{10}$/.test(p))).toBe(true);
     await q2.put(5);
     expect(await taker.size()).toBe(6);
     const got: number[] = [];
@@ -194,8 +220,8 @@ describe('DistributedPriorityQueue', () => {
     await q.put('five-b', 5);
     await q.put('minus-two', -2);
     await q.put('big', 2 ** 31 - 1);
-    expect(p5).toMatch(new RegExp(`^${path}/queue-100000005\\d{10}$`));
-    expect(pneg).toMatch(new RegExp(`^${path}/queue-0FFFFFFFF\\d{10}$`));
+    expect(p5).toMatch(new RegExp(`^${path}/queue-100000005_c_[0-9a-f-]{36}-\\d{10}$`));
+    expect(pneg).toMatch(new RegExp(`^${path}/queue-0FFFFFFFF_c_[0-9a-f-]{36}-\\d{10}$`));
     await expect(q.put('x', 1.5)).rejects.toThrow(/priority must be a 32-bit integer/);
     const got: string[] = [];
     for (let i = 0; i < 7; i++) got.push(await q.take({ timeoutMs: 5000 }));
@@ -233,7 +259,7 @@ describe('DistributedDelayQueue', () => {
     const pLater = await producer.put('later', later);
     await producer.put('soon', new Date(soon));
     await producer.put('now', now - 1000);
-    expect(pLater).toBe(`${path}/queue-|${later.toString(16).toUpperCase()}|0000000000`);
+    expect(pLater).toMatch(new RegExp(`^${path}/queue-\\|${later.toString(16).toUpperCase()}\\|_c_[0-9a-f-]{36}-0000000000$`));
     const first = await q.take({ timeoutMs: 5000 });
     expect(first).toBe('now');
     expect(await q.poll()).toBeUndefined(); // 'soon' is not due yet

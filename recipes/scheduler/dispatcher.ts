@@ -187,7 +187,7 @@ export class Dispatcher {
         const w = workers.get(t.worker ?? '');
         if (w && w.session === t.workerSession) {
           load.set(t.worker!, (load.get(t.worker!) ?? 0) + 1);
-          // Interrupted assignment (task written, node not yet created): finish the step.
+          // An assigned task without its node (left by a version that wrote them apart): repair.
           if (t.state === 'assigned' && !assigned.get(t.worker!)?.has(t.id)) await st.createAssignment(t.worker!, t.id, t.attempt);
           continue;
         }
@@ -195,12 +195,11 @@ export class Dispatcher {
         const exhausted = t.attempt >= t.maxAttempts;
         const back = await st.casTask(t, exhausted
           ? { state: 'dead', error: `worker ${t.worker} vanished on the last attempt`, finishedAt: Date.now() }
-          : { state: 'pending', worker: undefined, workerSession: undefined });
+          : { state: 'pending', worker: undefined, workerSession: undefined }, { kind: 'delete', workerId: t.worker ?? '' });
         if (back) {
           this.emit('reclaimed', t.id, t.worker ?? '');
           if (!exhausted) due.push(back);
         }
-        await st.remove(st.assignment(t.worker ?? '', t.id));
       } else if (t.state === 'pending' || t.state === 'failed') {
         const at = t.state === 'failed' ? Math.max(t.runAt, t.retryAt ?? 0) : t.runAt;
         if (at <= now) due.push(t);
@@ -214,11 +213,11 @@ export class Dispatcher {
       const w = pickWorker(workers, load, this.given, t.type);
       if (!w) continue;
       const [id, rec] = w;
-      const done = await st.casTask(t, { state: 'assigned', worker: id, workerSession: rec.session, attempt: t.attempt + 1, assignedAt: Date.now(), retryAt: undefined });
+      const change = { state: 'assigned', worker: id, workerSession: rec.session, attempt: t.attempt + 1, assignedAt: Date.now(), retryAt: undefined } as const;
+      const done = await st.casTask(t, change, { kind: 'create', workerId: id, attempt: change.attempt });
       if (!done) continue; // stale view: the next scan sees the new state
       load.set(id, (load.get(id) ?? 0) + 1);
       this.given.set(id, (this.given.get(id) ?? 0) + 1);
-      await st.createAssignment(id, t.id, done.attempt);
       this.emit('assigned', t.id, id, done.attempt);
     }
     return next;

@@ -19,27 +19,29 @@
  *
  * The task node is the truth; assignment nodes are only signals to workers. A task counts as
  * held by worker W only while its state is `assigned`/`running` with `worker = W` and
- * `workerSession` = the ephemeral owner of W's registration. Step ordering, and why an
- * interruption between the writes of a step is safe (there are no multi-op transactions):
+ * `workerSession` = the ephemeral owner of W's registration. Every task write is one
+ * compare-and-set on the task node's version, in one transaction with the create or delete of
+ * its assignment node where the step has one (`Store.casTask`): a step is applied whole or not
+ * at all, and the node exists exactly while the task is `assigned`/`running` on its worker.
  *
- * 1. Submit: one create of `tasks/<id>` (state `pending`). Nothing to interrupt.
- * 2. Assign (dispatcher): CAS the task to `assigned` (worker, workerSession, attempt+1), then
- *    create `assign/W/<id>`. Interrupted between: the next dispatcher scan finds an `assigned`
- *    task without its node and creates it (create is idempotent: NODE_EXISTS is fine).
+ * 1. Submit: one create of `tasks/<id>` (state `pending`).
+ * 2. Assign (dispatcher): CAS to `assigned` (worker, workerSession, attempt+1) + create `assign/W/<id>`.
  * 3. Start (worker W): on seeing `assign/W/<id>`, read the task; only if it is `assigned` to W's
  *    current session, CAS it to `running`. A stale view (another writer came first) fails the CAS.
  * 4. Complete (worker W): CAS from its own `running` version to `succeeded` / `failed` (with
- *    `retryAt`) / `dead`, then delete `assign/W/<id>`. If the task was taken back meanwhile the
- *    CAS fails and the outcome is dropped (the newer state wins). Interrupted between: the node
- *    left behind is stale (task no longer `assigned`/`running` on W) and the dispatcher deletes it.
+ *    `retryAt`) / `dead` + delete `assign/W/<id>`. If the task was taken back meanwhile the CAS
+ *    fails and the outcome is dropped (the newer state wins; the take-back removed the node).
  * 5. Take back (dispatcher): a task `assigned`/`running` whose worker is not live with the same
- *    session is CAS'ed to `pending` (the attempt counts; `dead` if it was the last), then its
- *    assignment node is deleted. Interrupted between: the stale node is deleted by the next scan.
- * 6. Hand back (worker): CAS to `pending`, then delete the assignment node (same reasoning as 4).
- *    A run interrupted by a suspended or lost session counts as an attempt (`dead` if it was the
- *    last); a task given back by `stop()` does not.
+ *    session is CAS'ed to `pending` (the attempt counts; `dead` if it was the last) + delete its node.
+ * 6. Hand back (worker): CAS to `pending` + delete the node. A run interrupted by a suspended or
+ *    lost session counts as an attempt (`dead` if it was the last); a task given back by `stop()`
+ *    does not.
  * 7. Fire a schedule period k: create `tasks/<id>@<k>` (NODE_EXISTS = already fired), then CAS
  *    `lastFired`. Interrupted between: the next dispatcher creates again (NODE_EXISTS) and records.
+ *
+ * A write whose reply was lost with the connection is read back: it counts as done when the node
+ * holds its exact bytes. The dispatcher still deletes assignment nodes whose task is not theirs
+ * and recreates a missing one (both only arise from nodes written before these transactions).
  *
  * Never two live holders: a task changes holder only through a CAS of its node, a worker starts
  * only from an `assigned` state naming its own live session, and a worker's runs are aborted
@@ -57,7 +59,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { ZkSession } from '../../src/session.js';
-import { BadVersionError, ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError } from '../../src/errors.js';
+import { BadVersionError, ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, UnsupportedError } from '../../src/errors.js';
 import { WaitScope, checkWaitOptions, deferred } from '../../src/wait.js';
 import { checkOptions, checkRecipeArgs } from '../options.js';
 import { Dispatcher } from './dispatcher.js';
@@ -158,10 +160,14 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
   /**
    * Creates the layout, registers the worker (waiting, bounded, for a registration left by an
    * earlier session of the same worker id) and joins the dispatcher election.
-   * @throws IllegalStateError on a second call
+   * @throws IllegalStateError on a second call; UnsupportedError on the native transport (task
+   * writes are transactions; `submit` alone works there)
    */
   async start(): Promise<void> {
     if (this.state !== 'latent') throw new IllegalStateError(`scheduler: ${this.path} already ${this.state}`, { op: 'scheduler.start', path: this.path });
+    if (this.session.transport === 'native') {
+      throw new UnsupportedError(`scheduler ${this.path}: workers and dispatchers write each task step as a transaction (multi), which the native transport lacks`, { op: 'scheduler.start', path: this.path });
+    }
     this.state = 'started';
     await this.ensureDirs();
     if (this.roles.has('worker')) {

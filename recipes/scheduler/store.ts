@@ -5,8 +5,8 @@
  * @module
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { ZkSession } from '../../src/session.js';
-import { BadVersionError, NoNodeError, NodeExistsError } from '../../src/errors.js';
+import type { Stat, TxnOp, ZkSession } from '../../src/session.js';
+import { BadVersionError, NoNodeError, NodeExistsError, ZkError, isRetryable } from '../../src/errors.js';
 import { joinPath } from '../../src/paths.js';
 import type { TaskRecord, TaskStatus, WorkerRecord } from './types.js';
 
@@ -27,6 +27,11 @@ export function newTaskId(): string {
 export function periodTaskId(scheduleId: string, period: number): string {
   return `${scheduleId}@${period}`;
 }
+
+/** What a task write does to its worker's assignment node, in the same transaction. */
+export type AssignmentChange =
+  | { kind: 'create'; workerId: string; attempt: number }
+  | { kind: 'delete'; workerId: string };
 
 /** The paths of one scheduler and the reads and writes on them. */
 export class Store {
@@ -92,18 +97,53 @@ export class Store {
   }
 
   /**
-   * Compare-and-set of a task: writes `next` only if the node is still at `prev.version`.
+   * Compare-and-set of a task: writes `next` only if the node is still at `prev.version`, in one
+   * transaction with `assignment`'s create or delete when given (the task's state and its
+   * worker's assignment node never disagree).
+   * A connection loss leaves the outcome unknown: the task is read again, and the write counts as
+   * done if the node holds exactly the bytes written (they carry `updatedAt`, so no other writer's
+   * record matches); the same check follows a BAD_VERSION, which a retried write of our own meets.
    * @returns the new status, or null when someone wrote first (or the task is gone): the caller's
    * view is stale and it must not act on it.
+   * @throws UnsupportedError on the native transport (no multi); other failures as they come
    */
-  async casTask(prev: TaskStatus, change: Partial<TaskRecord>): Promise<TaskStatus | null> {
+  async casTask(prev: TaskStatus, change: Partial<TaskRecord>, assignment?: AssignmentChange): Promise<TaskStatus | null> {
     const { version, ...rest } = prev;
     const rec: TaskRecord = { ...rest, ...change, id: prev.id, updatedAt: Date.now() };
+    const data = JSON.stringify(rec);
+    let companion = assignment && this.assignmentOps(prev.id, assignment, false);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const [r] = await this.session.multi([{ op: 'set', path: this.task(prev.id), data, version }, ...(companion ?? [])]);
+        return { ...rec, version: (r as { stat: Stat }).stat.version };
+      } catch (err) {
+        const at = err instanceof ZkError ? err.opIndex : undefined;
+        if (isRetryable(err) || (err instanceof BadVersionError && at === 0)) return this.ifWritten(rec, data, err);
+        if (err instanceof NoNodeError && at === 0) return null;
+        if (!assignment || at === undefined || at === 0 || attempt >= 2) throw err;
+        if (assignment.kind === 'delete') companion = undefined; // already gone: the task write alone
+        else if (err instanceof NodeExistsError) companion = this.assignmentOps(prev.id, assignment, true); // a leftover: replace it
+        else if (err instanceof NoNodeError) await this.mkdir(this.assignDir(assignment.workerId));
+        else throw err;
+      }
+    }
+  }
+
+  private assignmentOps(taskId: string, a: AssignmentChange, replace: boolean): TxnOp[] {
+    const path = this.assignment(a.workerId, taskId);
+    if (a.kind === 'delete') return [{ op: 'delete', path }];
+    const create: TxnOp = { op: 'create', path, data: JSON.stringify({ attempt: a.attempt }) };
+    return replace ? [{ op: 'delete', path }, create] : [create];
+  }
+
+  /** After an unknown outcome: the status we wrote if the node holds our bytes, else null. */
+  private async ifWritten(rec: TaskRecord, data: string, cause: unknown): Promise<TaskStatus | null> {
+    if (isRetryable(cause)) await this.session.waitConnected();
     try {
-      const stat = await this.session.set(this.task(prev.id), JSON.stringify(rec), { version });
-      return { ...rec, version: stat.version };
+      const now = await this.session.get(this.task(rec.id));
+      return now.data.toString('utf8') === data ? { ...rec, version: now.stat.version } : null;
     } catch (err) {
-      if (err instanceof BadVersionError || err instanceof NoNodeError) return null;
+      if (err instanceof NoNodeError) return null;
       throw err;
     }
   }

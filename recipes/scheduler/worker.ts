@@ -165,37 +165,37 @@ export class Worker {
     })();
   }
 
-  /** Writes the outcome (compare-and-set against our `running` write), then drops the assignment. */
+  /** Writes the outcome (compare-and-set against our `running` write) and drops the assignment, in one transaction. */
   private async finish(t: TaskStatus, aborted: boolean, ok: boolean, result: unknown, error: Error | undefined): Promise<void> {
     if (aborted) return void (await this.handBack(t, !this.stopping));
     const now = Date.now();
-    let written: TaskStatus | null;
+    const drop = { kind: 'delete', workerId: this.s.workerId } as const;
+    // Stale (null): the dispatcher took the task back meanwhile (and dropped the node); its state wins.
     if (ok) {
-      written = await this.store.casTask(t, { state: 'succeeded', result: result === undefined ? null : result, error: undefined, finishedAt: now, retryAt: undefined });
+      const written = await this.store.casTask(t, { state: 'succeeded', result: result === undefined ? null : result, error: undefined, finishedAt: now, retryAt: undefined }, drop);
       if (written) this.emit('succeeded', t.id, result);
     } else if (t.attempt >= t.maxAttempts) {
-      written = await this.store.casTask(t, { state: 'dead', error: error!.message, finishedAt: now, retryAt: undefined });
+      const written = await this.store.casTask(t, { state: 'dead', error: error!.message, finishedAt: now, retryAt: undefined }, drop);
       if (written) this.emit('dead', t.id, error!);
     } else {
       const retryAt = now + backoff(t.backoffMs, t.attempt, this.s.maxBackoffMs);
-      written = await this.store.casTask(t, { state: 'failed', error: error!.message, finishedAt: now, retryAt });
+      const written = await this.store.casTask(t, { state: 'failed', error: error!.message, finishedAt: now, retryAt }, drop);
       if (written) this.emit('failed', t.id, error!, retryAt);
     }
-    // Stale (written === null): the dispatcher took the task back meanwhile; its state wins.
-    await this.store.remove(this.store.assignment(this.s.workerId, t.id));
   }
 
   /**
-   * Gives a task back as `pending`, then drops the assignment. An interrupted run counts as an
-   * attempt (`dead` if it was the last); a task given back before it ran, or on stop(), does not.
+   * Gives a task back as `pending` and drops the assignment, in one transaction. An interrupted
+   * run counts as an attempt (`dead` if it was the last); a task given back before it ran, or on
+   * stop(), does not.
    */
   private async handBack(t: TaskStatus, interrupted = false): Promise<void> {
     const exhausted = interrupted && t.attempt >= t.maxAttempts;
     const back = await this.store.casTask(t, exhausted
       ? { state: 'dead', error: `run interrupted on worker ${this.s.workerId} on the last attempt`, finishedAt: Date.now() }
-      : { state: 'pending', attempt: interrupted ? t.attempt : Math.max(0, t.attempt - 1), worker: undefined, workerSession: undefined });
+      : { state: 'pending', attempt: interrupted ? t.attempt : Math.max(0, t.attempt - 1), worker: undefined, workerSession: undefined },
+    { kind: 'delete', workerId: this.s.workerId });
     if (back) this.emit('handedBack', t.id);
-    await this.store.remove(this.store.assignment(this.s.workerId, t.id));
   }
 
   /** Drains: takes nothing new, lets runs finish for `drainTimeoutMs`, aborts and hands back the rest. */
