@@ -79,6 +79,7 @@ export interface CloseReason {
   message: string;
 }
 
+/** One connection to one server; see the module documentation. */
 export class Connection {
   /** Resolves once, when the socket is gone. */
   readonly closed: Promise<CloseReason>;
@@ -199,41 +200,54 @@ export class Connection {
     if (this.ended) return;
     const r = new Reader(f);
     if (this.handshake) {
-      // A bare reply header instead of a ConnectResponse: the server refused the session (a
-      // read-only server asked for a global session answers NOT_READONLY).
-      if (f.length === 16) {
-        const refused = readReplyHeader(r);
-        throw fromRc(refused.err, 'connect', undefined);
-      }
-      let response: ConnectResponse;
-      try {
-        response = readConnectResponse(r);
-      } catch (err) {
-        throw new ProtocolError(`${this.o.host}:${this.o.port}: bad ConnectResponse: ${(err as Error).message}`, { op: 'connect', cause: err });
-      }
-      const hs = this.handshake;
-      this.handshake = undefined;
-      hs.resolve(response);
+      this.onConnectResponse(this.handshake, f, r);
       return;
     }
     const h = readReplyHeader(r);
     this.o.handler.onHeader(h);
-    if (h.xid < 0 && h.xid !== Xid.notification && h.xid !== Xid.ping && h.xid !== Xid.auth && h.xid !== Xid.setWatches) {
-      throw new ProtocolError(`${this.o.host}:${this.o.port}: reply with unknown xid ${h.xid}`, { op: 'read' });
-    }
     if (h.xid < 0) {
+      if (h.xid !== Xid.notification && h.xid !== Xid.ping && h.xid !== Xid.auth && h.xid !== Xid.setWatches) {
+        throw new ProtocolError(`${this.o.host}:${this.o.port}: reply with unknown xid ${h.xid}`, { op: 'read' });
+      }
       this.o.handler.onSpecial(h, r);
       return;
     }
+    this.settle(this.takePending(h.xid), h, r);
+  }
+
+  private onConnectResponse(hs: NonNullable<Connection['handshake']>, f: Buffer, r: Reader): void {
+    // A bare reply header instead of a ConnectResponse: the server refused the session (a
+    // read-only server asked for a global session answers NOT_READONLY).
+    if (f.length === 16) {
+      const refused = readReplyHeader(r);
+      throw fromRc(refused.err, 'connect', undefined);
+    }
+    let response: ConnectResponse;
+    try {
+      response = readConnectResponse(r);
+    } catch (err) {
+      throw new ProtocolError(`${this.o.host}:${this.o.port}: bad ConnectResponse: ${(err as Error).message}`, { op: 'connect', cause: err });
+    }
+    this.handshake = undefined;
+    hs.resolve(response);
+  }
+
+  /** The request a reply with `xid` answers: the oldest one waiting (replies come in order). */
+  private takePending(xid: number): Pending {
     const p = this.pending[this.head];
-    if (!p || p.xid !== h.xid) {
-      throw new ProtocolError(`${this.o.host}:${this.o.port}: reply xid ${h.xid} out of order (expected ${p ? p.xid : 'none'})`, { op: 'read' });
+    if (!p || p.xid !== xid) {
+      throw new ProtocolError(`${this.o.host}:${this.o.port}: reply xid ${xid} out of order (expected ${p ? p.xid : 'none'})`, { op: 'read' });
     }
     this.pending[this.head++] = undefined as unknown as Pending;
     if (this.head > 1024 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);
       this.head = 0;
     }
+    return p;
+  }
+
+  /** Settles `p` with its reply; a body that does not decode also ends the connection (throws). */
+  private settle(p: Pending, h: ReplyHeader, r: Reader): void {
     p.onReply?.(h.err);
     if (h.err !== 0 && !(p.opcode === Op.multi && r.remaining > 0)) {
       p.reject(fromRc(h.err, p.op, p.path));
