@@ -10,7 +10,10 @@
 import { format } from 'node:util';
 import createDebug from 'debug';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Acls, DistributedQueue, LeaderLatch, Lock, NoAuthError, Perms, ZkSession, type Acl } from '../src/index.js';
+import {
+  Acls, Barrier, DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, DoubleBarrier, GroupMember, LeaderLatch, LeaderSelector, Lock,
+  NoAuthError, NoNodeError, Perms, ReadWriteLock, Semaphore, SharedCounter, TaskScheduler, ZkSession, type Acl,
+} from '../src/index.js';
 import { uniquePath, useServer, waitUntil } from './helpers.js';
 
 const PASSWORD = 'pw-Zq7-very-secret';
@@ -86,6 +89,85 @@ describe('digest auth and creator-only ACLs', () => {
     await latch.close();
     await queue.close();
     await alice.delete(root, { recursive: true });
+  });
+
+  it('while every recipe writes, a client without the credentials polling the paths never lists, reads, writes or deletes a node', async () => {
+    const alice = await zk.connect({ auth: ALICE, defaultAcl: Acls.CREATOR_ALL });
+    const watcher = await zk.connect({ auth: ALICE }); // sees what alice's recipes write, as it appears
+    const anon = await zk.connect();
+    // Deleting a node needs DELETE on its parent: the base is alice-only, so the recipes' own
+    // container parents below it are what keeps anon out.
+    const base = await alice.create(uniquePath('sec-poll'), '', { acl: Acls.CREATOR_ALL });
+    const seen = new Set<string>();
+    const breaches: string[] = [];
+    let refused = 0;
+    const tryAll = async (p: string) => {
+      const attempts: Array<[string, Promise<unknown>]> = [
+        ['getChildren', anon.getChildren(p)], ['get', anon.get(p)], ['set', anon.set(p, 'x')], ['delete', anon.delete(p)],
+        ['create under', anon.create(`${p}/intruder`, 'x')],
+      ];
+      for (const [what, call] of attempts) {
+        const err = await call.then(() => undefined, (e: unknown) => e);
+        if (err instanceof NoAuthError) refused++;
+        else if (!(err instanceof NoNodeError)) breaches.push(`${what} ${p}: ${err === undefined ? 'succeeded' : String(err)}`);
+      }
+    };
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const walk = async (p: string): Promise<void> => {
+          const kids = await watcher.getChildren(p).catch(() => [] as string[]);
+          await Promise.all(kids.map(async (k) => {
+            const c = `${p}/${k}`;
+            if (!seen.has(c)) { seen.add(c); await tryAll(c); }
+            await walk(c);
+          }));
+        };
+        await walk(base);
+      }
+    })();
+
+    const scheduler = new TaskScheduler(alice, `${base}/scheduler`, { workerId: 'w1', handlers: { echo: async (x: unknown) => x } });
+    await scheduler.start();
+    const member = new GroupMember(alice, `${base}/group`, { id: 'alice-1', data: 'a' });
+    await member.join();
+    const counter = new SharedCounter(alice, `${base}/counter`);
+    const latch = new LeaderLatch(alice, `${base}/latch`, { id: 'alice' });
+    latch.start();
+    const selector = new LeaderSelector(alice, `${base}/selector`, { id: 'alice', onLeadership: async () => undefined });
+    selector.start();
+    const queue = new DistributedQueue<number>(alice, `${base}/queue`);
+    const handled: number[] = [];
+    const consumer = queue.consume((n) => { handled.push(n); });
+    for (let round = 0; round < 6; round++) {
+      await (await new Lock(alice, `${base}/lock`).acquire({ timeoutMs: 10_000 })).release();
+      await (await new ReadWriteLock(alice, `${base}/rw`).writeLock.acquire({ timeoutMs: 10_000 })).release();
+      for (const l of await new Semaphore(alice, `${base}/sem`, { maxLeases: 2 }).acquire({ count: 2, timeoutMs: 10_000 })) await l.release();
+      await queue.putMany([round * 2, round * 2 + 1]);
+      await new DistributedPriorityQueue<number>(alice, `${base}/pq`).put(round, 3);
+      await new DistributedDelayQueue<number>(alice, `${base}/dq`).put(round, Date.now());
+      const gate = new Barrier(alice, `${base}/barrier`);
+      await gate.set();
+      await gate.remove();
+      const db = new DoubleBarrier(alice, `${base}/double`, { members: 1 });
+      await db.enter({ timeoutMs: 10_000 });
+      await db.leave({ timeoutMs: 10_000 });
+      await counter.increment(1);
+      const id = await scheduler.submit('echo', round);
+      await scheduler.waitFor(id, { timeoutMs: 20_000 });
+      await waitUntil(() => handled.length === (round + 1) * 2, 'the consumer handles this round\'s items');
+    }
+    await latch.await({ timeoutMs: 10_000 });
+    await waitUntil(() => seen.size >= 40, 'the poller to have seen the recipes\' nodes', 20_000);
+    polling = false;
+    await poller;
+    await Promise.all([consumer.close(), queue.close(), latch.close(), selector.close(), member.leave(), scheduler.stop()]);
+
+    expect(breaches).toEqual([]);
+    expect(refused).toBeGreaterThan(seen.size); // refused on live nodes, not only missing ones
+    // The ACL was on every node from its create: every node left, parents included, is alice-only.
+    for (const n of await tree(watcher, base)) expect({ n, ok: creatorOnly((await watcher.getAcl(n)).acl) }).toEqual({ n, ok: true });
+    await alice.delete(base, { recursive: true });
   });
 
   it('no secret in debug logs or error messages during connect, auth, refusals and failures', async () => {
