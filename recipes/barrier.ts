@@ -10,9 +10,10 @@
  * @module
  */
 import type { ZkSession } from '../src/session.js';
-import { ClosedError, InvalidPathError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
+import { InvalidPathError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
 import { rejectReserved, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import { untilEvent } from './waits.js';
 import { checkSession } from './options.js';
 
 /**
@@ -74,13 +75,10 @@ export class Barrier {
   async wait(wait?: WaitOptions): Promise<void> {
     checkWaitOptions(wait, 'barrier.wait');
     const scope = new WaitScope(wait, 'barrier.wait', this.path);
+    const ctx = { recipe: 'barrier', op: 'barrier.wait', path: this.path };
     let wake: Deferred<void> = deferred<void>();
     const onReconnected = () => wake.resolve();
-    const onState = (state: string) => {
-      if (state === 'closed') wake.reject(new ClosedError(`barrier.wait ${this.path}: session closed`, { op: 'barrier.wait', path: this.path }));
-    };
     this.session.on('reconnected', onReconnected);
-    this.session.on('state', onState);
     try {
       for (;;) {
         scope.throwIfAborted();
@@ -94,11 +92,10 @@ export class Barrier {
           // Connection trouble or an expired session: the next `reconnected` wakes us to read again.
           if (!(err instanceof SessionExpiredError) && !isRetryable(err)) throw err;
         }
-        await scope.race(w.promise);
+        await untilEvent(this.session, scope, ctx, w.promise, 'ignore'); // a new session reads again
       }
     } finally {
       this.session.off('reconnected', onReconnected);
-      this.session.off('state', onState);
       scope.dispose();
     }
   }

@@ -15,7 +15,9 @@
  * 3. If not, watch only the node the predicate names (our predecessor) with `get`, not
  *    `exists`, so no watch is left behind on a node that is already gone; when it goes, re-check.
  *    A release therefore wakes exactly one waiter: no thundering herd.
- * 4. On timeout, abort or error our node is removed with a guaranteed delete.
+ * 4. On timeout, abort or error our node is removed with a guaranteed delete. One scope covers
+ *    the whole call, the create included: a timeout during a create that waits for the connection
+ *    ends the call at once, and the node that create makes later is deleted when it lands.
  *
  * A create that lost its connection may still be applied later (a paused leader commits it after
  * the retry already made a node): a second node with our `_c_<uuid>-` prefix is ours, made by the
@@ -32,7 +34,9 @@
 import type { ZkSession } from '../src/session.js';
 import { ClosedError, NoNodeError, SessionExpiredError } from '../src/errors.js';
 import { joinPath, nodeName } from '../src/paths.js';
-import { WaitScope, deferred, type WaitOptions } from '../src/wait.js';
+import { WaitScope, type WaitOptions } from '../src/wait.js';
+import { createWithin, untilDeleted, type WaitContext } from './waits.js';
+import { protectedPrefix } from './layout.js';
 
 /** A contender's node as seen in a listing. */
 export interface ContenderEntry {
@@ -86,7 +90,7 @@ export function orderBySequence(children: readonly string[], markers: readonly s
  */
 export function orderWithoutStrays(children: readonly string[], markers: readonly string[], ourName: string, onStray: (name: string) => void): ContenderEntry[] {
   const ordered = orderBySequence(children, markers);
-  const prefix = /^_c_[0-9a-f-]{36}-/.exec(ourName)?.[0];
+  const prefix = protectedPrefix(ourName);
   if (!prefix) return ordered;
   return ordered.filter((e) => {
     if (e.name === ourName || !e.name.startsWith(prefix)) return true;
@@ -109,59 +113,61 @@ export interface Held {
   fencingToken: bigint;
 }
 
+/** What one contender is: who creates which node where, and which rule says it holds. */
+export interface ContenderOptions {
+  /** The session that owns the node. */
+  session: ZkSession;
+  /** The recipe's parent path (validated by the caller). */
+  path: string;
+  /** This contender's marker, e.g. `lock-`: the server appends the sequence. */
+  marker: string;
+  /** Every marker that takes part in the ordering (e.g. both read-write-lock markers). */
+  markers: readonly string[];
+  /** Who holds. */
+  predicate: HoldPredicate;
+  /** Counters to update. @default fresh counters */
+  stats?: ContenderStats;
+  /** Recipe name for errors and op names. @default 'lock' */
+  recipe?: string;
+}
+
 /**
  * One attempt to hold a place under `path`. Create one per acquire.
  */
 export class Contender {
   /** Our node's path once created. */
   nodePath: string | undefined;
+  private readonly session: ZkSession;
+  private readonly stats: ContenderStats;
+  private readonly ctx: WaitContext;
 
-  /**
-   * @param session - the session that owns the node
-   * @param path - the recipe's parent path (validated by the caller)
-   * @param marker - this contender's marker, e.g. `lock-`
-   * @param markers - every marker that takes part in the ordering (e.g. both RW-lock markers)
-   * @param predicate - who holds
-   * @param stats - counters to update
-   */
-  constructor(
-    private readonly session: ZkSession,
-    private readonly path: string,
-    private readonly marker: string,
-    private readonly markers: readonly string[],
-    private readonly predicate: HoldPredicate,
-    private readonly stats: ContenderStats = { wakeups: 0 },
-    private readonly recipe = 'lock',
-  ) {}
-
-  /** Creates our protected ephemeral-sequential node (parents as containers). */
-  async create(data: Buffer | string): Promise<string> {
-    this.nodePath = await this.session.create(joinPath(this.path, this.marker), data, {
-      mode: 'ephemeral_sequential', protected: true, createParents: true,
-    });
-    return this.nodePath;
+  /** @param o - see {@link ContenderOptions} */
+  constructor(private readonly o: ContenderOptions) {
+    this.session = o.session;
+    this.stats = o.stats ?? { wakeups: 0 };
+    const recipe = o.recipe ?? 'lock';
+    this.ctx = { recipe, op: `${recipe}.acquire`, path: o.path };
   }
 
   /**
-   * Waits until the predicate says we hold. Our node must exist (`create` first).
-   * On timeout, abort or error our node is deleted (guaranteed) before the error is thrown.
+   * Creates our node and waits until the predicate says we hold, all under one scope: `wait`
+   * bounds the whole call, the create and its retries included. On timeout, abort or error our
+   * node is deleted (guaranteed; a create still in flight is cleaned up when it lands) before the
+   * error is thrown.
+   * @param data - our node's data
    * @param wait - `{ signal, timeoutMs }`
-   * @param once - check once and return null instead of waiting
+   * @param once - check once and return null (leaving no node) instead of waiting
    */
-  async waitToHold(wait: WaitOptions | undefined, once = false): Promise<Held | null> {
-    const ours = this.nodePath!;
-    const ourName = nodeName(ours);
-    const scope = new WaitScope(wait, `${this.recipe}.acquire`, this.path);
-    const sessionAtStart = this.session.sessionId;
+  async acquire(data: Buffer | string, wait: WaitOptions | undefined, once = false): Promise<Held | null> {
+    const scope = new WaitScope(wait, this.ctx.op, this.o.path);
     try {
-      for (;;) {
-        scope.throwIfAborted();
-        const step = await this.check(ourName, ours, scope, sessionAtStart);
-        if (step.hold) return { path: ours, fencingToken: step.token };
-        if (once) { await this.remove(); return null; }
-        await this.waitForDelete(joinPath(this.path, step.watch), scope, sessionAtStart);
-        this.stats.wakeups++;
-      }
+      scope.throwIfAborted();
+      this.nodePath = await createWithin(this.session, scope, joinPath(this.o.path, this.o.marker), data, {
+        mode: 'ephemeral_sequential', protected: true, createParents: true,
+      });
+      const held = await this.waitToHold(this.nodePath, scope, once);
+      if (!held) await this.remove();
+      return held;
     } catch (err) {
       await this.remove(err);
       throw err;
@@ -171,49 +177,44 @@ export class Contender {
   }
 
   /**
+   * Waits until `ours` (a node already made) holds, within `scope`; with `once`, looks once and
+   * returns null instead of waiting. {@link Contender.acquire} is this after its create.
+   * @internal
+   */
+  async waitToHold(ours: string, scope: WaitScope, once: boolean): Promise<Held | null> {
+    const ourName = nodeName(ours);
+    const sessionAtStart = this.session.sessionId;
+    for (;;) {
+      scope.throwIfAborted();
+      const step = await this.check(ourName, ours, scope, sessionAtStart);
+      if (step.hold) return { path: ours, fencingToken: step.token };
+      if (once) return null;
+      await untilDeleted(this.session, joinPath(this.o.path, step.watch), scope, this.ctx, sessionAtStart);
+      this.stats.wakeups++;
+    }
+  }
+
+  /**
    * One look at the children: do we hold, or whom do we watch? A separate step so that a waiter
    * keeps only the name it watches, not the whole listing, while it waits (1000 waiters on one
    * path would otherwise hold 1000 copies of a 1000-name listing).
    */
   private async check(ourName: string, ours: string, scope: WaitScope, sessionAtStart: string): Promise<{ hold: true; token: bigint } | { hold: false; watch: string }> {
-    const { children, stat } = await scope.race(this.session.getChildrenWithStat(this.path));
-    const ordered = orderWithoutStrays(children, this.markers, ourName, (stray) => this.dropStray(stray));
+    const { children, stat } = await scope.race(this.session.getChildrenWithStat(this.o.path));
+    const ordered = orderWithoutStrays(children, this.o.markers, ourName, (stray) => this.dropStray(stray));
     const i = ordered.findIndex((e) => e.name === ourName);
     if (i < 0) {
+      const { recipe, op } = this.ctx;
       throw this.session.sessionId !== sessionAtStart
-        ? new SessionExpiredError(`${this.recipe}: session was lost while waiting on ${this.path}; our node is gone`, { op: `${this.recipe}.acquire`, path: ours })
-        : new NoNodeError(`${this.recipe}: our node ${ours} disappeared while waiting`, { op: `${this.recipe}.acquire`, path: ours });
+        ? new SessionExpiredError(`${recipe}: session was lost while waiting on ${this.o.path}; our node is gone`, { op, path: ours })
+        : new NoNodeError(`${recipe}: our node ${ours} disappeared while waiting`, { op, path: ours });
     }
-    const decision = this.predicate(ordered, i);
+    const decision = this.o.predicate(ordered, i);
     return decision.hold ? { hold: true, token: BigInt(stat.pzxid) } : { hold: false, watch: decision.watch };
   }
 
   private dropStray(name: string): void {
-    this.session.delete(joinPath(this.path, name), { guaranteed: true }).catch(() => undefined); // gone already: fine
-  }
-
-  /** Waits until `target` is deleted (or is already gone), the scope fires, or the session is lost. */
-  private async waitForDelete(target: string, scope: WaitScope, sessionAtStart: string): Promise<void> {
-    const gone = deferred<void>();
-    gone.promise.catch(() => undefined); // may reject while `get` is in flight, before anyone awaits it
-    const onLost = () => gone.reject(new SessionExpiredError(`${this.recipe}: session lost while waiting on ${this.path}`, { op: `${this.recipe}.acquire`, path: this.path }));
-    const onClosed = () => gone.reject(new ClosedError(`${this.recipe}: session closed while waiting on ${this.path}`, { op: `${this.recipe}.acquire`, path: this.path }));
-    this.session.on('lost', onLost);
-    this.session.on('closed', onClosed);
-    try {
-      try {
-        // get, not exists: on a node already gone, exists would leave a watch behind.
-        await this.session.get(target, { watch: () => gone.resolve() });
-      } catch (err) {
-        if (err instanceof NoNodeError) return;
-        throw err;
-      }
-      if (this.session.sessionId !== sessionAtStart) return; // re-check: the listing will tell
-      await scope.race(gone.promise);
-    } finally {
-      this.session.off('lost', onLost);
-      this.session.off('closed', onClosed);
-    }
+    this.session.delete(joinPath(this.o.path, name), { guaranteed: true }).catch(() => undefined); // gone already: fine
   }
 
   /**

@@ -28,11 +28,14 @@ import type { ConnectionState, ZkSession } from '../src/session.js';
 import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError } from '../src/errors.js';
 import { joinPath, nodeName } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import { Rerun } from './rerun.js';
+import { untilEvent } from './waits.js';
 import { orderBySequence, orderWithoutStrays } from './contender.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
 
 const log = createDebug('zk-recipes:leader-latch');
-const MARKER = 'latch-';
+/** Curator's LeaderLatch node marker (`_c_<uuid>-latch-<seq>`). */
+export const LATCH_MARKER = 'latch-';
 
 /** Options of {@link LeaderLatch}. */
 export interface LeaderLatchOptions {
@@ -122,8 +125,8 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
   /** The session that answered our node's create (its ephemeralOwner). */
   private ourOwner: string | undefined;
   private verifyOwner = false;
-  private running: Promise<void> | undefined;
-  private again = false;
+  /** One check at a time, once more whenever something asked for another during it. */
+  private readonly driver = new Rerun(() => this.check(), (err) => this.checkFailed(err));
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<Deferred<void>>();
   private closing: Promise<void> | undefined;
@@ -192,7 +195,8 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
       scope.throwIfAborted();
       if (this.leading) return;
       this.waiters.add(d);
-      await scope.race(d.promise);
+      // A lost session does not end the wait: the latch campaigns again on the new one.
+      await untilEvent(this.session, scope, { recipe: 'leader-latch', op: 'leader-latch.await', path: this.path }, d.promise, 'ignore');
     } finally {
       this.waiters.delete(d);
       scope.dispose();
@@ -210,7 +214,7 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
 
   /** Every participant, in election order (the first present one leads). Reads the server. */
   getParticipants(): Promise<Participant[]> {
-    return listParticipants(this.session, this.path, MARKER);
+    return listParticipants(this.session, this.path, LATCH_MARKER);
   }
 
   /**
@@ -230,7 +234,7 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
       const pending = this.dropNode();
       this.setLeader(undefined);
       await pending;
-      await this.running?.catch(() => undefined); // a create in flight deletes its node itself
+      await this.driver.stop(); // a create in flight deletes its node itself
     })();
     return this.closing;
   }
@@ -264,43 +268,34 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
   // ---- the driver: one check at a time, repeated while something asked for another ----------
 
   private kick(): void {
-    if (this.state !== 'started') return;
-    if (this.running) { this.again = true; return; }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.check();
-        } while (this.again && this.state === 'started');
-      } catch (err) {
-        log('%s: check failed: %s', this.path, (err as Error).message);
-        // Connection trouble ends in `reconnected` (which kicks); anything else: try again soon.
-        if (this.state === 'started' && this.session.state === 'connected') {
-          this.retryTimer = setTimeout(() => this.kick(), 500);
-          this.retryTimer.unref();
-        }
-      } finally {
-        this.running = undefined;
-      }
-    })();
+    if (this.state === 'started') this.driver.poke();
+  }
+
+  private checkFailed(err: unknown): void {
+    log('%s: check failed: %s', this.path, (err as Error).message);
+    // Connection trouble ends in `reconnected` (which kicks); anything else: try again soon.
+    if (this.state === 'started' && this.session.state === 'connected') {
+      this.retryTimer = setTimeout(() => this.kick(), 500);
+      this.retryTimer.unref();
+    }
   }
 
   private async check(): Promise<void> {
-    if (this.session.state !== 'connected') return; // `reconnected` kicks us again
+    if (this.state !== 'started' || this.session.state !== 'connected') return; // `reconnected` kicks us again
     if (!this.ourPath || this.ourOwner !== this.session.sessionId) await this.createNode();
     if (this.state !== 'started' || !this.ourPath) return;
     const ours = this.ourPath;
     const { children, stat } = await this.session.getChildrenWithStat(this.path);
     if (this.state !== 'started' || ours !== this.ourPath) return;
     // A stray of our own create (contender.ts) must not lead in our place: it is dropped and deleted.
-    const ordered = orderWithoutStrays(children, [MARKER], nodeName(ours), (stray) => {
+    const ordered = orderWithoutStrays(children, [LATCH_MARKER], nodeName(ours), (stray) => {
       this.session.delete(joinPath(this.path, stray), { guaranteed: true }).catch(() => undefined);
     });
     const i = ordered.findIndex((e) => e.name === nodeName(ours));
     if (i < 0) {
       log('%s: our node %s is gone; creating a new one', this.path, ours);
       this.forgetNode();
-      this.again = true;
+      this.kick(); // look again right after this check
       return;
     }
     if (i === 0) {
@@ -312,7 +307,7 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
         if (!s || s.ephemeralOwner !== this.session.sessionId) {
           log('%s: first node %s not owned by session 0x%s', this.path, ours, this.session.sessionId);
           this.forgetNode();
-          this.again = true;
+          this.kick(); // look again right after this check
           return;
         }
       }
@@ -328,13 +323,13 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
       await this.session.get(predecessor, { watch: () => this.kick() });
     } catch (err) {
       if (!(err instanceof NoNodeError)) throw err;
-      this.again = true;
+      this.kick(); // look again right after this check
     }
   }
 
   private async createNode(): Promise<void> {
     this.forgetNode();
-    const created = await this.session.create(joinPath(this.path, MARKER), this.id, {
+    const created = await this.session.create(joinPath(this.path, LATCH_MARKER), this.id, {
       mode: 'ephemeral_sequential', protected: true, createParents: true,
     });
     const owner = this.session.sessionId;

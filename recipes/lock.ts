@@ -12,7 +12,7 @@
  * @module
  */
 import type { ZkSession } from '../src/session.js';
-import { AbortedError, InvalidArgumentError } from '../src/errors.js';
+import { InvalidArgumentError } from '../src/errors.js';
 import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { Contender, firstN, type ContenderStats, type HoldPredicate } from './contender.js';
 import { Lease } from './lease.js';
@@ -25,8 +25,8 @@ export interface LockOptions {
 }
 
 /**
- * Internal knobs the read-write lock reuses: which node names a {@link Lock} creates and reads,
- * and which contenders hold.
+ * Which node names a lock creates and reads, and which contenders hold: a {@link Lock} uses
+ * {@link LOCK_VARIANT}; the read-write lock's two sides are Locks with their own.
  * @internal
  */
 export interface LockVariant {
@@ -40,6 +40,12 @@ export interface LockVariant {
   recipe: string;
 }
 
+/** Curator's InterProcessMutex node marker. */
+export const LOCK_MARKER = 'lock-';
+
+/** A plain mutex: `lock-` nodes, the lowest sequence holds. @internal */
+export const LOCK_VARIANT: LockVariant = { marker: LOCK_MARKER, markers: [LOCK_MARKER], predicate: firstN(1), recipe: 'lock' };
+
 /**
  * A mutual-exclusion lock on `path`.
  *
@@ -52,7 +58,6 @@ export class Lock {
   /** Wake-up counts across this lock's waits (a release should wake one waiter). */
   readonly stats: ContenderStats = { wakeups: 0 };
   private readonly data: string | Buffer;
-  private readonly variant: LockVariant;
 
   /**
    * @param session - the session that owns the lock nodes
@@ -60,35 +65,33 @@ export class Lock {
    * @param options - see {@link LockOptions}
    * @throws InvalidPathError, InvalidArgumentError
    */
-  constructor(session: ZkSession, path: string, options?: LockOptions);
-  /**
-   * The read-write lock's form: a {@link LockVariant} picks the node marker and hold rule.
-   * @internal
-   */
-  constructor(session: ZkSession, path: string, options: LockOptions | undefined, variant: LockVariant);
   constructor(
     private readonly session: ZkSession,
     /** The lock's path. */
     readonly path: string,
     options?: LockOptions,
-    variant?: LockVariant,
   ) {
-    checkRecipeArgs('lock', session, path);
-    checkOptions('lock', options, ['data']);
+    const { recipe } = this.variant;
+    checkRecipeArgs(recipe, session, path);
+    checkOptions(recipe, options, ['data']);
     const data = options?.data ?? defaultNodeData();
-    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new InvalidArgumentError('lock: option data must be a string or Buffer', { op: 'lock', path });
+    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new InvalidArgumentError(`${recipe}: option data must be a string or Buffer`, { op: recipe, path });
     this.data = data;
-    this.variant = variant ?? { marker: 'lock-', markers: ['lock-'], predicate: firstN(1), recipe: 'lock' };
+  }
+
+  /** The node marker and hold rule; the read-write lock's sides override it. @internal */
+  protected get variant(): LockVariant {
+    return LOCK_VARIANT;
   }
 
   /**
-   * Acquires the lock, waiting as long as needed (or until `timeoutMs` / `signal`).
+   * Acquires the lock, waiting as long as needed (or until `timeoutMs` / `signal`, which bound
+   * the whole call: the create of our node included).
    * @returns the lease; release it (or `await using`) when done
    * @throws TimeoutError, AbortedError (our node is removed first), SessionExpiredError
    */
   async acquire(wait?: WaitOptions): Promise<Lease> {
     checkWaitOptions(wait, `${this.variant.recipe}.acquire`);
-    if (wait?.signal?.aborted) throw new AbortedError(`${this.variant.recipe}.acquire ${this.path}: aborted`, { op: `${this.variant.recipe}.acquire`, path: this.path });
     return (await this.attempt(wait, false))!;
   }
 
@@ -112,10 +115,8 @@ export class Lock {
   }
 
   private async attempt(wait: WaitOptions | undefined, once: boolean): Promise<Lease | null> {
-    const { marker, markers, predicate, recipe } = this.variant;
-    const c = new Contender(this.session, this.path, marker, markers, predicate, this.stats, recipe);
-    await c.create(this.data);
-    const held = await c.waitToHold(wait, once);
+    const c = new Contender({ session: this.session, path: this.path, ...this.variant, stats: this.stats });
+    const held = await c.acquire(this.data, wait, once);
     if (!held) return null;
     return new Lease(this.session, held.path, held.fencingToken, () => c.remove());
   }

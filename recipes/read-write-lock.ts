@@ -19,7 +19,7 @@
  */
 import type { ZkSession } from '../src/session.js';
 import { firstN, type HoldPredicate } from './contender.js';
-import { Lock, type LockOptions } from './lock.js';
+import { Lock, type LockOptions, type LockVariant } from './lock.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
 
 /** Marker of reader nodes (Curator's `READ_LOCK_NAME`). */
@@ -65,11 +65,20 @@ export class ReadWriteLock {
   constructor(session: ZkSession, readonly path: string, options?: ReadWriteLockOptions) {
     checkRecipeArgs('read-write-lock', session, path);
     checkOptions('read-write-lock', options, ['data']);
-    this.readLock = new Lock(session, path, options, {
-      marker: READ_MARKER, markers: MARKERS, predicate: readerHolds, recipe: 'read-write-lock.read',
-    });
-    this.writeLock = new Lock(session, path, options, {
-      marker: WRITE_MARKER, markers: MARKERS, predicate: firstN(1), recipe: 'read-write-lock.write',
-    });
+    this.readLock = new ReadSide(session, path, options);
+    this.writeLock = new WriteSide(session, path, options);
   }
+}
+
+const READ_VARIANT: LockVariant = { marker: READ_MARKER, markers: MARKERS, predicate: readerHolds, recipe: 'read-write-lock.read' };
+const WRITE_VARIANT: LockVariant = { marker: WRITE_MARKER, markers: MARKERS, predicate: firstN(1), recipe: 'read-write-lock.write' };
+
+/** The shared side: a Lock whose `__READ__` nodes hold unless a writer is ahead. */
+class ReadSide extends Lock {
+  protected override get variant(): LockVariant { return READ_VARIANT; }
+}
+
+/** The exclusive side: a Lock whose `__WRIT__` node holds when first among readers and writers. */
+class WriteSide extends Lock {
+  protected override get variant(): LockVariant { return WRITE_VARIANT; }
 }

@@ -8,6 +8,7 @@
 import type { ZkSession } from '../src/session.js';
 import { ClosedError, IllegalStateError, SessionExpiredError, isRetryable } from '../src/errors.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import { Rerun } from './rerun.js';
 
 /** What a cache plugs into the loop. */
 export interface RefreshHooks {
@@ -25,7 +26,7 @@ export interface RefreshHooks {
 export class RefreshLoop {
   /** Lifecycle: latent → started → closed. */
   phase: 'latent' | 'started' | 'closed' = 'latent';
-  private running: Promise<void> | undefined;
+  private readonly driver = new Rerun(() => this.pump(), () => undefined); // pump reports its own failures
   private loaded: Deferred<void> | undefined;
   private readonly onReconnected = () => this.hooks.onReconnected();
 
@@ -55,32 +56,27 @@ export class RefreshLoop {
     this.phase = 'closed';
     this.session.off('reconnected', this.onReconnected);
     this.loaded?.reject(new ClosedError(`${this.recipe} ${this.path}: closed`, { op: `${this.recipe}.close`, path: this.path }));
-    await this.running?.catch(() => undefined);
+    await this.driver.stop();
   }
 
-  /** Runs the loop unless it is already running. */
+  /** Runs the loop, or once more after the run in progress (a mark made during it is not missed). */
   kick(): void {
-    if (this.phase !== 'started' || this.running) return;
-    this.running = this.pump().then((ok) => {
-      this.running = undefined;
-      if (ok && this.hooks.isDirty()) this.kick(); // marked after the loop's last check
-    });
+    if (this.phase === 'started') this.driver.poke();
   }
 
-  /** Works until nothing is dirty (true) or a read failed (false: a watch or reconnection resumes). */
-  private async pump(): Promise<boolean> {
+  /** Works until nothing is dirty, or a read failed (a watch or the next `reconnected` resumes). */
+  private async pump(): Promise<void> {
     while (this.phase === 'started' && this.hooks.isDirty()) {
       try {
         await this.hooks.step();
         if (!this.hooks.isDirty()) this.loaded?.resolve();
       } catch (err) {
-        if (this.phase !== 'started' || err instanceof ClosedError) return false;
-        if (isRetryable(err) || err instanceof SessionExpiredError) return false; // the next `reconnected` resumes
+        if (this.phase !== 'started' || err instanceof ClosedError) return;
+        if (isRetryable(err) || err instanceof SessionExpiredError) return; // the next `reconnected` resumes
         this.loaded?.reject(err);
         this.hooks.report(err as Error);
-        return false;
+        return;
       }
     }
-    return true;
   }
 }

@@ -25,9 +25,17 @@ import type { ZkSession } from '../src/session.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NoNodeError, SessionExpiredError } from '../src/errors.js';
 import { joinPath, nodeName } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type WaitOptions } from '../src/wait.js';
+import { createWithin, untilEvent } from './waits.js';
 import { Lease } from './lease.js';
 import { Lock } from './lock.js';
 import { checkOptions, checkRecipeArgs, defaultNodeData } from './options.js';
+
+/** Curator's InterProcessSemaphoreV2 lease node marker (`leases/_c_<uuid>-lease-<seq>`). */
+export const LEASE_MARKER = 'lease-';
+/** The directory of lease nodes. */
+export const LEASES_DIR = 'leases';
+/** The directory of the mutex taken while acquiring. */
+export const LOCKS_DIR = 'locks';
 
 /** Options of {@link Semaphore}. */
 export interface SemaphoreOptions {
@@ -83,8 +91,8 @@ export class Semaphore {
     if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new InvalidArgumentError('semaphore: option data must be a string or Buffer', { op: 'semaphore', path });
     this.maxLeases = maxLeases;
     this.data = data;
-    this.leasesPath = joinPath(path, 'leases');
-    this.mutex = new Lock(session, joinPath(path, 'locks'), { data });
+    this.leasesPath = joinPath(path, LEASES_DIR);
+    this.mutex = new Lock(session, joinPath(path, LOCKS_DIR), { data });
   }
 
   /**
@@ -162,7 +170,7 @@ export class Semaphore {
 
   /** Creates one lease node and waits until it is among `maxLeases` (the mutex is ours). */
   private async acquireOne(scope: WaitScope | undefined): Promise<Lease | null> {
-    const node = await this.session.create(joinPath(this.leasesPath, 'lease-'), this.data, {
+    const node = await createWithin(this.session, scope, joinPath(this.leasesPath, LEASE_MARKER), this.data, {
       mode: 'ephemeral_sequential', protected: true, createParents: true,
     });
     const remove = async () => {
@@ -203,24 +211,9 @@ export class Semaphore {
       }
       if (children.length <= this.maxLeases) return BigInt(stat.pzxid);
       if (!scope) return null;
-      await this.waitForChange(changed.promise, scope);
+      await untilEvent(this.session, scope, { recipe: 'semaphore', op: 'semaphore.acquire', path: this.path }, changed.promise);
       this.stats.wakeups++;
     }
   }
 
-  /** Waits for the children watch, the scope, a lost session or close. */
-  private async waitForChange(changed: Promise<void>, scope: WaitScope): Promise<void> {
-    const failed = deferred<void>();
-    failed.promise.catch(() => undefined); // observed through the race below; never unhandled
-    const onLost = () => failed.reject(new SessionExpiredError(`semaphore: session lost while waiting on ${this.path}`, { op: 'semaphore.acquire', path: this.path }));
-    const onClosed = () => failed.reject(new ClosedError(`semaphore: session closed while waiting on ${this.path}`, { op: 'semaphore.acquire', path: this.path }));
-    this.session.on('lost', onLost);
-    this.session.on('closed', onClosed);
-    try {
-      await scope.race(Promise.race([changed, failed.promise]));
-    } finally {
-      this.session.off('lost', onLost);
-      this.session.off('closed', onClosed);
-    }
-  }
 }

@@ -7,9 +7,10 @@ import { setMaxListeners } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AbortedError, InvalidArgumentError, InvalidPathError, Lock, SessionExpiredError, TimeoutError } from '../src/index.js';
-import { expireSession, fourLetterWord } from '../src/testing/index.js';
+import { AbortedError, InvalidArgumentError, InvalidPathError, Lock, SessionExpiredError, TimeoutError, ZkSession } from '../src/index.js';
+import { expireSession, fourLetterWord, startProxy } from '../src/testing/index.js';
 import { nodeName } from '../src/paths.js';
+import { WaitScope } from '../src/wait.js';
 import { Contender, firstN, orderWithoutStrays } from '../recipes/contender.js';
 import { nextEvent, uniquePath, useServer, waitUntil, childrenOf } from './helpers.js';
 import { killAll, runHammers } from './fixtures/lock-children.js';
@@ -131,6 +132,34 @@ describe('Lock', () => {
     await lease.release();
   });
 
+  it('timeoutMs and signal bound the whole call, the first create included: while suspended they end it, and no node is left', async () => {
+    await using proxy = await startProxy(zk.server.connectString);
+    const cut = await zk.connect({ sessionTimeoutMs: 20_000 }); // same server, for reading the path
+    const s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 8000, connectTimeoutMs: 60_000 });
+    try {
+      const path = uniquePath('lock-create-bound');
+      const lock = new Lock(s, path);
+      proxy.partition();
+      proxy.dropConnections(); // suspended at once, and no reconnect gets through
+      await waitUntil(() => s.state === 'suspended', 'the session suspended');
+      // The create waits for the connection (up to connectTimeoutMs, 60 s): the call must not.
+      const timedOut = await lock.acquire({ timeoutMs: 300 }).then(() => undefined, (e: unknown) => e);
+      expect(timedOut).toBeInstanceOf(TimeoutError);
+      const ctl = new AbortController();
+      const aborted = lock.acquire({ signal: ctl.signal }).then(() => undefined, (e: unknown) => e);
+      ctl.abort();
+      expect(await aborted).toBeInstanceOf(AbortedError);
+      proxy.heal();
+      await waitUntil(() => s.state === 'connected', 'reconnected');
+      // The creates went out after the reconnect and made nodes: both are deleted when they land.
+      await waitUntil(async () => (await childrenOf(cut, path).catch(() => [])).length === 0 && s.pendingDeletes === 0, 'no node left under the lock', 20_000);
+      const lease = await lock.acquire({ timeoutMs: 10_000 }); // and the lock is free
+      await lease.release();
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a waiter whose session expires fails with SESSION_EXPIRED; the lease of an expired holder is lost', async () => {
     const path = uniquePath('lock-expire');
     const [a, b] = [await zk.connect(), await zk.connect()];
@@ -227,9 +256,9 @@ describe('a stray node of our own create', () => {
     const prefix = `${path}/_c_${randomUUID()}-lock-`;
     const stray = await s.create(prefix, '', { mode: 'ephemeral_sequential', createParents: true });
     const ours = await s.create(prefix, '', { mode: 'ephemeral_sequential' });
-    const c = new Contender(s, path, 'lock-', ['lock-'], firstN(1));
+    const c = new Contender({ session: s, path, marker: 'lock-', markers: ['lock-'], predicate: firstN(1) });
     c.nodePath = ours;
-    const held = await c.waitToHold(undefined, true); // once: null would mean "wait on the stray"
+    const held = await c.waitToHold(ours, new WaitScope(undefined, 'test'), true); // once: null would mean "wait on the stray"
     expect(held?.path).toBe(ours);
     await waitUntil(async () => (await s.exists(stray)) === null, 'the stray deleted');
     expect(await childrenOf(s, path)).toEqual([nodeName(ours)]);

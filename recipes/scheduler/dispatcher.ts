@@ -9,6 +9,7 @@
  */
 import type { ZkSession } from '../../src/session.js';
 import { LeaderLatch } from '../leader-latch.js';
+import { Rerun } from '../rerun.js';
 import { fireDue } from './schedules.js';
 import type { Store } from './store.js';
 import { TERMINAL_STATES, type SchedulerEvents, type TaskStatus, type WorkerRecord } from './types.js';
@@ -34,8 +35,8 @@ export class Dispatcher {
   private readonly armed = new Set<string>();
   /** Tasks given to each worker so far: breaks ties between equally loaded workers. */
   private readonly given = new Map<string, number>();
-  private wake: (() => void) | undefined;
-  private kicked = false;
+  /** The scan driver of the current term (pokes: a watch fired, a timer, the term ended). */
+  private scans: Rerun | undefined;
   private loop: Promise<void> | undefined;
   private leading = false;
 
@@ -61,10 +62,7 @@ export class Dispatcher {
   }
 
   private kick = (): void => {
-    this.kicked = true;
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.scans?.poke();
   };
 
   /** A one-shot watch for `path`, unless one is already armed there. */
@@ -105,29 +103,36 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * Scans while leading: on every poke (a watch, the term's end) and when the last scan said the
+   * next one is due (a schedule period, a retry, `rescanMs` at the latest). Ends with the term.
+   */
   private async lead(lost: AbortSignal): Promise<void> {
     const stop = this.stopCtl.signal;
-    const onAbort = () => this.kick();
-    lost.addEventListener('abort', onAbort);
-    try {
-      while (!lost.aborted && !stop.aborted) {
-        this.kicked = false;
-        let next = Date.now() + this.s.rescanMs;
-        try {
-          next = Math.min(next, await this.pass(lost));
-        } catch (err) {
-          if (!lost.aborted && !stop.aborted && this.session.state !== 'closed') this.emit('error', err as Error);
-          next = Math.min(next, Date.now() + 200);
-        }
-        if (this.kicked || lost.aborted || stop.aborted) continue;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.max(0, next - Date.now()));
-          this.wake = () => { clearTimeout(t); resolve(); };
-        });
+    let timer: NodeJS.Timeout | undefined;
+    const scans = new Rerun(async () => {
+      clearTimeout(timer);
+      if (lost.aborted || stop.aborted) return;
+      let next = Date.now() + this.s.rescanMs;
+      try {
+        next = Math.min(next, await this.pass(lost));
+      } catch (err) {
+        if (!lost.aborted && !stop.aborted && this.session.state !== 'closed') this.emit('error', err as Error);
+        next = Math.min(next, Date.now() + 200);
       }
-    } finally {
-      lost.removeEventListener('abort', onAbort);
-    }
+      timer = setTimeout(() => scans.poke(), Math.max(0, next - Date.now()));
+    }, () => undefined); // the job reports its own failures
+    this.scans = scans;
+    const over = AbortSignal.any([lost, stop]);
+    const ended = new Promise<void>((resolve) => {
+      if (over.aborted) resolve();
+      else over.addEventListener('abort', () => resolve(), { once: true });
+    });
+    scans.poke();
+    await ended;
+    if (this.scans === scans) this.scans = undefined;
+    await scans.stop();
+    clearTimeout(timer);
   }
 
   /**

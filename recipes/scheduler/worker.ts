@@ -8,6 +8,7 @@
 import type { ZkSession } from '../../src/session.js';
 import { IllegalStateError, NodeExistsError } from '../../src/errors.js';
 import { delay } from '../../src/wait.js';
+import { Rerun } from '../rerun.js';
 import { backoff, type Store } from './store.js';
 import type { SchedulerEvents, TaskHandler, TaskStatus, WorkerRecord } from './types.js';
 
@@ -32,8 +33,10 @@ export class Worker {
   /** Ephemeral owner of our registration: the dispatcher fences assignments with it. */
   private mySession = '';
   private stopping = false;
-  private scanning = false;
-  private rescan = false;
+  /** Lists our assignments and handles the new ones; a poke during a scan makes one more. */
+  private readonly scanner = new Rerun(() => this.scanOnce(), (err) => {
+    if (this.session.state !== 'closed') this.emit('error', err as Error);
+  });
   private readonly onState = (state: string) => this.onConnection(state);
 
   constructor(private readonly store: Store, private readonly s: WorkerSettings, private readonly emit: Emit) {
@@ -44,7 +47,7 @@ export class Worker {
   async start(): Promise<void> {
     this.session.on('state', this.onState);
     await this.register();
-    void this.scan();
+    this.scan();
   }
 
   /** Connection-state handling: abort runs on suspended/lost, re-register after a new session. */
@@ -57,7 +60,8 @@ export class Worker {
           // Same session: our node and watch survived. New session (after `lost`): register again.
           const stat = await this.session.exists(this.store.worker(this.s.workerId));
           if (!stat || stat.ephemeralOwner !== this.session.sessionId) await this.register();
-          await this.scan();
+          this.scan();
+          await this.scanner.idle();
         } catch (err) {
           this.emit('error', err as Error);
         }
@@ -97,21 +101,14 @@ export class Worker {
     this.session.set(this.store.worker(this.s.workerId), this.record()).catch(() => undefined);
   }
 
-  /** Lists our assignments (leaving a watch) and handles the new ones. Coalesces calls. */
-  private async scan(): Promise<void> {
-    if (this.scanning) { this.rescan = true; return; }
-    this.scanning = true;
-    try {
-      do {
-        this.rescan = false;
-        const ids = await this.store.children(this.store.assignDir(this.s.workerId), () => void this.scan());
-        await Promise.all(ids.map((id) => this.handle(id)));
-      } while (this.rescan);
-    } catch (err) {
-      if (this.session.state !== 'closed') this.emit('error', err as Error);
-    } finally {
-      this.scanning = false;
-    }
+  private scan(): void {
+    this.scanner.poke();
+  }
+
+  /** Lists our assignments (leaving a watch) and handles the new ones. */
+  private async scanOnce(): Promise<void> {
+    const ids = await this.store.children(this.store.assignDir(this.s.workerId), () => this.scan());
+    await Promise.all(ids.map((id) => this.handle(id)));
   }
 
   /** Acts on one assignment node. Safe to call again for the same id. */
@@ -160,7 +157,7 @@ export class Worker {
       } finally {
         this.running.delete(t.id);
         this.updateLoad();
-        void this.scan();
+        this.scan();
       }
     })();
   }
@@ -205,7 +202,8 @@ export class Worker {
     try {
       if (this.session.state !== 'closed') {
         this.updateLoad();
-        await this.scan(); // hands back assigned-but-not-started tasks
+        this.scan(); // hands back assigned-but-not-started tasks
+        await this.scanner.idle();
         const all = () => Promise.all([...this.running.values()].map((r) => r.done));
         const timers = new AbortController();
         const timeout = () => delay(drainTimeoutMs, timers.signal).then(() => 'timeout' as const, () => undefined);
