@@ -42,6 +42,7 @@ const WORKLOADS: { id: string; select: string[]; run: Workload; limitMs: number 
   { id: 'W6', select: ['W6'], run: w6, limitMs: 60_000 },
   { id: 'herd', select: ['herd', 'HERD'], run: herd, limitMs: 60_000 },
   { id: 'RAW', select: ['RAW', 'raw'], run: raw, limitMs: 90_000 },
+  { id: 'TREE', select: ['TREE', 'tree'], run: (ctx, z) => import('./tree-cache.js').then((m) => m.treeCache(ctx, z)), limitMs: 120_000 },
 ];
 
 interface Args { json: boolean; only: Set<string> | undefined; sizes: Sizes; tiny: boolean }

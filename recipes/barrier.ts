@@ -10,11 +10,10 @@
  * @module
  */
 import type { ZkSession } from '../src/session.js';
-import { InvalidPathError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
-import { rejectReserved, validatePath } from '../src/paths.js';
+import { NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
 import { untilEvent } from './waits.js';
-import { checkSession } from './options.js';
+import { checkRecipeArgs } from './options.js';
 
 /**
  * A barrier at `path`. `set()` raises it, `remove()` lowers it, `wait()` blocks while it is raised.
@@ -34,10 +33,7 @@ export class Barrier {
    * @throws InvalidPathError for a bad or reserved path (nothing is written)
    */
   constructor(private readonly session: ZkSession, path: string) {
-    checkSession('barrier', session);
-    validatePath(path, 'barrier');
-    rejectReserved(path, 'barrier');
-    if (path === '/') throw new InvalidPathError('barrier: the root cannot be a barrier', { op: 'barrier', path });
+    checkRecipeArgs('barrier', session, path);
     this.path = path;
   }
 

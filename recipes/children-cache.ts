@@ -1,22 +1,41 @@
 /**
- * A local copy of a node's children (and optionally their data), kept current from one-shot
- * watches (Curator's `PathChildrenCache`).
+ * A local copy of a node's children (and optionally their data) (Curator's `PathChildrenCache`),
+ * its child list kept current from one persistent watch.
  *
  * Layout: none of its own; it reads `<path>` (which may be missing) and `<path>/<child>`.
  *
- * Every read arms its watch in the same request: the listing (`getChildren` with a watch, or
- * `exists` with a watch while `<path>` is missing) and, with `withData`, each child's `get`. Watches
- * and reconnections only mark work (list again, re-read these children); one refresh loop does the
- * work, pipelining the child reads, so a burst of changes is coalesced and the last reads are the
- * server's current state. After `reconnected` (same or new session) everything is read again,
- * re-arming every watch.
+ * Which watches, and why:
+ * - The child list: a NON-recursive persistent watch on `<path>`, added before the first listing.
+ *   It fires for every change of the list (and for the creation and deletion of `<path>` itself;
+ *   its data changes are ignored) and never has to be set again, so no list change can fall
+ *   between an event and a re-registration.
+ * - The children's data (`withData`): a one-shot data watch on each child, armed by the very `get`
+ *   that reads the child (one request: the server sets the watch as it answers, so there is no
+ *   gap between the read and the watch either), with one watch callback shared by all children.
+ *   A recursive persistent watch on `<path>` would report the children's data changes too, but
+ *   also every change of the whole subtree below them (a group member's own subtree, a service's
+ *   nodes): notifications nobody asked for, at the server's and the client's cost. A persistent
+ *   watch per child would cost an `addWatch` for every child that appears and a `removeWatch` for
+ *   every child that goes, where the one-shot watch rides on the read the cache does anyway; and
+ *   on ZooKeeper before 3.9 (one watch mode per path and session, ZOOKEEPER-4466) a one-shot
+ *   watch that another recipe of the same session sets on a child (GroupMember waits on its own
+ *   node that way) would silently turn it into a one-shot one.
+ *
+ * Events and reconnections only mark work (list again, re-read these children); one refresh loop
+ * does the work, pipelining the child reads, so a burst of changes is coalesced and the last reads
+ * are the server's current state. After `reconnected` (same session: the list watch is set again
+ * but ZooKeeper replays nothing for persistent watches; new session: the session added it again,
+ * and the one-shot watches are gone) everything is read again, re-arming every data watch.
+ *
+ * On the native transport (no persistent watches) `start()` fails with `UnsupportedError`.
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import type { Stat, ZkSession } from '../src/session.js';
-import { InvalidArgumentError, NoNodeError } from '../src/errors.js';
-import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
-import type { WaitOptions } from '../src/wait.js';
+import type { PersistentWatch, Stat, WatchEvent, ZkSession } from '../src/session.js';
+import { InvalidArgumentError, NoNodeError, UnsupportedError } from '../src/errors.js';
+import { emitSafely } from '../src/listeners.js';
+import { joinPath, nodeName, rejectReserved, validatePath } from '../src/paths.js';
+import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { checkSession } from './options.js';
 
@@ -57,7 +76,10 @@ export interface ChildrenCacheEvents {
  *
  * Connection states: on `suspended` and `lost` the cache keeps its last view (it may be stale) and re-reads
  * everything on `reconnected`. A refresh that fails for another reason emits `error` and is
- * retried on the next watch or reconnection.
+ * retried on the next watch event or reconnection.
+ *
+ * On the native transport (`transport: 'native'`), which has no persistent watches, `start()`
+ * fails with `UnsupportedError`.
  */
 export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
   /** The parent whose children are cached. */
@@ -66,6 +88,7 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
   private readonly view = new Map<string, ChildData>();
   private listDirty = false;
   private readonly dataDirty = new Set<string>();
+  private watch: PersistentWatch | undefined;
   private readonly loop: RefreshLoop;
 
   /**
@@ -90,13 +113,16 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     this.withData = options.withData ?? false;
     this.loop = new RefreshLoop('children-cache', path, session, {
       isDirty: () => this.listDirty || this.dataDirty.size > 0,
-      step: async () => { if (await this.refresh()) this.emit('change', this.view); },
+      step: async () => {
+        await this.ensureWatch();
+        if (await this.refresh()) emitSafely(this, 'change', this.view);
+      },
       onReconnected: () => {
         this.listDirty = true;
         if (this.withData) for (const name of this.view.keys()) this.dataDirty.add(name);
         this.kick();
       },
-      report: (err) => { if (this.listenerCount('error') > 0) this.emit('error', err); },
+      report: (err) => { if (this.listenerCount('error') > 0) emitSafely(this, 'error', err); },
     });
   }
 
@@ -106,21 +132,30 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
   }
 
   /**
-   * Starts the cache and waits for the initial load (children and, with `withData`, their data).
+   * Adds the watch, starts the cache and waits for the initial load (children and, with
+   * `withData`, their data).
    * @param wait - `signal`/`timeoutMs` bound the initial load (the cache keeps running)
-   * @throws IllegalStateError on a second `start()`; the first read's error when it fails
+   * @throws UnsupportedError on the native transport; IllegalStateError on a second `start()`;
+   * the first read's error when it fails
    */
   async start(wait?: WaitOptions): Promise<void> {
+    checkWaitOptions(wait, 'children-cache.start');
+    if (this.session.transport === 'native') {
+      throw new UnsupportedError(`children-cache.start ${this.path}: a children cache needs a persistent watch (addWatch), which the native transport does not support; use the default transport`, { op: 'children-cache.start', path: this.path });
+    }
     this.listDirty = true;
     await this.loop.start(wait);
   }
 
   /**
-   * Stops the cache: no more reads or events; waits for a refresh in progress to end. Idempotent.
-   * Pending watches fire into nothing.
+   * Stops the cache and removes its list watch: no more reads or events; waits for a refresh in
+   * progress to end. Idempotent. Pending data watches fire into nothing.
    */
-  close(): Promise<void> {
-    return this.loop.close();
+  async close(): Promise<void> {
+    await this.loop.close();
+    const w = this.watch;
+    this.watch = undefined;
+    await w?.remove().catch(() => undefined); // not connected: the watch dies with the session
   }
 
   /** `await using cache = ...` closes it at the end of the scope. */
@@ -132,19 +167,39 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     this.loop.kick();
   }
 
+  /** The list watch: creation, deletion and child-list changes of the parent (not its data). */
+  private readonly onListWatch = (ev: WatchEvent): void => {
+    if (ev.type === 'changed') return;
+    this.listDirty = true;
+    this.kick();
+  };
+
+  /** The data watch of every child (one callback, so each child holds at most one). */
+  private readonly onDataWatch = (ev: WatchEvent): void => {
+    this.dataDirty.add(nodeName(ev.path));
+    this.kick();
+  };
+
+  /** Adds the persistent watch once (again after a failed attempt); removes it if closed meanwhile. */
+  private async ensureWatch(): Promise<void> {
+    if (this.watch) return;
+    const w = await this.session.addWatch(this.path, this.onListWatch);
+    if (this.loop.phase === 'started') this.watch = w;
+    else await w.remove().catch(() => undefined);
+  }
+
   /** One round: list if needed, then read the children marked dirty. True if the view changed. */
   private async refresh(): Promise<boolean> {
     let changed = false;
     if (this.listDirty) {
       this.listDirty = false;
       const names = await this.list();
-      if (names === undefined) return false; // the parent appeared meanwhile: list again
       const present = new Set(names);
       for (const [name, child] of this.view) {
         if (present.has(name)) continue;
         this.view.delete(name);
         this.dataDirty.delete(name);
-        this.emit('childRemoved', child);
+        emitSafely(this, 'childRemoved', child);
         changed = true;
       }
       for (const name of names) {
@@ -152,23 +207,21 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
         if (this.withData) { this.dataDirty.add(name); continue; }
         const child: ChildData = { name, path: joinPath(this.path, name) };
         this.view.set(name, child);
-        this.emit('childAdded', child);
+        emitSafely(this, 'childAdded', child);
         changed = true;
       }
     }
     if (!this.withData || this.dataDirty.size === 0 || this.listDirty) return changed;
     const names = [...this.dataDirty];
     this.dataDirty.clear();
-    const reads = await Promise.allSettled(names.map((name) => this.session.get(joinPath(this.path, name), {
-      watch: () => { this.dataDirty.add(name); this.kick(); },
-    })));
+    const reads = await Promise.allSettled(names.map((name) => this.session.get(joinPath(this.path, name), { watch: this.onDataWatch })));
     let failure: unknown;
     reads.forEach((r, i) => {
       const name = names[i]!;
       if (r.status === 'rejected') {
         if (!(r.reason instanceof NoNodeError)) { this.dataDirty.add(name); failure ??= r.reason; return; }
         const gone = this.view.get(name);
-        if (gone) { this.view.delete(name); this.emit('childRemoved', gone); changed = true; }
+        if (gone) { this.view.delete(name); emitSafely(this, 'childRemoved', gone); changed = true; }
         return;
       }
       if (this.loop.phase !== 'started') return;
@@ -176,25 +229,23 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
       const prev = this.view.get(name);
       if (prev?.stat && prev.stat.czxid === child.stat!.czxid && prev.stat.mzxid === child.stat!.mzxid) return;
       this.view.set(name, child);
-      if (prev) this.emit('childUpdated', child, prev);
-      else this.emit('childAdded', child);
+      if (prev) emitSafely(this, 'childUpdated', child, prev);
+      else emitSafely(this, 'childAdded', child);
       changed = true;
     });
     if (failure !== undefined) {
-      if (changed) this.emit('change', this.view);
+      if (changed) emitSafely(this, 'change', this.view);
       throw failure;
     }
     return changed;
   }
 
-  /** Lists the children, arming the watch; undefined when the parent must be listed again. */
-  private async list(): Promise<string[] | undefined> {
-    const watch = () => { this.listDirty = true; this.kick(); };
+  /** Lists the children (none while the parent is missing: the watch reports its creation). */
+  private async list(): Promise<string[]> {
     try {
-      return await this.session.getChildren(this.path, { watch });
+      return await this.session.getChildren(this.path);
     } catch (err) {
       if (!(err instanceof NoNodeError)) throw err;
-      if (await this.session.exists(this.path, { watch })) { this.listDirty = true; return undefined; }
       return [];
     }
   }

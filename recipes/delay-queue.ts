@@ -18,23 +18,28 @@
 import { InvalidArgumentError } from '../src/errors.js';
 import type { ZkSession } from '../src/session.js';
 import { QueueBase, type QueueOptions } from './queue.js';
+import { SEQUENCE_DIGITS } from './layout.js';
 import { ITEM_PREFIX, type Ordering } from './queue-view.js';
+
+/** What encloses an item's due time in its name: `queue-|<due hex>|<seq>` (Curator's `SEPARATOR`). */
+export const DUE_SEPARATOR = '|';
 
 /** The epoch ms encoded in a name, or 0 (Curator's `getEpoch`). @internal */
 export function dueOf(name: string): number {
-  const end = name.lastIndexOf('|');
-  const start = end > 0 ? name.lastIndexOf('|', end - 1) : -1;
+  const end = name.lastIndexOf(DUE_SEPARATOR);
+  const start = end > 0 ? name.lastIndexOf(DUE_SEPARATOR, end - 1) : -1;
   if (start <= 0 || end <= start + 1) return 0;
   const v = Number.parseInt(name.slice(start + 1, end), 16);
   return Number.isFinite(v) ? v : 0;
 }
 
-const delayOrdering: Ordering = {
+/** Earliest due first, then by sequence; due at {@link dueOf}. @internal */
+export const delayOrdering: Ordering = {
   compare(a, b) {
     const d = dueOf(a) - dueOf(b);
     if (d !== 0) return d;
-    const sa = a.slice(-10);
-    const sb = b.slice(-10);
+    const sa = a.slice(-SEQUENCE_DIGITS);
+    const sb = b.slice(-SEQUENCE_DIGITS);
     return sa < sb ? -1 : sa > sb ? 1 : 0;
   },
   dueAt: dueOf,
@@ -46,8 +51,7 @@ const delayOrdering: Ordering = {
  * for the head, and a children watch for a new item that may be due sooner); due times are
  * compared with this machine's clock.
  *
- * Connection states: as {@link DistributedQueue} (on `suspended` calls wait and retry; on `lost`
- * they go on with the new session and consumers' claims are gone).
+ * Connection states: as every queue's (see {@link QueueBase}).
  *
  * ```ts
  * const q = new DistributedDelayQueue<Job>(session, '/later');
@@ -91,6 +95,6 @@ export class DistributedDelayQueue<T = unknown> extends QueueBase<T> {
     if (typeof ms !== 'number' || !Number.isInteger(ms) || ms <= 0 || ms > 8.64e15) {
       throw new InvalidArgumentError(`${op} ${this.path}: dueAt must be a positive integer epoch ms or a valid Date, got ${String(dueAt)}`, { op, path: this.path });
     }
-    return `${ITEM_PREFIX}|${ms.toString(16).toUpperCase().padStart(8, '0')}|`;
+    return `${ITEM_PREFIX}${DUE_SEPARATOR}${ms.toString(16).toUpperCase().padStart(8, '0')}${DUE_SEPARATOR}`;
   }
 }

@@ -29,10 +29,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ZkSession } from '../src/session.js';
-import { ClosedError, IllegalStateError, InvalidArgumentError, InvalidPathError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
-import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
+import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
+import { joinPath, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
-import { checkSession } from './options.js';
+import { checkRecipeArgs } from './options.js';
 
 /** Name of the node that opens the barrier (Curator's `READY_NODE`). */
 export const READY_NODE = 'ready';
@@ -77,10 +77,7 @@ export class DoubleBarrier {
    * @throws InvalidPathError, InvalidArgumentError naming the bad option (nothing is written)
    */
   constructor(private readonly session: ZkSession, path: string, options: DoubleBarrierOptions) {
-    checkSession('double-barrier', session);
-    validatePath(path, 'double-barrier');
-    rejectReserved(path, 'double-barrier');
-    if (path === '/') throw new InvalidPathError('double-barrier: the root cannot be a barrier', { op: 'double-barrier', path });
+    checkRecipeArgs('double-barrier', session, path);
     if (!options || typeof options !== 'object') throw new InvalidArgumentError(`double-barrier ${path}: options { members } are required`, { op: 'double-barrier', path });
     const { members, id = randomUUID() } = options;
     if (typeof members !== 'number' || !Number.isInteger(members) || members < 1) {

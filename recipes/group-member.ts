@@ -16,11 +16,11 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { NodeData, ZkSession } from '../src/session.js';
-import { ClosedError, IllegalStateError, InvalidArgumentError, InvalidPathError, NoNodeError, NodeExistsError } from '../src/errors.js';
-import { joinPath, rejectReserved, validatePath } from '../src/paths.js';
+import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, NodeExistsError } from '../src/errors.js';
+import { joinPath, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type WaitOptions } from '../src/wait.js';
 import { ChildrenCache } from './children-cache.js';
-import { checkSession } from './options.js';
+import { checkRecipeArgs } from './options.js';
 
 /** Options of {@link GroupMember}. */
 export interface GroupMemberOptions {
@@ -75,10 +75,7 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
    */
   constructor(private readonly session: ZkSession, path: string, options: GroupMemberOptions) {
     super();
-    checkSession('group-member', session);
-    validatePath(path, 'group-member');
-    rejectReserved(path, 'group-member');
-    if (path === '/') throw new InvalidPathError('group-member: the root cannot be a group', { op: 'group-member', path });
+    checkRecipeArgs('group-member', session, path);
     if (!options || typeof options !== 'object') throw new InvalidArgumentError(`group-member ${path}: options { id } are required`, { op: 'group-member', path });
     const { id, data = '' } = options;
     if (typeof id !== 'string' || id.length === 0 || id.includes('/')) {

@@ -19,7 +19,7 @@ import { AbortedError, ClosedError, IllegalStateError, InvalidArgumentError, Loc
 import { delay } from '../src/wait.js';
 import { listParticipants, type LeaderTerm, type Participant } from './leader-latch.js';
 import type { Lease } from './lease.js';
-import { Lock } from './lock.js';
+import { LOCK_MARKER, Lock } from './lock.js';
 import { checkOptions, checkRecipeArgs, defaultNodeData } from './options.js';
 
 const log = createDebug('zk-recipes:leader-selector');
@@ -53,10 +53,9 @@ type State = 'latent' | 'started' | 'closed';
 /**
  * Runs `onLeadership` on one participant of `path` at a time.
  *
- * Connection states: while waiting, a `suspended` connection does not stop the wait; a `lost`
- * session ends it (and with `autoRequeue` the selector queues again once connected). While
- * leading, `suspended` and `lost` abort the term's signal and emit `notLeader`; the mutex is
- * released once `onLeadership` returns.
+ * Connection states: as every contender recipe's (see {@link Lease}): with `autoRequeue` a wait
+ * ended by `lost` queues again once connected; while leading, `suspended` and `lost` abort the
+ * term's signal and emit `notLeader`, and the mutex is released once `onLeadership` returns.
  */
 export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
   /** This participant's id. */
@@ -67,6 +66,10 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
   private state: State = 'latent';
   private leading = false;
   private loop: Promise<void> | undefined;
+  /** Queued or leading: `requeue()` says false. */
+  private queued = false;
+  /** Counts `requeue()` calls, so an ending run never clears the flag of a newer one. */
+  private generation = 0;
   private readonly closeCtl = new AbortController();
 
   /**
@@ -109,8 +112,14 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
    */
   requeue(): boolean {
     if (this.state !== 'started') throw new IllegalStateError(`leader-selector: ${this.path} is ${this.state}`, { op: 'leader-selector.requeue', path: this.path });
-    if (this.loop) return false;
-    this.loop = this.run().finally(() => { this.loop = undefined; });
+    if (this.queued) return false;
+    this.queued = true;
+    const gen = ++this.generation;
+    // A term that just ended may still be releasing its node: the new run starts after it.
+    const next: Promise<void> = (this.loop ?? Promise.resolve()).then(() => this.run(gen)).finally(() => {
+      if (this.loop === next) this.loop = undefined;
+    });
+    this.loop = next;
     return true;
   }
 
@@ -121,7 +130,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
 
   /** Every participant, in queue order (the first present one leads). Reads the server. */
   getParticipants(): Promise<Participant[]> {
-    return listParticipants(this.session, this.path, 'lock-');
+    return listParticipants(this.session, this.path, LOCK_MARKER);
   }
 
   /**
@@ -140,7 +149,15 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     return this.close();
   }
 
-  private async run(): Promise<void> {
+  private async run(gen: number): Promise<void> {
+    try {
+      await this.contend();
+    } finally {
+      if (this.generation === gen) this.queued = false;
+    }
+  }
+
+  private async contend(): Promise<void> {
     while (this.state === 'started') {
       let lease: Lease;
       try {
@@ -163,6 +180,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     const term: LeaderTerm = { fencingToken: lease.fencingToken, path: lease.path };
     const end = (reason: unknown) => {
       if (!ctl.signal.aborted) ctl.abort(reason);
+      if (!this.autoRequeue) this.queued = false; // requeue() works from `notLeader` on, while the node is released
       if (this.leading) { this.leading = false; this.emit('notLeader'); }
     };
     const onLeaseLost = () => end(lease.signal.reason);

@@ -21,9 +21,12 @@ export interface LeaseEvents {
 /**
  * A held lease. `await using lease = await lock.acquire()` releases it at the end of the scope.
  *
- * Connection states: on `suspended` the lease must be presumed lost (its `signal` aborts and `lost` fires), because
- * the session may expire before the connection returns and another client may then acquire. On
- * `lost` the node is gone with the session. A lost lease stays lost: acquire again.
+ * Connection states ({@link ConnectionState}), for every lease of every contender recipe (lock,
+ * read-write lock, semaphore, selector): on `suspended` the lease must be presumed lost (its
+ * `signal` aborts and `lost` fires), because the session may expire before the connection returns
+ * and another client may then acquire. On `lost` the node is gone with the session. A lost lease
+ * stays lost: acquire again. While *waiting* to acquire, `suspended` does not stop the wait (the
+ * watch survives a reconnect to the same session) and `lost` fails it with `SessionExpiredError`.
  */
 export class Lease extends EventEmitter<LeaseEvents> {
   /** Full path of the node that represents this lease. */

@@ -49,10 +49,7 @@ export const LOCK_VARIANT: LockVariant = { marker: LOCK_MARKER, markers: [LOCK_M
 /**
  * A mutual-exclusion lock on `path`.
  *
- * Connection states: while waiting, a `suspended` connection does not stop the wait (the watch
- * survives a reconnect to the same session); a `lost` session fails the wait with
- * `SessionExpiredError`. While held, the
- * lease's `signal` aborts on `suspended` and `lost` (see {@link Lease}).
+ * Connection states: as every contender recipe's (see {@link Lease}).
  */
 export class Lock {
   /** Wake-up counts across this lock's waits (a release should wake one waiter). */

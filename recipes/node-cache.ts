@@ -1,22 +1,34 @@
 /**
- * A local copy of one node's data and stat, kept current from one-shot watches (Curator's
+ * A local copy of one node's data and stat, kept current from one persistent watch (Curator's
  * `NodeCache`).
  *
  * Layout: none of its own; it reads `<path>`, which may or may not exist.
  *
- * Every read arms the next watch in the same request (`get` with a watch; `exists` with a watch
- * when the node is missing), so no change can fall between a read and its watch. Watches and
- * reconnections only mark the cache dirty; a single refresh loop re-reads, so a burst of changes
- * is coalesced into few reads and the last read is always the server's current state. After
- * `reconnected` (same session: a watch asked for while disconnected was never armed; new session:
- * every watch is gone) the node is read again, re-arming its watch.
+ * Algorithm: a non-recursive persistent watch on `<path>` is added before the first read; it stays
+ * and fires for the node's creation, deletion and data change (and for changes of its child list,
+ * which the cache ignores). Events and reconnections only mark the cache dirty; a single refresh
+ * loop re-reads with a plain `get` (a missing node reads as `null`), so a burst of changes is
+ * coalesced into few reads.
+ *
+ * Why nothing is missed: the watch is in place before the first read is answered (one socket,
+ * answered in order), and it never has to be set again, so there is no moment between an event and
+ * a re-registration in which a change could go unreported: every change after a read is reported
+ * and followed by another read, and the last read is the server's current state. After
+ * `reconnected` the node is read again: on the same session the watch was set again but ZooKeeper
+ * replays nothing for persistent watches; on a new session the session added it again.
+ *
+ * On the native transport (no persistent watches) `start()` fails with `UnsupportedError`. On
+ * ZooKeeper servers before 3.9 a session keeps one watch mode per path (ZOOKEEPER-4466): a one-shot
+ * watch, or a recursive persistent watch (a TreeCache), set on the same path by the same session
+ * replaces this one.
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import type { Stat, ZkSession } from '../src/session.js';
-import { InvalidPathError, NoNodeError } from '../src/errors.js';
+import type { PersistentWatch, Stat, WatchEvent, ZkSession } from '../src/session.js';
+import { InvalidPathError, NoNodeError, UnsupportedError } from '../src/errors.js';
+import { emitSafely } from '../src/listeners.js';
 import { rejectReserved, validatePath } from '../src/paths.js';
-import type { WaitOptions } from '../src/wait.js';
+import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { checkSession } from './options.js';
 
@@ -42,13 +54,17 @@ export interface NodeCacheEvents {
  *
  * Connection states: on `suspended` and `lost` the cache keeps its last value (it may be stale) and refreshes on
  * `reconnected`. A refresh that fails for another reason emits `error` and is retried on the next
- * watch or reconnection.
+ * watch event or reconnection.
+ *
+ * On the native transport (`transport: 'native'`), which has no persistent watches, `start()`
+ * fails with `UnsupportedError`.
  */
 export class NodeCache extends EventEmitter<NodeCacheEvents> {
   /** The cached node's path. */
   readonly path: string;
   private node: CachedNode | null = null;
   private dirty = false;
+  private watch: PersistentWatch | undefined;
   private readonly loop: RefreshLoop;
 
   /**
@@ -65,9 +81,13 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
     this.path = path;
     this.loop = new RefreshLoop('node-cache', path, session, {
       isDirty: () => this.dirty,
-      step: async () => { this.dirty = false; await this.refresh(); },
+      step: async () => {
+        await this.ensureWatch();
+        this.dirty = false;
+        await this.refresh();
+      },
       onReconnected: () => this.kick(),
-      report: (err) => { if (this.listenerCount('error') > 0) this.emit('error', err); },
+      report: (err) => { if (this.listenerCount('error') > 0) emitSafely(this, 'error', err); },
     });
   }
 
@@ -82,21 +102,29 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
   }
 
   /**
-   * Starts the cache and waits for the initial load.
+   * Adds the watch, starts the cache and waits for the initial load.
    * @param wait - `signal`/`timeoutMs` bound the initial load (the cache keeps running)
-   * @throws IllegalStateError on a second `start()`; the first read's error when it fails
+   * @throws UnsupportedError on the native transport; IllegalStateError on a second `start()`;
+   * the first read's error when it fails
    */
   async start(wait?: WaitOptions): Promise<void> {
+    checkWaitOptions(wait, 'node-cache.start');
+    if (this.session.transport === 'native') {
+      throw new UnsupportedError(`node-cache.start ${this.path}: a node cache needs a persistent watch (addWatch), which the native transport does not support; use the default transport`, { op: 'node-cache.start', path: this.path });
+    }
     this.dirty = true;
     await this.loop.start(wait);
   }
 
   /**
-   * Stops the cache: no more reads or events; waits for a refresh in progress to end. Idempotent.
-   * Pending watches fire into nothing.
+   * Stops the cache and removes its watch: no more reads or events; waits for a refresh in
+   * progress to end. Idempotent.
    */
-  close(): Promise<void> {
-    return this.loop.close();
+  async close(): Promise<void> {
+    await this.loop.close();
+    const w = this.watch;
+    this.watch = undefined;
+    await w?.remove().catch(() => undefined); // not connected: the watch dies with the session
   }
 
   /** `await using cache = ...` closes it at the end of the scope. */
@@ -110,22 +138,31 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
     this.loop.kick();
   }
 
+  private readonly onWatch = (ev: WatchEvent): void => {
+    if (ev.type !== 'child') this.kick();
+  };
+
+  /** Adds the persistent watch once (again after a failed attempt); removes it if closed meanwhile. */
+  private async ensureWatch(): Promise<void> {
+    if (this.watch) return;
+    const w = await this.session.addWatch(this.path, this.onWatch);
+    if (this.loop.phase === 'started') this.watch = w;
+    else await w.remove().catch(() => undefined);
+  }
+
   private async refresh(): Promise<void> {
-    const watch = () => this.kick();
     let next: CachedNode | null;
     try {
-      next = await this.session.get(this.path, { watch });
+      next = await this.session.get(this.path);
     } catch (err) {
       if (!(err instanceof NoNodeError)) throw err;
-      // A missing node: watch for its creation; if it appeared meanwhile, read it again.
-      if (await this.session.exists(this.path, { watch })) { this.dirty = true; return; }
-      next = null;
+      next = null; // the watch reports its creation
     }
     if (this.loop.phase !== 'started') return;
     const prev = this.node;
     if (prev === null && next === null) return;
     if (prev && next && prev.stat.czxid === next.stat.czxid && prev.stat.mzxid === next.stat.mzxid) return;
     this.node = next;
-    this.emit('change', next, prev);
+    emitSafely(this, 'change', next, prev);
   }
 }

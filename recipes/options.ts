@@ -4,7 +4,7 @@
  * @module
  */
 import { hostname } from 'node:os';
-import { InvalidArgumentError } from '../src/errors.js';
+import { InvalidArgumentError, InvalidPathError } from '../src/errors.js';
 import { rejectReserved, validatePath } from '../src/paths.js';
 import { ZkSession } from '../src/session.js';
 
@@ -13,11 +13,15 @@ export function checkSession(recipe: string, session: unknown): void {
   if (!(session instanceof ZkSession)) throw new InvalidArgumentError(`${recipe}: session must be a ZkSession`, { op: recipe });
 }
 
-/** Checks the session and path every recipe takes. */
-export function checkRecipeArgs(recipe: string, session: unknown, path: unknown): asserts path is string {
+/**
+ * Checks the session and path every recipe takes: a valid absolute path, not under `/zookeeper`,
+ * and not the root (`InvalidPathError`) unless `allowRoot` (a cache may watch the whole tree).
+ * @throws InvalidArgumentError for a missing session; InvalidPathError for the path
+ */
+export function checkRecipeArgs(recipe: string, session: unknown, path: unknown, options: { allowRoot?: boolean } = {}): asserts path is string {
   checkSession(recipe, session);
   validatePath(path, recipe);
-  if (path === '/') throw new InvalidArgumentError(`${recipe}: path must not be the root`, { op: recipe, path });
+  if (path === '/' && !options.allowRoot) throw new InvalidPathError(`${recipe}: path must not be the root`, { op: recipe, path });
   rejectReserved(path, recipe);
 }
 

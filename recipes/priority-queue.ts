@@ -18,6 +18,7 @@
 import { InvalidArgumentError } from '../src/errors.js';
 import type { ZkSession } from '../src/session.js';
 import { QueueBase, type QueueOptions } from './queue.js';
+import { SEQUENCE_DIGITS } from './layout.js';
 import { ITEM_PREFIX, fifoOrdering, type Ordering } from './queue-view.js';
 
 const priorityOrdering: Ordering = { ...fifoOrdering, eager: true };
@@ -30,12 +31,23 @@ export function priorityToString(priority: number): string {
   return (priority >= 0 ? '1' : '0') + (priority >>> 0).toString(16).toUpperCase().padStart(8, '0');
 }
 
+const PRIORITY_NAME = new RegExp(`^${ITEM_PREFIX}[01]([0-9A-F]{8})\\d{${SEQUENCE_DIGITS}}$`);
+
+/**
+ * The priority a priority queue's item name carries (see the layout above), or undefined for a
+ * name of another queue. Give it the name without its put marker (`itemSortName`).
+ * @internal
+ */
+export function priorityOf(sortName: string): number | undefined {
+  const m = PRIORITY_NAME.exec(sortName);
+  return m ? Number.parseInt(m[1]!, 16) | 0 : undefined;
+}
+
 /**
  * A queue whose items come out by priority (lowest first), then in put order. `take` waits until
  * an item is available; a new item with a lower priority is seen as soon as it is put.
  *
- * Connection states: as {@link DistributedQueue} (on `suspended` calls wait and retry; on `lost`
- * they go on with the new session and consumers' claims are gone).
+ * Connection states: as every queue's (see {@link QueueBase}).
  *
  * ```ts
  * const q = new DistributedPriorityQueue<Job>(session, '/jobs');

@@ -12,9 +12,16 @@
 import { ClosedError, NoNodeError } from '../src/errors.js';
 import type { WatchEvent, ZkSession } from '../src/session.js';
 import type { Codec } from './codec.js';
+import { PROTECTED_MARKER, PROTECTED_PREFIX, SEQUENCE_DIGITS } from './layout.js';
 
 /** Every item node's name starts with this (Curator's `QUEUE_ITEM_NAME`). */
 export const ITEM_PREFIX = 'queue-';
+
+/** `<path>` + this: the node holding consumers' claims (Curator's `lockPath` as we set it). */
+export const CLAIMS_SUFFIX = '-locks';
+
+/** `<path>` + this: the node where items whose bytes did not decode are moved. */
+export const POISON_SUFFIX = '-poison';
 
 /** How a queue family orders its item names. @internal */
 export interface Ordering {
@@ -31,11 +38,11 @@ export interface Ordering {
  * the server's sequence number: `queue-_c_<uuid>-0000000042` (a priority queue's
  * `queue-<priority>_c_<uuid>-<seq>`, a delay queue's `queue-|<due>|_c_<uuid>-<seq>`).
  */
-export const PUT_MARKER = /_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-(?=\d{10}$)/;
+export const PUT_MARKER = new RegExp(`${PROTECTED_MARKER.source}(?=\\d{${SEQUENCE_DIGITS}}$)`);
 
 /** An item's name without its put marker: what the orderings compare (Curator's names as they are). */
 export function itemSortName(name: string): string {
-  return name.includes('_c_') ? name.replace(PUT_MARKER, '') : name;
+  return name.includes(PROTECTED_PREFIX) ? name.replace(PUT_MARKER, '') : name;
 }
 
 /** Sorts item names head first by `ordering`, ignoring put markers (a protected and a plain name compare by their sequence). */

@@ -44,7 +44,7 @@ import { WaitScope, checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { checkCodec, encodeAll, jsonCodec, type Codec } from './codec.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
 import { QueueConsumer, type ConsumeOptions, type ItemHandler } from './queue-consumer.js';
-import { ITEM_PREFIX, QueueView, fifoOrdering, type Ordering, type PoisonInfo, type QueueCore } from './queue-view.js';
+import { CLAIMS_SUFFIX, ITEM_PREFIX, POISON_SUFFIX, QueueView, fifoOrdering, type Ordering, type PoisonInfo, type QueueCore } from './queue-view.js';
 
 /** Options of the queue constructors. */
 export interface QueueOptions<T> {
@@ -83,11 +83,12 @@ type TakeResult<T> = { got: true; item: T } | { got: false; wakeAt: number };
  * What every queue of the family does: take, poll, size, consume, close. `take` waits (on a
  * children watch, never by polling) until an item is available; `poll` does not wait.
  *
- * Connection states: on `suspended` calls wait for the connection and retry (a put retried after
- * a connection loss finds its own item first, so it is written once; a take may then return an
- * item another taker also got); a waiting `take` keeps waiting. On `lost` waits and consumers go on with the new session
- * (consumers' claims are gone: see {@link QueueConsumer}). After `close()`, or when the session is
- * closed, pending takes fail with `ClosedError`.
+ * Connection states ({@link ConnectionState}): on `suspended` calls wait for the connection and
+ * retry (a put retried after a connection loss finds its own item first, so it is written once; a
+ * take may then return an item another taker also got); a waiting `take` keeps waiting. On `lost`
+ * waits and consumers go on with the new session (consumers' claims are gone: see
+ * {@link QueueConsumer}). After `close()`, or when the session is closed, pending takes fail with
+ * `ClosedError`.
  */
 export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implements AsyncDisposable {
   /** The items' parent node. */
@@ -122,8 +123,8 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     this.protectedPuts = options?.protectedPuts ?? true;
     const codec = options?.codec === undefined ? (jsonCodec as Codec<T>) : checkCodec<T>(recipe, options.codec);
     this.path = path;
-    this.lockPath = `${path}-locks`;
-    this.poisonPath = `${path}-poison`;
+    this.lockPath = path + CLAIMS_SUFFIX;
+    this.poisonPath = path + POISON_SUFFIX;
     const self = this;
     this.core = {
       recipe, session, path, lockPath: this.lockPath, poisonPath: this.poisonPath, codec, ordering,
@@ -347,11 +348,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
  * A FIFO queue of items of type `T` under `path` (Curator `DistributedQueue` layout). Construction
  * only validates; nothing is written until the first put.
  *
- * Connection states: on `suspended` calls wait for the connection and retry (a put retried after
- * a connection loss finds its own item first, so it is written once; a take may then return an
- * item another taker also got); a waiting `take` keeps waiting. On `lost` waits and consumers go on with the new session
- * (consumers' claims are gone: see {@link QueueConsumer}). After `close()`, or when the session is
- * closed, pending takes fail with `ClosedError`.
+ * Connection states: as every queue's (see {@link QueueBase}).
  *
  * ```ts
  * const q = new DistributedQueue<Job>(session, '/jobs');

@@ -47,8 +47,7 @@ export type ReadWriteLockOptions = LockOptions;
  * A read-write lock on `path`. Use `readLock` for shared access and `writeLock` for exclusive
  * access; each is a {@link Lock} (acquire / tryAcquire / withLock → {@link Lease}).
  *
- * Connection states: while waiting, a `suspended` connection does not stop the wait; a `lost`
- * session fails it with `SessionExpiredError`. While held, a lease's `signal` aborts on `suspended` and `lost`.
+ * Connection states: as every contender recipe's (see {@link Lease}).
  */
 export class ReadWriteLock {
   /** Shared side: any number of readers hold together while no writer is ahead of them. */

@@ -60,9 +60,8 @@ export interface SemaphoreStats {
 /**
  * A distributed counting semaphore on `path`, compatible with Curator's InterProcessSemaphoreV2.
  *
- * Connection states: while waiting, a `suspended` connection does not stop the wait; a `lost`
- * session fails it with `SessionExpiredError` (leases already taken by that call are released).
- * Each lease's `signal` aborts on `suspended` and `lost` (see {@link Lease}).
+ * Connection states: as every contender recipe's (see {@link Lease}); a wait failed by `lost`
+ * releases the leases that call had already taken.
  */
 export class Semaphore {
   /** Leases that may be held at once. */

@@ -1,22 +1,26 @@
 /**
- * A shared 32-bit counter (Curator's `SharedCount`): read it, set it, or add to it with a
- * versioned compare-and-set that retries when another writer got there first.
+ * A shared 32-bit counter (Curator's `SharedCount`): a {@link SharedValue} of a 4-byte int. Read
+ * it, set it, or add to it with a versioned compare-and-set that retries when another writer got
+ * there first.
  *
  * Layout (Curator's, so Java and Node processes share one counter):
  * ```
  * <path>    persistent node; data = the value as a 4-byte big-endian signed int. Parents are
- *           containers. A missing node reads as the seed (default 0) and is created on first write.
+ *           containers. A missing node reads as the seed (default 0); start() creates it with
+ *           the seed, as Curator's does, and any write creates it when it is missing.
  * ```
  * Arithmetic wraps at 32 bits, as Java's `int` does.
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
 import type { ZkSession } from '../src/session.js';
-import { BadVersionError, IllegalStateError, InvalidArgumentError, InvalidPathError, NoNodeError, NodeExistsError } from '../src/errors.js';
+import { IllegalStateError, InvalidArgumentError, InvalidPathError } from '../src/errors.js';
+import { emitSafely } from '../src/listeners.js';
 import { rejectReserved, validatePath } from '../src/paths.js';
-import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
-import { NodeCache } from './node-cache.js';
-import { checkSession } from './options.js';
+import type { WaitOptions } from '../src/wait.js';
+import type { Codec } from './codec.js';
+import { checkOptions, checkSession } from './options.js';
+import { SharedValue, type VersionedValue } from './shared-value.js';
 
 /** Options of {@link SharedCounter}. */
 export interface SharedCounterOptions {
@@ -28,7 +32,7 @@ export interface SharedCounterOptions {
 export interface SharedCounterEvents {
   /** The counter's value changed on the server. */
   change: [value: number];
-  /** The cache behind `start()` failed to refresh. */
+  /** The cache behind `start()` failed to refresh, or the node holds something else than 4 bytes. */
   error: [err: Error];
 }
 
@@ -72,9 +76,7 @@ function checkInt(v: unknown, what: string, path: string): number {
 export class SharedCounter extends EventEmitter<SharedCounterEvents> {
   /** The counter's path. */
   readonly path: string;
-  private readonly seed: number;
-  private cache: NodeCache | undefined;
-  private phase: 'latent' | 'started' | 'closed' = 'latent';
+  private readonly shared: SharedValue<number>;
 
   /**
    * @param session - the session to use
@@ -82,70 +84,49 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
    * @param options - `seed`
    * @throws InvalidPathError, InvalidArgumentError naming the bad option
    */
-  constructor(private readonly session: ZkSession, path: string, options: SharedCounterOptions = {}) {
+  constructor(session: ZkSession, path: string, options: SharedCounterOptions = {}) {
     super();
     checkSession('shared-counter', session);
     validatePath(path, 'shared-counter');
     rejectReserved(path, 'shared-counter');
     if (path === '/') throw new InvalidPathError('shared-counter: the root cannot be a counter', { op: 'shared-counter', path });
+    checkOptions('shared-counter', options, ['seed']);
     this.path = path;
-    this.seed = checkInt(options?.seed ?? 0, 'option seed', path);
+    const codec: Codec<number> = { encode: encodeCount, decode: (data) => decodeCount(data, path) };
+    const seed = checkInt(options?.seed ?? 0, 'option seed', path);
+    this.shared = new SharedValue(session, path, { codec, seed }, 'shared-counter');
+    this.shared.on('change', (value) => emitSafely(this, 'change', value));
+    this.shared.on('error', (err) => emitSafely(this, 'error', err));
   }
 
   /**
    * Reads the value and the node's version (`-1` when the node does not exist yet). One read; it
    * waits only for the server's reply (and the session's retries while `suspended`).
    */
-  async read(): Promise<{
-    /** The counter's value (the seed when the node does not exist yet). */
-    value: number;
-    /** The node's data version, for {@link SharedCounter.compareAndSet}; `-1` when the node does not exist yet. */
-    version: number;
-  }> {
-    try {
-      const { data, stat } = await this.session.get(this.path);
-      return { value: decodeCount(data, this.path), version: stat.version };
-    } catch (err) {
-      if (err instanceof NoNodeError) return { value: this.seed, version: -1 };
-      throw err;
-    }
+  read(): Promise<VersionedValue<number>> {
+    return this.shared.getVersioned();
   }
 
   /** Reads the current value from the server (one read; waits for the reply). */
-  async get(): Promise<number> {
-    return (await this.read()).value;
+  get(): Promise<number> {
+    return this.shared.get();
   }
 
   /** Sets the value unconditionally (creating the node if needed). Waits for the server to apply it. */
   async set(value: number): Promise<void> {
-    checkInt(value, 'value', this.path);
-    for (;;) {
-      try {
-        await this.session.set(this.path, encodeCount(value));
-        return;
-      } catch (err) {
-        if (!(err instanceof NoNodeError)) throw err;
-      }
-      if (await this.tryCreate(value)) return;
-    }
+    await this.shared.set(checkInt(value, 'value', this.path));
   }
 
   /**
    * Sets the value only if the node is still at `version` (from {@link read}; `-1`: the node must
-   * not exist yet). Curator's `trySetCount`. One conditional write; waits for the reply.
+   * not exist yet). Curator's `trySetCount`: after `start()` the version must also be the cached
+   * one. One conditional write; waits for the reply.
    * @returns false when another writer changed the counter first
    */
   async compareAndSet(version: number, value: number): Promise<boolean> {
     checkInt(value, 'value', this.path);
     if (!Number.isInteger(version) || version < -1) throw new InvalidArgumentError(`shared-counter ${this.path}: version must be an integer >= -1, got ${String(version)}`, { op: 'shared-counter.compareAndSet', path: this.path });
-    if (version === -1) return this.tryCreate(value);
-    try {
-      await this.session.set(this.path, encodeCount(value), { version });
-      return true;
-    } catch (err) {
-      if (err instanceof BadVersionError || err instanceof NoNodeError) return false;
-      throw err;
-    }
+    return this.shared.trySetValue({ version }, value);
   }
 
   /**
@@ -154,61 +135,30 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
    */
   async increment(by = 1): Promise<number> {
     checkInt(by, 'increment', this.path);
-    for (;;) {
-      const { value, version } = await this.read();
-      const next = (value + by) | 0;
-      if (await this.compareAndSet(version, next)) return next;
-    }
+    return (await this.shared.update((value) => (value + by) | 0)).value;
   }
 
   /** The value as last seen by the cache (`start()`), or undefined before. */
   get value(): number | undefined {
-    const node = this.cache?.current;
-    if (!this.cache) return undefined;
-    return node ? decodeCount(node.data, this.path) : this.seed;
+    return this.shared.value;
   }
 
   /**
-   * Starts watching the counter: `value` stays current and `change` fires on every change seen.
-   * Waits for the first read (bounded by `wait`).
+   * Creates the node with the seed if it is missing, then watches the counter: `value` stays
+   * current and `change` fires on every change seen. Waits for the first read (bounded by `wait`).
    * @throws IllegalStateError on a second `start()`
    */
-  async start(wait?: WaitOptions): Promise<void> {
-    checkWaitOptions(wait, 'shared-counter.start');
-    if (this.phase !== 'latent') throw new IllegalStateError(`shared-counter.start ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op: 'shared-counter.start', path: this.path });
-    this.phase = 'started';
-    const cache = new NodeCache(this.session, this.path);
-    this.cache = cache;
-    cache.on('change', (node) => {
-      try {
-        this.emit('change', node ? decodeCount(node.data, this.path) : this.seed);
-      } catch (err) {
-        this.emit('error', err as Error);
-      }
-    });
-    cache.on('error', (err) => this.emit('error', err));
-    await cache.start(wait);
+  start(wait?: WaitOptions): Promise<void> {
+    return this.shared.start(wait);
   }
 
   /** Stops watching; waits for a refresh in progress to end. Idempotent. */
-  async close(): Promise<void> {
-    this.phase = 'closed';
-    await this.cache?.close();
+  close(): Promise<void> {
+    return this.shared.close();
   }
 
   /** `await using counter = ...` closes it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  /** Creates the node with `value`; false when it already exists. */
-  private async tryCreate(value: number): Promise<boolean> {
-    try {
-      await this.session.create(this.path, encodeCount(value), { createParents: true });
-      return true;
-    } catch (err) {
-      if (err instanceof NodeExistsError) return false;
-      throw err;
-    }
   }
 }

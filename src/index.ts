@@ -6,7 +6,7 @@ export * from './errors.js';
 export { ZkSession, Acls, Perms } from './session.js';
 export type {
   Acl, AuthInfo, ConnectionState, CreateMode, CreateOptions, DeleteOptions, NodeData, PersistentWatch, RetryOptions,
-  SessionEvents, SessionOptions, Stat, TxnOp, TxnResult, WatchEvent, WatchOptions, Watcher,
+  SessionCallOptions, SessionEvents, SessionOptions, Stat, TxnOp, TxnResult, WatchEvent, WatchOptions, Watcher,
 } from './session.js';
 export type { TlsOptions } from './client/connection.js';
 export type { TransportName } from './transport.js';
@@ -30,8 +30,12 @@ export { Barrier } from '../recipes/barrier.js';
 export { DoubleBarrier, READY_NODE, type DoubleBarrierOptions } from '../recipes/double-barrier.js';
 export { NodeCache, type CachedNode, type NodeCacheEvents } from '../recipes/node-cache.js';
 export { ChildrenCache, type ChildData, type ChildrenCacheOptions, type ChildrenCacheEvents } from '../recipes/children-cache.js';
+export {
+  TreeCache, TREE_CACHE_MAX_IN_FLIGHT, type TreeCacheEvents, type TreeCacheFilter, type TreeCacheOptions, type TreeCacheSelection, type TreeNode,
+} from '../recipes/tree-cache.js';
 export { GroupMember, type GroupMemberOptions, type GroupMemberEvents } from '../recipes/group-member.js';
 export { SharedCounter, encodeCount, decodeCount, type SharedCounterOptions, type SharedCounterEvents } from '../recipes/shared-counter.js';
+export { SharedValue, MISSING_VERSION, type SharedValueOptions, type SharedValueEvents, type VersionedValue } from '../recipes/shared-value.js';
 // <queues>
 export { DistributedQueue, QueueBase } from '../recipes/queue.js';
 export type { QueueOptions, QueueEvents } from '../recipes/queue.js';
@@ -42,6 +46,15 @@ export type { ConsumeOptions, ItemContext, ItemHandler } from '../recipes/queue-
 export type { PoisonInfo } from '../recipes/queue-view.js';
 export { jsonCodec, stringCodec, bufferCodec, curatorCodec } from '../recipes/codec.js';
 export type { Codec } from '../recipes/codec.js';
+// <service-discovery>
+export { ServiceDiscovery, SERVICE_NODE_MODES, instancePath, servicePath } from '../recipes/service-discovery.js';
+export type { ServiceDiscoveryEvents } from '../recipes/service-discovery.js';
+export { SERVICE_TYPES, buildUriSpec, parseInstance, serializeInstance, serviceInstance, uriSpec } from '../recipes/service-instance.js';
+export type { JsonValue, ServiceInstance, ServiceInstanceInit, ServiceType, UriSpec, UriSpecPart } from '../recipes/service-instance.js';
+export { ServiceCache } from '../recipes/service-cache.js';
+export type { ServiceCacheEvents } from '../recipes/service-cache.js';
+export { RandomStrategy, RoundRobinStrategy, ServiceProvider, StickyStrategy } from '../recipes/service-provider.js';
+export type { DownInstancePolicy, ProviderStrategy, ServiceProviderOptions } from '../recipes/service-provider.js';
 // <scheduler>
 export { TaskScheduler } from '../recipes/scheduler/index.js';
 export type {
@@ -56,4 +69,5 @@ export type { Inspection, InspectionKind, InspectOptions, NodeView, RwNodeView, 
 export type {
   InspectionBase, MissingInspection, LockInspection, RwLockInspection, LeaderLatchInspection, SemaphoreInspection,
   QueueInspection, GroupInspection, SchedulerInspection, DoubleBarrierInspection, TreeInspection,
+  ServiceInspection, HoldTime, HolderView, RwHolderView, LeaseView, QueueItemView, ServiceInstanceView, SubtreeSummary,
 } from './ops/inspect.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Barrier, ChildrenCache, DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, DoubleBarrier, GroupMember,
   InvalidArgumentError, InvalidPathError, LeaderLatch, LeaderSelector, Lock, MAX_DATA_BYTES, NodeCache, ReadWriteLock,
-  Semaphore, SharedCounter, TaskScheduler, ZkError, ZkSession, type Codec,
+  Semaphore, ServiceCache, ServiceDiscovery, SharedCounter, SharedValue, TaskScheduler, TreeCache, ZkError, ZkSession, type Codec,
 } from '../src/index.js';
 import { uniquePath, useServer, waitUntil } from './helpers.js';
 
@@ -54,6 +54,10 @@ const RECIPES: Record<string, { recipe: string; make: Ctor }> = {
   DistributedPriorityQueue: { recipe: 'priority-queue', make: (x, p) => new DistributedPriorityQueue(x as ZkSession, p as string) },
   DistributedDelayQueue: { recipe: 'delay-queue', make: (x, p) => new DistributedDelayQueue(x as ZkSession, p as string) },
   TaskScheduler: { recipe: 'scheduler', make: (x, p) => new TaskScheduler(x as ZkSession, p as string, { workerId: 'w' }) },
+  SharedValue: { recipe: 'shared-value', make: (x, p) => new SharedValue(x as ZkSession, p as string) },
+  ServiceDiscovery: { recipe: 'service-discovery', make: (x, p) => new ServiceDiscovery(x as ZkSession, p as string) },
+  ServiceCache: { recipe: 'service-cache', make: (x, p) => new ServiceCache(x as ZkSession, p as string, 'api') },
+  TreeCache: { recipe: 'tree-cache', make: (x, p) => new TreeCache(x as ZkSession, p as string) },
 };
 
 /** Every constructor checks its session now; kept as an (empty) list for future exceptions. */
@@ -87,8 +91,7 @@ describe('bad input: nothing is written, typed errors name the problem', () => {
     // A cache may watch the root; every other recipe refuses it.
     const paths = name.endsWith('Cache') ? BAD_PATHS.filter(([what]) => what !== 'the root') : BAD_PATHS;
     it.each(paths)('rejects a path that is %s', async (_what, path, why) => {
-      // InvalidPathError, or InvalidArgumentError for the root (recipes differ there: reported)
-      await expectTyped(() => make(s, path), path === '/' ? ZkError : InvalidPathError, named(recipe), why);
+      await expectTyped(() => make(s, path), InvalidPathError, named(recipe), why); // the root too: one class
     });
     if (!SESSION_UNCHECKED.has(name)) {
       it('rejects a session that is not a ZkSession', async () => {
@@ -118,6 +121,10 @@ describe('bad input: nothing is written, typed errors name the problem', () => {
     'GroupMember.join': (w) => new GroupMember(s, P, { id: 'm' }).join(w as never),
     'DistributedQueue.take': (w) => new DistributedQueue(s, P).take(w as never),
     'TaskScheduler.waitFor': (w) => new TaskScheduler(s, P, { roles: [] }).waitFor('t-1', w as never),
+    'SharedValue.start': (w) => new SharedValue(s, P).start(w as never),
+    'SharedValue.update': (w) => new SharedValue(s, P).update((v) => v, w as never),
+    'TreeCache.start': (w) => new TreeCache(s, P).start(w as never),
+    'ServiceCache.start': (w) => new ServiceCache(s, P, 'api').start(w as never),
   };
   describe.each(Object.entries(WAITS))('%s wait options', (_name, call) => {
     it.each(waits)('rejects %s', async (_what, w, why) => {

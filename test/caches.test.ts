@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChildrenCache, IllegalStateError, InvalidArgumentError, NodeCache, type ChildData, type ZkSession } from '../src/index.js';
+import { ChildrenCache, IllegalStateError, InvalidArgumentError, NodeCache, UnsupportedError, type ChildData, type ZkSession } from '../src/index.js';
 import { expireSession } from '../src/testing/index.js';
 import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 
@@ -92,6 +92,35 @@ describe('NodeCache', () => {
     await waitUntil(() => cache.data?.toString() === 'c', 'cache follows "c"');
   });
 
+  it('never misses a burst of 200 sets, deletes and re-creates fired right after an event', async () => {
+    const path = uniquePath('nc');
+    const s = await zk.connect();
+    const writer = await zk.connect();
+    await using cache = new NodeCache(s, path);
+    await cache.start({ timeoutMs: 10_000 });
+    const burst: Promise<unknown>[] = [];
+    // From inside the listener of the first event: the burst races the cache's own read.
+    cache.once('change', () => {
+      for (let i = 1; i <= 200; i++) {
+        const op = i % 40 === 20 ? writer.delete(path) : i % 40 === 21 ? writer.create(path, `v${i}`) : writer.set(path, `v${i}`);
+        burst.push(op.catch(() => undefined));
+      }
+    });
+    await writer.create(path, 'v0');
+    await waitUntil(() => burst.length === 200, 'the burst was fired');
+    await Promise.all(burst);
+    const server = await writer.get(path);
+    expect(server.data.toString()).toBe('v200');
+    await waitUntil(() => cache.current?.stat.mzxid === server.stat.mzxid, 'the cache holds the last write');
+    expect(cache.data?.toString()).toBe('v200');
+    expect(cache.current!.stat.czxid).toBe(server.stat.czxid);
+  });
+
+  it('start fails with UnsupportedError on the native transport', async () => {
+    const native = await zk.connect({ transport: 'native' });
+    await expect(new NodeCache(native, uniquePath('nc')).start()).rejects.toBeInstanceOf(UnsupportedError);
+  });
+
   it('a second start throws; close is idempotent', async () => {
     const s = await zk.connect();
     const cache = new NodeCache(s, uniquePath('nc'));
@@ -172,6 +201,36 @@ describe('ChildrenCache', () => {
     await writer.set(`${path}/new`, 'n2'); // watches armed again
     await waitUntil(() => cache.children.get('new')?.data?.toString() === 'n2', 'data watch re-armed');
     await cache.close();
+  });
+
+  it('never misses a burst of 200 creates, sets and deletes fired right after an event', async () => {
+    const path = uniquePath('cc');
+    const s = await zk.connect();
+    const writer = await zk.connect();
+    await writer.create(path, '', { createParents: true });
+    await using cache = new ChildrenCache(s, path, { withData: true });
+    await cache.start({ timeoutMs: 10_000 });
+    const burst: Promise<unknown>[] = [];
+    cache.once('childAdded', () => {
+      for (let i = 0; i < 80; i++) burst.push(writer.create(`${path}/c${i}`, `d${i}`).catch(() => undefined));
+      for (let i = 0; i < 80; i++) burst.push(writer.set(`${path}/c${i}`, `e${i}`).catch(() => undefined));
+      for (let i = 0; i < 40; i++) burst.push(writer.delete(`${path}/c${i * 2}`).catch(() => undefined));
+    });
+    await writer.create(`${path}/first`, 'f');
+    await waitUntil(() => burst.length === 200, 'the burst was fired');
+    await Promise.all(burst);
+    const server = await serverChildren(writer, path);
+    expect(Object.keys(server)).toHaveLength(41);
+    await waitUntil(() => JSON.stringify(cached(cache)) === JSON.stringify(server), 'the cache equals the server');
+    // and its watches are still armed: a data change and a new child after the burst
+    await writer.set(`${path}/c1`, 'after');
+    await writer.create(`${path}/late`, 'l');
+    await waitUntil(() => cache.children.get('c1')?.data?.toString() === 'after' && cache.children.has('late'), 'changes after the burst');
+  });
+
+  it('start fails with UnsupportedError on the native transport', async () => {
+    const native = await zk.connect({ transport: 'native' });
+    await expect(new ChildrenCache(native, uniquePath('cc')).start()).rejects.toBeInstanceOf(UnsupportedError);
   });
 
   it('rejects bad options', async () => {

@@ -8,7 +8,7 @@ import { useServer } from './helpers.js';
 
 const SHORT = [
   'lock', 'leader-election', 'read-write-lock', 'semaphore', 'barrier', 'double-barrier', 'queue',
-  'group-membership', 'caches-counter',
+  'group-membership', 'caches-counter', 'shared-value', 'service-discovery', 'tree-cache',
 ];
 const zk = useServer();
 

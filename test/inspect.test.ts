@@ -1,11 +1,16 @@
 // The recipe inspector and the CLI against a real server: each recipe's layout (Curator's names,
-// made by separate sessions) is recognised, contenders are ordered by their sequence suffix, and
-// the 3 a.m. hints (dead session, stale or persistent holder) show up.
+// made by separate sessions) is recognised, contenders are ordered by their sequence suffix, every
+// age says what it counts (in line since creation; how long a holder has held only as far as the
+// server's stats can tell), queues are read with protected and plain names, services show their
+// instances, trees their subtree, and the 3 a.m. hints (dead session, stale or persistent holder) show up.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
-import { ZkSession, formatInspection, inspect, type Inspection } from '../src/index.js';
+import {
+  DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, Lock, ServiceDiscovery, ZkSession, formatInspection, inspect,
+  serviceInstance, type Inspection,
+} from '../src/index.js';
 import { freePort } from '../src/testing/index.js';
 import { startProxy } from '../src/testing/proxy.js';
 import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
@@ -43,9 +48,11 @@ describe('inspect', () => {
     expect(x.waiters.map((w) => w.sessionId)).toEqual([`0x${b.sessionId}`, `0x${c.sessionId}`]);
     expect(x.waiters.map((w) => w.sequence)).toEqual([1, 2]);
     expect(x.hints).toEqual([]);
+    // nothing left the line since c's node was made: a took over (at its creation) no later than that
+    expect(x.holder?.holding).toMatchObject({ known: 'bounded', notAfter: x.waiters[1]!.createdAt, maxMs: x.holder!.ageMs });
     const text = formatInspection(x);
     expect(text).toContain(`${p}: LOCK, HELD, 2 waiting`);
-    expect(text).toMatch(new RegExp(`holder: #0 _c_f+-.*-lock-0000000000\\n\\s+session 0x${a.sessionId} \\(connected\\), held \\d+ ms`));
+    expect(text).toMatch(new RegExp(`holder: #0 _c_f+-.*-lock-0000000000\\n\\s+session 0x${a.sessionId} \\(connected\\), in line for \\d+ m?s \\(since [-0-9T:.]+Z\\); holding between`));
     expect(text).toContain('"host-a/101"');
   });
 
@@ -56,7 +63,7 @@ describe('inspect', () => {
     await contender(b, p, '2', 'lock-', 'w');
     await contender(a, p, '3', 'lock-', 'again'); // the same session waits behind itself
     const x = kind(await inspect(me, p, { staleAfterMs: 0 }), 'lock');
-    expect(x.hints.join('\n')).toMatch(/holder has held for .* over 0 ms.*"stuck".*2 waiters are blocked/);
+    expect(x.hints.join('\n')).toMatch(/holder has (held for at least|been in line for) .* over 0 ms.*"stuck".*2 waiters are blocked/);
     expect(x.hints.join('\n')).toContain(`session 0x${a.sessionId} both holds and waits`);
 
     const q = uniquePath('lock');
@@ -89,6 +96,45 @@ describe('inspect', () => {
     expect(formatInspection(x)).toContain('(NOT CONNECTED)');
   });
 
+  it('lock ages: in line since the node\'s creation; holding exact, bounded or honestly unknown after a hand-over', async () => {
+    const [a, b, c, me] = await Promise.all([zk.connect(), zk.connect(), zk.connect(), zk.connect()]);
+    const p = uniquePath('lock-ages');
+    const leaseA = await new Lock(a, p, { data: 'a' }).acquire();
+    let x = kind(await inspect(me, p), 'lock');
+    // alone and nothing left since: it has held from the moment it joined the line
+    expect(x.holder?.holding).toEqual({ known: 'exact', notAfter: x.holder!.createdAt, minMs: x.holder!.ageMs, maxMs: x.holder!.ageMs });
+    expect(formatInspection(x)).toMatch(/holder: #0 .*\n\s+session 0x[0-9a-f]+ \(connected\), in line for \d+ m?s \(since .*Z\); holding \d+ m?s \(since it joined the line/);
+
+    // b queues behind a; a releases; b holds. Its node's age counts from when it queued, and
+    // nothing on the server records when a's node went: the hold must not be shown as known.
+    const acquireB = new Lock(b, p, { data: 'b' }).acquire();
+    await waitUntil(async () => (await me.getChildren(p)).length === 2, 'b to be in line');
+    await leaseA.release();
+    const leaseB = await acquireB;
+    x = kind(await inspect(me, p), 'lock');
+    expect(x.holder?.data).toBe('b');
+    expect(x.holder?.createdAt).toEqual((await me.get(x.holder!.path)).stat.ctime);
+    expect(x.holder?.holding).toEqual({ known: 'unknown', notAfter: undefined, minMs: undefined, maxMs: x.holder!.ageMs });
+    const text = formatInspection(x);
+    expect(text).toMatch(/in line for \d+ m?s \(since .*Z\); holding for an unknown part of that, at most \d+ m?s \(when it took over is not recorded\)/);
+    expect(text).not.toMatch(/holding \d/);
+    const stale = await waitUntil(async () => {
+      const y = kind(await inspect(me, p, { staleAfterMs: 0 }), 'lock');
+      return y.hints.length ? y : undefined;
+    }, 'the stale-holder hint', 5000);
+    expect(stale!.hints[0]).toMatch(/holder has been in line for .*, over 0 ms, holding for how much of it is not recorded: it may have waited most of it behind an earlier holder. Check the process named in its data \("b"\)/);
+
+    // c queues after the hand-over: b took over no later than c's node was made
+    const acquireC = new Lock(c, p, { data: 'c' }).acquire();
+    await waitUntil(async () => (await me.getChildren(p)).length === 2, 'c to be in line');
+    x = kind(await inspect(me, p), 'lock');
+    expect(x.holder?.holding).toMatchObject({ known: 'bounded', notAfter: x.waiters[0]!.createdAt, maxMs: x.holder!.ageMs });
+    expect(x.holder!.holding.minMs!).toBeLessThanOrEqual(x.holder!.holding.maxMs);
+    expect(formatInspection(x)).toMatch(/holding between \d+ m?s and \d+ m?s \(took over by .*Z; the moment is not recorded\)[\s\S]*waiters: 1\n\s+1\. #2 .*\n\s+session .*, in line for \d+ m?s \(since/);
+    await leaseB.release();
+    await (await acquireC).release();
+  });
+
   it('read-write lock: readers before the first writer hold; the writer and later readers wait', async () => {
     const [a, b, c, d] = await Promise.all([zk.connect(), zk.connect(), zk.connect(), zk.connect()]);
     const p = uniquePath('rw');
@@ -99,6 +145,8 @@ describe('inspect', () => {
     const x = kind(await inspect(a, p), 'rwlock');
     expect(x.holders.map((h) => [h.mode, h.data])).toEqual([['read', 'r1'], ['read', 'r2']]);
     expect(x.waiters.map((h) => [h.mode, h.data])).toEqual([['write', 'w1'], ['read', 'r3']]);
+    // no node left since r3's was made: both readers took over by then
+    expect(x.holders.map((h) => [h.holding.known, h.holding.notAfter])).toEqual([['bounded', x.waiters[1]!.createdAt], ['bounded', x.waiters[1]!.createdAt]]);
     expect(formatInspection(x)).toContain('READ-WRITE LOCK, held for read, 2 waiting');
   });
 
@@ -111,6 +159,7 @@ describe('inspect', () => {
     const x = kind(await inspect(a, p), 'leader-latch');
     expect(x.leader?.data).toBe('alpha');
     expect(x.participants.map((n) => n.data)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(x.leader?.holding).toMatchObject({ known: 'bounded', notAfter: x.participants[2]!.createdAt });
     expect(formatInspection(x)).toMatch(/LEADER LATCH, 3 participant\(s\)\n\s+leader: #0 .*\n.*"alpha"/);
   });
 
@@ -124,6 +173,8 @@ describe('inspect', () => {
     const x = kind(await inspect(a, p), 'semaphore');
     expect(x.leases.map((l) => l.sessionId)).toEqual([`0x${a.sessionId}`, `0x${b.sessionId}`, `0x${c.sessionId}`]);
     expect(x.pendingLease?.data).toBe('c');
+    expect(x.pendingLease?.holding).toBeUndefined(); // it does not hold yet
+    expect(x.leases.slice(0, 2).map((l) => l.holding?.known)).toEqual(['bounded', 'bounded']);
     expect(x.waiters.map((l) => l.sessionId)).toEqual([`0x${c.sessionId}`]);
     const text = formatInspection(x);
     expect(text).toContain('SEMAPHORE, 2 lease(s) held, 1 in the acquire line');
@@ -152,6 +203,44 @@ describe('inspect', () => {
     await s.delete(`${p}-poison`, { recursive: true });
   });
 
+  it('queue: protected and plain item names ordered by sequence, as takers get them; priority and delay heads', async () => {
+    const s = await zk.connect();
+    const p = uniquePath('queue-names');
+    // protected (our default) first, then Curator's plain names: by name the plain ones sort first
+    const first = await new DistributedQueue<string>(s, p).put('protected, first');
+    await new DistributedQueue<string>(s, p, { protectedPuts: false }).putMany(['plain, second', 'plain, third']);
+    expect(first).toMatch(/\/queue-_c_[0-9a-f-]{36}-0000000000$/);
+    const x = kind(await inspect(s, p), 'queue');
+    expect([x.flavour, x.depth, x.protectedItems]).toEqual(['fifo', 3, 1]);
+    expect(x.head?.path).toBe(first);
+    expect(x.head?.protectedPut).toBe(true);
+    expect(x.head?.data).toBe('"protected, first"');
+    const taker = new DistributedQueue<string>(s, p);
+    cleanup.push(() => taker.close());
+    expect(await taker.take({ timeoutMs: 5000 })).toBe('protected, first'); // the inspector's head is the taker's head
+    expect(formatInspection(x)).toMatch(/QUEUE, depth 3\n\s+head: queue-_c_.*-0000000000, \d+ bytes, waiting .*\n\s+names: 1 protected .*, 2 plain/);
+
+    const pq = uniquePath('queue-priority');
+    const prio = new DistributedPriorityQueue<string>(s, pq);
+    await prio.put('routine', 5);
+    const urgent = await prio.put('urgent', -10);
+    await prio.put('later', 7);
+    const y = kind(await inspect(s, pq), 'queue');
+    expect([y.flavour, y.depth, y.head?.path, y.head?.priority]).toEqual(['priority', 3, urgent, -10]);
+    expect(formatInspection(y)).toMatch(/QUEUE \(priority\), depth 3[\s\S]*head: .*, priority -10, waiting/);
+
+    const dq = uniquePath('queue-delay');
+    const delay = new DistributedDelayQueue<string>(s, dq);
+    const dueSoon = Date.now() + 60_000;
+    await delay.put('in two hours', Date.now() + 7_200_000);
+    const soon = await delay.put('in a minute', dueSoon);
+    const z = kind(await inspect(s, dq), 'queue');
+    expect([z.flavour, z.depth, z.head?.path, z.head?.dueAt?.getTime()]).toEqual(['delay', 2, soon, dueSoon]);
+    expect(formatInspection(z)).toContain(`head: ${soon.slice(dq.length + 1)}`);
+    expect(formatInspection(z)).toContain(`due ${new Date(dueSoon).toISOString()}`);
+    for (const q of [p, pq, dq]) await s.delete(q, { recursive: true });
+  });
+
   it('group membership: plain ephemeral children with their data', async () => {
     const [a, b] = await Promise.all([zk.connect(), zk.connect()]);
     const p = uniquePath('group');
@@ -159,6 +248,61 @@ describe('inspect', () => {
     await b.create(`${p}/bob`, '{"port":2}', { mode: 'ephemeral' });
     const x = kind(await inspect(a, p), 'group');
     expect(x.members.map((m) => [m.name, m.data, m.sessionId])).toEqual([['alice', '{"port":1}', `0x${a.sessionId}`], ['bob', '{"port":2}', `0x${b.sessionId}`]]);
+  });
+
+  it('service: a service discovery service\'s instances with addresses, types, sessions and ages', async () => {
+    const [a, b, me] = await Promise.all([zk.connect(), zk.connect(), zk.connect()]);
+    const base = uniquePath('services');
+    const da = new ServiceDiscovery(a, base);
+    const db = new ServiceDiscovery(b, base);
+    cleanup.push(() => da.close(), () => db.close());
+    const registeredAt = Date.now() - 60_000;
+    await da.registerService(serviceInstance({ name: 'api', id: 'api-1', address: '10.0.0.1', port: 8080, registrationTimeUTC: registeredAt, uriSpec: '{scheme}://{address}:{port}' }));
+    await db.registerService(serviceInstance({ name: 'api', id: 'api-2', address: '10.0.0.2', sslPort: 8443, enabled: false }));
+    await db.registerService(serviceInstance({ name: 'api', id: 'api-3', address: '10.0.0.1', port: 8080, serviceType: 'STATIC' }));
+    await db.registerService(serviceInstance({ name: 'api', id: 'seq-', address: '10.0.0.4', port: 81, serviceType: 'DYNAMIC_SEQUENTIAL' }));
+    const x = kind(await inspect(me, `${base}/api`), 'service');
+    expect(x.name).toBe('api');
+    expect(x.instances.map((i) => [i.id, i.address, i.port, i.sslPort, i.serviceType, i.enabled, i.sessionId])).toEqual([
+      ['api-1', '10.0.0.1', 8080, null, 'DYNAMIC', true, `0x${a.sessionId}`],
+      ['api-2', '10.0.0.2', null, 8443, 'DYNAMIC', false, `0x${b.sessionId}`],
+      ['api-3', '10.0.0.1', 8080, null, 'STATIC', true, undefined],
+      ['seq-', '10.0.0.4', 81, null, 'DYNAMIC_SEQUENTIAL', true, `0x${b.sessionId}`],
+    ]);
+    expect(x.instances[3]!.name).toMatch(/^seq-\d{10}$/);
+    expect(x.instances[0]!.registeredAt.getTime()).toBe(registeredAt);
+    expect(x.instances[0]!.uri).toBe('http://10.0.0.1:8080');
+    expect(x.instances[0]!.sessionConnected).toBe(true);
+    expect(x.hints.join('\n')).toMatch(/instances api-1, api-3 all claim 10\.0\.0\.1:8080/);
+    const text = formatInspection(x);
+    expect(text).toMatch(/SERVICE api, 4 instance\(s\), 3 enabled/);
+    expect(text).toMatch(/- api-1  10\.0\.0\.1:8080  DYNAMIC  http:\/\/10\.0\.0\.1:8080\n\s+session 0x[0-9a-f]+ \(connected\), node up \d+ m?s \(since .*Z\), registered .*Z \(its own clock\)/);
+    expect(text).toMatch(/- api-2  10\.0\.0\.2 \(ssl 8443\)  DYNAMIC, DISABLED/);
+    expect(text).toMatch(/- api-3 .* STATIC\n\s+PERSISTENT \(no session\)/);
+    // the base path is not a service; a group whose members hold other JSON stays a group
+    expect((await inspect(me, base)).kind).toBe('tree');
+    await da.close();
+    await db.close();
+    await me.delete(base, { recursive: true });
+  });
+
+  it('tree: a summary of the whole subtree (what a tree cache of the path holds), cut at maxNodes', async () => {
+    const s = await zk.connect();
+    const t = uniquePath('subtree');
+    await s.create(`${t}/a/b/c`, 'abc', { createParents: true, parentMode: 'persistent' });
+    await s.create(`${t}/a/x`, '12345');
+    await s.create(`${t}/e`, 'eph', { mode: 'ephemeral' });
+    await s.set(`${t}/a`, 'changed last');
+    const x = kind(await inspect(s, t), 'tree');
+    const { newest, ...counts } = x.subtree;
+    expect(counts).toEqual({ nodes: 6, depth: 3, bytes: 3 + 5 + 3 + 12, ephemeral: 1, complete: true });
+    expect(newest).toEqual({ path: `${t}/a`, at: (await s.get(`${t}/a`)).stat.mtime });
+    expect(formatInspection(x)).toContain(`subtree: 6 node(s), 3 level(s) deep, 23 bytes, 1 ephemeral, latest change ${t}/a at ${newest!.at.toISOString()}`);
+    const cut = kind(await inspect(s, t, { maxNodes: 3 }), 'tree');
+    expect([cut.subtree.nodes, cut.subtree.complete]).toEqual([3, false]);
+    expect(formatInspection(cut)).toMatch(/subtree: at least 3 node\(s\).*\(walk stopped at maxNodes\)/);
+    await expect(inspect(s, t, { maxNodes: -1 })).rejects.toThrow(/option maxNodes must be a number >= 0/);
+    await s.delete(t, { recursive: true });
   });
 
   it('scheduler: leader, workers with capacity/load, task counts by state (tolerant of junk), orphaned tasks', async () => {
@@ -187,6 +331,7 @@ describe('inspect', () => {
     expect(x.hints.join('\n')).toMatch(/schedule nightly: the period due .* ago has not fired although a dispatcher leads/);
     expect(formatInspection(x)).toMatch(/schedules: 2[\s\S]*beat: every 1 m 0 s, type x, last fired 3\d s ago, next in (2\d|30) s[\s\S]*nightly: cron '0 0 \* \* \*' \(UTC\), type y, not fired yet, next OVERDUE by/);
     expect(x.leader?.data).toBe('dispatcher-1');
+    expect(x.leader?.holding.known).toBe('exact'); // alone in leader/, nothing left since
     expect(x.workers.map((v) => [v.name, v.capacity, v.load, v.draining, v.assigned])).toEqual([['w1', 4, 1, false, 1]]);
     expect(x.tasks).toEqual({ total: 6, byState: { pending: 2, running: 2, succeeded: 1, unknown: 1 } });
     expect(x.hints.join('\n')).toMatch(/1 task\(s\) assigned to workers that are not registered.*t5 \(w9\)/);

@@ -132,7 +132,7 @@ describe('DistributedQueue put/take', () => {
 
   it('validates its arguments before writing anything', async () => {
     const s = await zk.connect();
-    expect(() => new DistributedQueue(s, '/')).toThrow(InvalidArgumentError);
+    expect(() => new DistributedQueue(s, '/')).toThrow(InvalidPathError);
     expect(() => new DistributedQueue(s, 'relative')).toThrow(InvalidPathError);
     expect(() => new DistributedQueue(s, '/zookeeper/q')).toThrow(InvalidPathError);
     expect(() => new DistributedQueue(s, '/q', { codec: {} as Codec<unknown> })).toThrow(/option codec/);

@@ -12,7 +12,8 @@ import createDebug from 'debug';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Acls, Barrier, DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, DoubleBarrier, GroupMember, LeaderLatch, LeaderSelector, Lock,
-  NoAuthError, NoNodeError, Perms, ReadWriteLock, Semaphore, SharedCounter, TaskScheduler, ZkSession, type Acl,
+  NoAuthError, NoNodeError, Perms, ReadWriteLock, Semaphore, ServiceDiscovery, SharedCounter, SharedValue, TaskScheduler, ZkSession,
+  serviceInstance, type Acl,
 } from '../src/index.js';
 import { uniquePath, useServer, waitUntil } from './helpers.js';
 
@@ -136,6 +137,10 @@ describe('digest auth and creator-only ACLs', () => {
     latch.start();
     const selector = new LeaderSelector(alice, `${base}/selector`, { id: 'alice', onLeadership: async () => undefined });
     selector.start();
+    const discovery = new ServiceDiscovery(alice, `${base}/services`);
+    const instance = serviceInstance({ name: 'api', address: '10.0.0.5', port: 8080 });
+    await discovery.registerService(instance);
+    const config = new SharedValue(alice, `${base}/config`, { seed: Buffer.from('v0') });
     const queue = new DistributedQueue<number>(alice, `${base}/queue`);
     const handled: number[] = [];
     const consumer = queue.consume((n) => { handled.push(n); });
@@ -153,6 +158,8 @@ describe('digest auth and creator-only ACLs', () => {
       await db.enter({ timeoutMs: 10_000 });
       await db.leave({ timeoutMs: 10_000 });
       await counter.increment(1);
+      await config.set(Buffer.from(`v${round + 1}`));
+      await discovery.updateService({ ...instance, port: 8080 + round });
       const id = await scheduler.submit('echo', round);
       await scheduler.waitFor(id, { timeoutMs: 20_000 });
       await waitUntil(() => handled.length === (round + 1) * 2, 'the consumer handles this round\'s items');
@@ -161,12 +168,15 @@ describe('digest auth and creator-only ACLs', () => {
     await waitUntil(() => seen.size >= 40, 'the poller to have seen the recipes\' nodes', 20_000);
     polling = false;
     await poller;
-    await Promise.all([consumer.close(), queue.close(), latch.close(), selector.close(), member.leave(), scheduler.stop()]);
+    await Promise.all([consumer.close(), queue.close(), latch.close(), selector.close(), member.leave(), scheduler.stop(), config.close()]);
+    const leftBehind = await tree(watcher, base); // the service instance is still registered: its ACL is checked below
+    expect(leftBehind).toContain(`${base}/services/api/${instance.id}`);
 
     expect(breaches).toEqual([]);
     expect(refused).toBeGreaterThan(seen.size); // refused on live nodes, not only missing ones
     // The ACL was on every node from its create: every node left, parents included, is alice-only.
-    for (const n of await tree(watcher, base)) expect({ n, ok: creatorOnly((await watcher.getAcl(n)).acl) }).toEqual({ n, ok: true });
+    for (const n of leftBehind) expect({ n, ok: creatorOnly((await watcher.getAcl(n)).acl) }).toEqual({ n, ok: true });
+    await discovery.close();
     await alice.delete(base, { recursive: true });
   });
 

@@ -1,12 +1,17 @@
 // The session layer against a real server: every operation, error classes from real server
 // answers, namespaces, protected create after a forced connection loss, guaranteed delete,
-// suspended → reconnected, lost → new session, and close semantics.
+// suspended → reconnected, lost → new session, close semantics, and `signal` on every operation
+// (nothing sent when already aborted, prompt rejection while suspended, an aborted protected
+// create held on the wire leaves no node, no listener left on a long-lived signal).
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { getEventListeners, setMaxListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import {
-  Acls, BadVersionError, ClosedError, ConnectTimeoutError, InvalidArgumentError, InvalidPathError, NoAuthError,
-  NoNodeError, NodeExistsError, NotEmptyError, Perms, ZkError, ZkSession, fromBindingError, type WatchEvent,
+  AbortedError, Acls, BadVersionError, ClosedError, ConnectTimeoutError, InvalidArgumentError, InvalidPathError, NoAuthError,
+  NoNodeError, NodeExistsError, NotEmptyError, Perms, TimeoutError, ZkError, ZkSession, fromBindingError, type WatchEvent,
 } from '../src/index.js';
-import { expireSession } from '../src/testing/index.js';
+import { expireSession, startProxy } from '../src/testing/index.js';
+import { WaitScope } from '../src/wait.js';
 import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 
 const zk = useServer();
@@ -124,6 +129,29 @@ describe('operations', () => {
     await owner.setAcl(root, Acls.OPEN);
     expect((await stranger.get(root)).data.toString()).toBe('mine');
     await owner.delete(root);
+  });
+});
+
+describe('request order', () => {
+  it('requests go out in the order they were asked for, with or without a signal', async () => {
+    const s = await zk.connect({ transport: 'client' });
+    const root = uniquePath('order');
+    await s.create(root, 'x');
+    for (const signal of [undefined, new AbortController().signal]) {
+      await s.create(`${root}/n`, 'v');
+      const rec = recordRequests();
+      // All asked for in one tick: ZooKeeper answers a session's requests in the order it sent them.
+      const [read, , , , kids] = await Promise.allSettled([
+        s.get(`${root}/n`, { signal }), s.delete(`${root}/n`, { signal }), s.create(`${root}/m`, '', { signal }),
+        s.set(root, 'y', { signal }), s.getChildren(root, { signal }), s.multi([{ op: 'delete', path: `${root}/m` }], { signal }),
+        s.exists(root, { signal }), s.sync(root, { signal }), s.getAcl(root, { signal }),
+      ]);
+      rec.stop();
+      expect(rec.sent.map((r) => r.op)).toEqual(['get', 'delete', 'create', 'set', 'getChildren', 'multi', 'exists', 'sync', 'getAcl']);
+      expect(read.status).toBe('fulfilled'); // the get went out before the delete
+      expect(kids).toEqual({ status: 'fulfilled', value: ['m'] });
+    }
+    await s.delete(root, { recursive: true });
   });
 });
 
@@ -313,5 +341,246 @@ describe('close', () => {
     await s.close();
     const results = await Promise.all(inflight);
     for (const r of results) expect(r === null || (r as { czxid?: number }).czxid !== undefined || r instanceof ClosedError).toBe(true);
+  });
+});
+
+/** Records the requests the TypeScript client puts on a connection (from its diagnostics channel). */
+function recordRequests(onRequest?: (r: { op: string; path?: string }) => void): { sent: Array<{ op: string; path?: string }>; stop(): void } {
+  const sent: Array<{ op: string; path?: string }> = [];
+  const fn = (msg: unknown) => {
+    const r = msg as { op: string; path?: string };
+    sent.push(r);
+    onRequest?.(r);
+  };
+  subscribe('zk-recipes:client:request', fn);
+  return { sent, stop: () => unsubscribe('zk-recipes:client:request', fn) };
+}
+
+const WRITES = new Set(['create', 'delete', 'set', 'multi', 'setAcl']);
+
+describe('signal', () => {
+  it('an already-aborted signal rejects every operation with AbortedError and sends nothing', async () => {
+    const s = await zk.connect({ transport: 'client' });
+    const root = uniquePath('pre-abort');
+    await s.create(root, 'keep');
+    await s.create(`${root}/kid`, '');
+    const signal = AbortSignal.abort();
+    const calls: Record<string, () => Promise<unknown>> = {
+      create: () => s.create(`${root}/new`, 'x', { signal }),
+      protectedCreate: () => s.create(`${root}/p-`, 'x', { mode: 'ephemeral_sequential', protected: true, signal }),
+      createWithStat: () => s.createWithStat(`${root}/new`, 'x', { signal }),
+      get: () => s.get(root, { signal }),
+      exists: () => s.exists(root, { signal }),
+      getChildren: () => s.getChildren(root, { signal }),
+      getChildrenWithStat: () => s.getChildrenWithStat(root, { signal }),
+      set: () => s.set(root, 'changed', { version: -1, signal }),
+      delete: () => s.delete(`${root}/kid`, { signal }),
+      guaranteedDelete: () => s.delete(`${root}/kid`, { guaranteed: true, signal }),
+      recursiveDelete: () => s.delete(root, { recursive: true, signal }),
+      multi: () => s.multi([{ op: 'create', path: `${root}/m` }], { signal }),
+      sync: () => s.sync(root, { signal }),
+      getAcl: () => s.getAcl(root, { signal }),
+      setAcl: () => s.setAcl(root, Acls.READ_ONLY, { signal }),
+      addWatch: () => s.addWatch(root, () => undefined, { signal }),
+      waitConnected: () => s.waitConnected({ signal }),
+      getAllChildrenNumber: () => s.getAllChildrenNumber(root, { signal }),
+      getEphemerals: () => s.getEphemerals('/', { signal }),
+      whoAmI: () => s.whoAmI({ signal }),
+    };
+    const rec = recordRequests();
+    try {
+      for (const [name, call] of Object.entries(calls)) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err, name).toBeInstanceOf(AbortedError);
+        expect((err as ZkError).code, name).toBe('ABORTED');
+      }
+    } finally {
+      rec.stop();
+    }
+    expect(rec.sent).toEqual([]);
+    expect(s.pendingDeletes).toBe(0);
+    expect((await s.get(root)).data.toString()).toBe('keep');
+    expect((await s.getChildren(root)).sort()).toEqual(['kid']);
+    expect((await s.getAcl(root)).acl).toEqual([...Acls.OPEN]);
+    await s.delete(root, { recursive: true });
+  });
+
+  it("a signal aborted with one of our errors (a WaitScope's TimeoutError) rejects with that error", async () => {
+    const s = await zk.connect();
+    const scope = new WaitScope({ timeoutMs: 0 }, 'recipe.op', '/x');
+    await waitUntil(() => scope.signal.aborted, 'the scope timed out');
+    const reason = scope.signal.reason as unknown;
+    expect(reason).toBeInstanceOf(TimeoutError);
+    await expect(s.get('/', { signal: scope.signal })).rejects.toBe(reason);
+    await expect(s.create(uniquePath('t'), '', { signal: scope.signal })).rejects.toBe(reason);
+    scope.dispose();
+    const plain = await s.get('/', { signal: AbortSignal.abort(new Error('why')) }).catch((e: unknown) => e);
+    expect(plain).toBeInstanceOf(AbortedError);
+    expect((plain as Error).cause).toEqual(new Error('why'));
+  });
+
+  it('rejects a signal that is not an AbortSignal with InvalidArgumentError, before anything is sent', async () => {
+    const s = await zk.connect({ transport: 'client' });
+    const path = uniquePath('bad-signal');
+    const bad = { signal: { aborted: false } as never };
+    const rec = recordRequests();
+    try {
+      for (const call of [
+        () => s.create(path, '', bad), () => s.get('/', bad), () => s.set(path, 'x', bad), () => s.delete(path, bad),
+        () => s.multi([{ op: 'create', path }], bad), () => s.sync('/', bad), () => s.addWatch('/', () => undefined, bad),
+        () => s.waitConnected(bad), () => s.getAcl('/', bad), () => s.setAcl(path, Acls.OPEN, bad),
+      ]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidArgumentError);
+        expect((err as Error).message).toMatch(/signal must be an AbortSignal/);
+      }
+    } finally {
+      rec.stop();
+    }
+    expect(rec.sent).toEqual([]);
+    expect(await s.exists(path)).toBeNull();
+  });
+
+  it('aborting while suspended rejects at once, and nothing is written after the connection is back', async () => {
+    const proxy = await startProxy(zk.server.connectString);
+    const s = await ZkSession.connect(proxy.connectString, { transport: 'client', sessionTimeoutMs: 20_000 });
+    try {
+      const observer = await zk.connect();
+      const root = uniquePath('susp-abort');
+      await observer.create(root, 'before');
+      await observer.create(`${root}/victim`, '');
+      proxy.partition();
+      proxy.dropConnections();
+      await nextEvent(s, 'suspended');
+      const ctl = new AbortController();
+      const scope = new WaitScope({ timeoutMs: 300 }, 'recipe.op', root);
+      const pending = [
+        s.create(`${root}/plain`, 'x', { signal: ctl.signal }),
+        s.create(`${root}/lock-`, 'x', { mode: 'ephemeral_sequential', protected: true, signal: ctl.signal }),
+        s.set(root, 'after', { signal: ctl.signal }),
+        s.delete(`${root}/victim`, { signal: ctl.signal }),
+        s.multi([{ op: 'create', path: `${root}/m` }], { signal: ctl.signal }),
+        s.getChildren(root, { signal: ctl.signal }),
+        s.waitConnected({ signal: ctl.signal, timeoutMs: 60_000 }),
+      ].map((p) => p.then(() => 'resolved', (e: unknown) => e));
+      const timedOut = s.create(`${root}/timed`, 'x', { signal: scope.signal }).catch((e: unknown) => e);
+      expect(await timedOut).toBeInstanceOf(TimeoutError); // the scope's own error, while still partitioned
+      scope.dispose();
+      const abortedAt = Date.now();
+      ctl.abort();
+      const results = await Promise.all(pending); // all settle while the proxy is still partitioned
+      expect(Date.now() - abortedAt).toBeLessThan(1000);
+      for (const r of results) expect(r).toBeInstanceOf(AbortedError);
+      expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(0);
+      const rec = recordRequests();
+      proxy.heal();
+      await nextEvent(s, 'reconnected', 40_000);
+      await s.sync(root); // anything still queued on this session's connection would be applied before this
+      await waitUntil(() => s.pendingDeletes === 0, 'background cleanup finished');
+      rec.stop();
+      expect(rec.sent.filter((r) => WRITES.has(r.op) && r.path?.startsWith(root))).toEqual([]);
+      expect((await observer.getChildren(root)).sort()).toEqual(['victim']);
+      expect((await observer.get(root)).data.toString()).toBe('before');
+      await observer.delete(root, { recursive: true });
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
+  });
+});
+
+describe('signal: a protected create aborted on the wire leaves nothing behind', () => {
+  /**
+   * Connects `s` through a proxy and an observer directly; starts a protected ephemeral-sequential
+   * create with a signal, freezes the proxy the moment the create request goes out (so it is held
+   * on the wire, not yet seen by the server), and aborts.
+   */
+  async function abortHeldCreate() {
+    const proxy = await startProxy(zk.server.connectString);
+    const s = await ZkSession.connect(proxy.connectString, { transport: 'client', sessionTimeoutMs: 20_000 });
+    const observer = await zk.connect({ transport: 'client' });
+    const root = uniquePath('wire-abort');
+    await observer.create(root, '');
+    const events: WatchEvent[] = [];
+    const watch = await observer.addWatch(root, (e) => events.push(e), { recursive: true });
+    let held = false;
+    const rec = recordRequests((r) => {
+      if (r.op === 'create' && r.path?.startsWith(`${root}/`) && !held) { held = true; proxy.freeze(); }
+    });
+    const ctl = new AbortController();
+    const pending = s.create(`${root}/lock-`, 'd', { mode: 'ephemeral_sequential', protected: true, signal: ctl.signal }).catch((e: unknown) => e);
+    await waitUntil(() => held, 'the create request went out');
+    rec.stop();
+    const abortedAt = Date.now();
+    ctl.abort();
+    const err = await pending;
+    expect(err).toBeInstanceOf(AbortedError);
+    expect(Date.now() - abortedAt).toBeLessThan(1000);
+    expect(await observer.getChildren(root)).toEqual([]); // held: the server has not seen the create yet
+    const cleanup = async () => { await watch.remove(); await s.close(); await proxy.close(); await observer.delete(root, { recursive: true }); };
+    return { proxy, s, observer, root, events, cleanup };
+  }
+
+  const created = (events: WatchEvent[]) => events.find((e) => e.type === 'created' && /\/_c_[0-9a-f-]{36}-lock-\d{10}$/.test(e.path));
+
+  it('the late reply names the node, and the session deletes it', async () => {
+    const { proxy, s, observer, root, events, cleanup } = await abortHeldCreate();
+    try {
+      const sessionId = s.sessionId;
+      proxy.thaw();
+      const node = (await waitUntil(() => created(events), 'the server applied the held create'))!.path;
+      await waitUntil(() => events.some((e) => e.type === 'deleted' && e.path === node), 'the session deleted the node');
+      await waitUntil(async () => (await observer.getChildren(root)).length === 0, 'the parent is empty');
+      await waitUntil(() => s.pendingDeletes === 0, 'the background cleanup finished');
+      expect(s.sessionId).toBe(sessionId); // deleted by the cleanup, not by the session's end
+      expect(s.state).toBe('connected');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('when the reply is lost with the connection, the session finds the node by its marker after reconnecting and deletes it', async () => {
+    const { proxy, s, observer, root, events, cleanup } = await abortHeldCreate();
+    try {
+      const sessionId = s.sessionId;
+      const reconnected = nextEvent<[{ newSession: boolean }]>(s, 'reconnected', 40_000);
+      proxy.corruptNext('toClient', 'truncate'); // the create reaches the server; the connection dies on the way back
+      proxy.thaw();
+      const node = (await waitUntil(() => created(events), 'the server applied the held create'))!.path;
+      expect((await reconnected)[0].newSession).toBe(false);
+      await waitUntil(() => events.some((e) => e.type === 'deleted' && e.path === node), 'the session deleted the node');
+      await waitUntil(async () => (await observer.getChildren(root)).length === 0, 'the parent is empty');
+      await waitUntil(() => s.pendingDeletes === 0, 'the background cleanup finished');
+      expect(s.sessionId).toBe(sessionId);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('signal: listeners', () => {
+  it('10 000 calls with one long-lived signal leave no listener on it', async () => {
+    const s = await zk.connect();
+    const root = uniquePath('listeners');
+    await s.create(root, 'x');
+    const ctl = new AbortController();
+    const signal = ctl.signal;
+    setMaxListeners(200, signal); // 100 calls in flight at once, each with its listener
+    const calls: Array<() => Promise<unknown>> = [
+      () => s.get(root, { signal }), () => s.exists(root, { signal }), () => s.set(root, 'y', { signal }),
+      () => s.getChildren(root, { signal }), () => s.sync(root, { signal }), () => s.waitConnected({ signal }),
+      () => s.create(`${root}/n-`, '', { mode: 'ephemeral_sequential', protected: true, signal }),
+      () => s.multi([{ op: 'check', path: root, version: -1 }], { signal }).catch(() => undefined),
+    ];
+    let most = 0;
+    for (let batch = 0; batch < 100; batch++) {
+      const inFlight = Array.from({ length: 100 }, (_, i) => calls[(batch + i) % calls.length]!());
+      most = Math.max(most, getEventListeners(signal, 'abort').length);
+      await Promise.all(inFlight);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    }
+    expect(most).toBeGreaterThan(0); // the calls did listen while in flight
+    expect(most).toBeLessThanOrEqual(100);
+    await s.delete(root, { recursive: true });
   });
 });

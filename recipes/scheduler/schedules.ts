@@ -62,7 +62,7 @@ export function duePeriod(s: ScheduleRecord, now: number): number {
 }
 
 /** When period `k` of `s` is due (epoch ms). */
-function periodStart(s: ScheduleRecord, k: number): number {
+export function periodStart(s: ScheduleRecord, k: number): number {
   return s.cron === undefined ? s.startAt + k * s.everyMs : k * 1000;
 }
 
@@ -78,6 +78,17 @@ function cronOf(expr: string): CronSpec {
 }
 
 /**
+ * When the first period of `s` not fired yet is due (epoch ms; in the past when it is overdue), or
+ * undefined when there is none (a cron expression with no later fire time).
+ * @throws InvalidArgumentError for a bad cron expression
+ */
+export function nextUnfiredAt(s: ScheduleRecord): number | undefined {
+  if (s.cron === undefined) return periodStart(s, s.lastFired + 1);
+  // Fire times are whole seconds: start just before startAt, or after the last fired one.
+  return nextFire(cronOf(s.cron), Math.max(s.startAt - 1, s.lastFired < 0 ? -Infinity : s.lastFired * 1000));
+}
+
+/**
  * The periods of `s` due at `now` and not fired yet (in order), and when the next one is due
  * (Infinity if never).
  */
@@ -90,8 +101,7 @@ export function duePeriods(s: ScheduleRecord, now: number): { due: number[]; nex
   }
   const spec = cronOf(s.cron);
   const due: number[] = [];
-  // Fire times are whole seconds: start just before startAt, or after the last fired one.
-  let t = nextFire(spec, Math.max(s.startAt - 1, s.lastFired < 0 ? -Infinity : s.lastFired * 1000));
+  let t = nextUnfiredAt(s);
   while (t !== undefined && t <= now) {
     due.push(t / 1000);
     t = nextFire(spec, t);

@@ -10,6 +10,9 @@ import { BadVersionError, NoNodeError, NodeExistsError, ZkError, isRetryable } f
 import { joinPath } from '../../src/paths.js';
 import type { TaskRecord, TaskStatus, WorkerRecord } from './types.js';
 
+/** The directories under a scheduler's path (see ./index.ts for what each holds). */
+export const SCHEDULER_DIRS = { tasks: 'tasks', workers: 'workers', assign: 'assign', schedules: 'schedules', leader: 'leader' } as const;
+
 /** Node names we accept for worker ids, schedule ids and task ids. */
 export const NAME_RE = /^[A-Za-z0-9_.\-@]{1,200}$/;
 
@@ -42,11 +45,11 @@ export class Store {
   readonly leader: string;
 
   constructor(readonly session: ZkSession, readonly path: string) {
-    this.tasks = joinPath(path, 'tasks');
-    this.workers = joinPath(path, 'workers');
-    this.assign = joinPath(path, 'assign');
-    this.schedules = joinPath(path, 'schedules');
-    this.leader = joinPath(path, 'leader');
+    this.tasks = joinPath(path, SCHEDULER_DIRS.tasks);
+    this.workers = joinPath(path, SCHEDULER_DIRS.workers);
+    this.assign = joinPath(path, SCHEDULER_DIRS.assign);
+    this.schedules = joinPath(path, SCHEDULER_DIRS.schedules);
+    this.leader = joinPath(path, SCHEDULER_DIRS.leader);
   }
 
   /** `tasks/<id>` */

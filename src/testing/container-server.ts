@@ -8,11 +8,11 @@ import type * as Tc from 'testcontainers';
 import createDebug from 'debug';
 import {
   CONTAINER_LABEL, OWNER, OWNER_LABEL, RUN_LABEL, containerLogTail, engineAddress, removeById, trackContainer, untrackContainer,
-  type TcModule,
 } from './docker-engine.js';
+import type { TcModule } from './testcontainers.js';
 import { serverMode } from './fourlw.js';
 import { containerPaths, javaArgs, type ServerConfig } from './server-config.js';
-import type { ZooKeeperServer } from './types.js';
+import type { NetworkMode, ZooKeeperServer } from './types.js';
 
 const log = createDebug('zk-recipes:testing:containers');
 
@@ -46,8 +46,7 @@ export function containerCommand(config: ServerConfig): string[] {
   ].join('\n')];
 }
 
-/** The network mode of the test kit's containers (see containers.ts). */
-export type NetworkMode = 'host' | 'bridge';
+export type { NetworkMode } from './types.js';
 
 /** Everything needed to create one server container. */
 export interface ServerPlan {

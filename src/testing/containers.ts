@@ -48,12 +48,12 @@
  * @module
  */
 import type * as Tc from 'testcontainers';
-import { CONTAINER_PATHS, ContainerServer, type NetworkMode, type ServerPlan } from './container-server.js';
-import { requireEngine, type TcModule } from './docker-engine.js';
+import { CONTAINER_PATHS, ContainerServer, type ServerPlan } from './container-server.js';
+import { requireEngine, type TcModule } from './testcontainers.js';
 import { ProbedEnsemble } from './ensemble-probe.js';
 import { freePort } from './ports.js';
 import { renderServerConfig, serverLine, type ServerConfig } from './server-config.js';
-import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
+import type { NetworkMode, ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 
 export { CONTAINER_LABEL, dockerAvailable, listTestContainers, removeRunContainers } from './docker-engine.js';
 

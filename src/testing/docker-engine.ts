@@ -14,8 +14,8 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { hostname } from 'node:os';
 import createDebug from 'debug';
-import type * as Tc from 'testcontainers';
 import { onProcessExit } from './exit-hooks.js';
+import { loadTestcontainers } from './testcontainers.js';
 
 const log = createDebug('zk-recipes:testing:containers');
 
@@ -185,37 +185,4 @@ export function trackContainer(id: string): void {
 export function untrackContainer(id: string): void {
   live.delete(id);
   log('removed container %s', id.slice(0, 12));
-}
-
-// ---- testcontainers, loaded on first use -----------------------------------------------------
-
-/** The testcontainers module. */
-export type TcModule = typeof Tc;
-let tcPromise: Promise<TcModule> | undefined;
-
-function loadTestcontainers(): Promise<TcModule> {
-  tcPromise ??= import('testcontainers').then(
-    (m) => ((m as { GenericContainer?: unknown }).GenericContainer ? m : (m as unknown as { default: TcModule }).default),
-    (err: unknown) => {
-      tcPromise = undefined;
-      throw new Error('zk-recipes/testing: containers need the testcontainers package (`npm install -D testcontainers`)', { cause: err });
-    },
-  );
-  return tcPromise;
-}
-
-/**
- * testcontainers, once an engine answers.
- * @throws Error naming `scripts/containers.sh` when no Docker engine answers
- */
-export async function requireEngine(): Promise<TcModule> {
-  if (!(await dockerAvailable())) {
-    const where = engineAddress()?.describe ?? 'DOCKER_HOST unset, no /var/run/docker.sock';
-    throw new Error([
-      `zk-recipes/testing: ZooKeeper containers were requested but no Docker engine answers (${where}).`,
-      'On a machine without a running engine: eval "$(bash scripts/containers.sh start)" (starts Debian\'s dockerd,',
-      'builds a local ZooKeeper image and exports DOCKER_HOST, TESTCONTAINERS_* , ZK_IMAGE, ZK_CONTAINER_NETWORK).',
-    ].join('\n'));
-  }
-  return loadTestcontainers();
 }

@@ -4,6 +4,13 @@
  */
 
 /**
+ * The network mode of the test kit's containers (see containers.ts). Here, not beside the
+ * container code: the test kit's declarations must not reach testcontainers' types (a dev
+ * dependency, absent where the package is installed).
+ */
+export type NetworkMode = 'host' | 'bridge';
+
+/**
  * How to reach a server's TLS client port (`secureClientPort`): the server requires a client
  * certificate, and both certificates are signed by a throwaway CA made for that server.
  */

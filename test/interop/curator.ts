@@ -16,8 +16,11 @@ import { withoutInheritedFds } from '../../src/index.js';
 /** Where Debian puts Java libraries (`apt-get install libcurator-recipes-java`). */
 export const JAVA_LIB_DIR = process.env['CURATOR_JAVA_DIR'] ?? '/usr/share/java';
 
-/** Jars a Curator client needs at compile and run time (Curator 5.4, ZooKeeper 3.8). */
-export const CURATOR_JARS = ['curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'slf4j-api'] as const;
+/** Jars a Curator client needs at compile and run time (Curator 5.4, ZooKeeper 3.8; service discovery with Jackson). */
+export const CURATOR_JARS = [
+  'curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'slf4j-api',
+  'curator-x-discovery', 'jackson-databind', 'jackson-core', 'jackson-annotations',
+] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -34,7 +37,7 @@ export function curatorClasspath(): string {
   const missing = CURATOR_JARS.filter((j) => !existsSync(join(JAVA_LIB_DIR, `${j}.jar`)));
   if (missing.length > 0) {
     throw new Error(`interop: Curator/ZooKeeper jars missing in ${JAVA_LIB_DIR}: ${missing.map((j) => `${j}.jar`).join(', ')}. `
-      + 'Install Debian\'s libcurator-recipes-java and zookeeper packages (apt-get install libcurator-recipes-java zookeeper), '
+      + 'Install Debian\'s libcurator-recipes-java, libcurator-discovery-java and zookeeper packages (apt-get install libcurator-recipes-java libcurator-discovery-java zookeeper), '
       + 'or set CURATOR_JAVA_DIR to a directory holding these jars.');
   }
   return CURATOR_JARS.map((j) => join(JAVA_LIB_DIR, `${j}.jar`)).join(':');
