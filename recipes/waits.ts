@@ -52,7 +52,7 @@ export async function untilDeleted(session: ZkSession, target: string, scope: Wa
   const gone = deferred<void>();
   gone.promise.catch(() => undefined);
   try {
-    await scope.race(session.get(target, { watch: () => gone.resolve() }));
+    await scope.race(session.get(target, { watch: () => gone.resolve(), signal: scope.boundSignal }));
   } catch (err) {
     if (err instanceof NoNodeError) return;
     throw err;
@@ -68,8 +68,9 @@ export async function untilDeleted(session: ZkSession, target: string, scope: Wa
  * so a cancelled acquire leaves no node behind to block the line.
  */
 export async function createWithin(session: ZkSession, scope: WaitScope | undefined, path: string, data: NodeData, options: CreateOptions): Promise<string> {
-  const creating = session.create(path, data, options);
-  if (!scope) return creating;
+  if (!scope) return session.create(path, data, options);
+  // The signal stops a create still waiting for the connection from going out at all.
+  const creating = session.create(path, data, { ...options, signal: scope.boundSignal });
   try {
     return await scope.race(creating);
   } catch (err) {

@@ -62,6 +62,11 @@ export class WaitScope {
     return this.ctl.signal;
   }
 
+  /** The scope's signal when the caller gave a signal or a timeout; undefined when nothing can end it (no listener to add). */
+  get boundSignal(): AbortSignal | undefined {
+    return this.opts?.signal !== undefined || this.opts?.timeoutMs !== undefined ? this.signal : undefined;
+  }
+
   /** The error to throw for this scope's abort. */
   error(kind: 'aborted' | 'timeout'): Error {
     const where = this.path ? ` ${this.path}` : '';
