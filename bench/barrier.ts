@@ -20,15 +20,20 @@ export async function w5(ctx: WorkloadContext, z: Sizes): Promise<void> {
     const path = `${ctx.root}/w5/round-${r}`;
     const barriers = sessions.map((s) => new DoubleBarrier(s, path, { members: z.w5Participants }));
     const t0 = now();
-    await Promise.all(barriers.map(async (b) => {
-      await b.enter({ timeoutMs: 60_000 });
-      await b.leave({ timeoutMs: 60_000 });
-    }));
+    await Promise.all(
+      barriers.map(async (b) => {
+        await b.enter({ timeoutMs: 60_000 });
+        await b.leave({ timeoutMs: 60_000 });
+      }),
+    );
     lat[r] = now() - t0;
   }
   ctx.report.emit('W5', 'double-barrier', {
-    recipe: 'DoubleBarrier', participants: z.w5Participants, rounds: z.w5Rounds,
-    p50_ms: pct(lat, 50), p99_ms: pct(lat, 99),
+    recipe: 'DoubleBarrier',
+    participants: z.w5Participants,
+    rounds: z.w5Rounds,
+    p50_ms: pct(lat, 50),
+    p99_ms: pct(lat, 99),
     round_trips: { per_participant_round: rt.since(before, z.w5Rounds * z.w5Participants) },
   });
 }

@@ -30,13 +30,18 @@ async function measure(name: string, cycle: () => Promise<void>): Promise<void> 
   for (let i = 0; i < N; i++) await cycle();
   const c = process.cpuUsage(c0);
   const el = performance.now() - t0;
-  process.stdout.write(`${name.padEnd(44)} cpu ${((c.user + c.system) / N).toFixed(0).padStart(5)} µs/cycle   wall ${((el * 1000) / N).toFixed(0).padStart(5)} µs/cycle\n`);
+  process.stdout.write(
+    `${name.padEnd(44)} cpu ${((c.user + c.system) / N).toFixed(0).padStart(5)} µs/cycle   wall ${((el * 1000) / N).toFixed(0).padStart(5)} µs/cycle\n`,
+  );
 }
 
 const server = await startZooKeeper();
 const ZK = createRequire(import.meta.url)('zookeeper') as new (o: object) => RawClient;
 const raw = new ZK({ connect: server.connectString, timeout: 10_000, debug_level: 0, host_order_deterministic: false });
-await new Promise<void>((r) => { raw.once('connect', r); raw.init({}); });
+await new Promise<void>((r) => {
+  raw.once('connect', r);
+  raw.init({});
+});
 const s = await ZkSession.connect(server.connectString, { sessionTimeoutMs: 10_000 });
 const root = `/cpu-per-cycle-${Date.now()}`;
 try {
@@ -54,7 +59,9 @@ try {
       await s.getChildrenWithStat(`${root}/s`);
       await s.delete(p, { guaranteed: true });
     });
-    await measure('Lock.acquire() + release()', async () => { await (await lock.acquire()).release(); });
+    await measure('Lock.acquire() + release()', async () => {
+      await (await lock.acquire()).release();
+    });
   }
 } finally {
   await s.delete(root, { recursive: true }).catch(() => undefined);

@@ -45,15 +45,28 @@ const WORKLOADS: { id: string; select: string[]; run: Workload; limitMs: number 
   { id: 'TREE', select: ['TREE', 'tree'], run: (ctx, z) => import('./tree-cache.js').then((m) => m.treeCache(ctx, z)), limitMs: 120_000 },
 ];
 
-interface Args { json: boolean; only: Set<string> | undefined; sizes: Sizes; tiny: boolean }
+interface Args {
+  json: boolean;
+  only: Set<string> | undefined;
+  sizes: Sizes;
+  tiny: boolean;
+}
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { json: false, only: undefined, sizes: FULL, tiny: false };
   for (const a of argv) {
     if (a === '--json') args.json = true;
-    else if (a === '--tiny') { args.sizes = TINY; args.tiny = true; }
-    else if (a.startsWith('only=') || a.startsWith('--only=')) {
-      args.only = new Set(a.slice(a.indexOf('=') + 1).split(',').map((s) => s.trim()).filter(Boolean));
+    else if (a === '--tiny') {
+      args.sizes = TINY;
+      args.tiny = true;
+    } else if (a.startsWith('only=') || a.startsWith('--only=')) {
+      args.only = new Set(
+        a
+          .slice(a.indexOf('=') + 1)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
     } else if (a === '--help' || a === '-h') {
       process.stderr.write('usage: npm run bench -- [--json] [--tiny] [only=W0,W1,W2,W3,W4,W4a,W4b,W5,W6,herd,RAW]\n');
       process.exit(0);
@@ -87,7 +100,9 @@ async function runOne(w: (typeof WORKLOADS)[number], connect: string, root: stri
   const started = Date.now();
   report.progress(`${w.id} ...`);
   let timer: NodeJS.Timeout | undefined;
-  const overrun = new Promise<'overrun'>((r) => { timer = setTimeout(() => r('overrun'), w.limitMs); });
+  const overrun = new Promise<'overrun'>((r) => {
+    timer = setTimeout(() => r('overrun'), w.limitMs);
+  });
   const run = w.run(ctx, sizes).then(() => 'ok' as const);
   run.catch(() => undefined);
   try {
@@ -112,7 +127,7 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const report = new Reporter(args.json);
   // A stray rejection or exception inside a recipe must not end the run: note it and go on.
-  process.on('unhandledRejection', (err) => report.progress(`unhandled rejection: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
+  process.on('unhandledRejection', (err) => report.progress(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
   process.on('uncaughtException', (err) => report.progress(`uncaught exception: ${err.stack ?? err.message}`));
 
   let server: ZooKeeperServer | undefined;
@@ -134,8 +149,14 @@ async function main(): Promise<number> {
     admin = await ZkSession.connect(connect, { sessionTimeoutMs: SESSION_TIMEOUT_MS });
     await admin.create(root);
     report.emit('meta', 'meta', {
-      zk_recipes: version(), zookeeper_npm: bindingVersion(), node: process.version, connect, root,
-      cpus: cpus().length, sizes: args.tiny ? 'tiny' : 'anchors', server: server ? server.kind : 'ZK_CONNECT',
+      zk_recipes: version(),
+      zookeeper_npm: bindingVersion(),
+      node: process.version,
+      connect,
+      root,
+      cpus: cpus().length,
+      sizes: args.tiny ? 'tiny' : 'anchors',
+      server: server ? server.kind : 'ZK_CONNECT',
     });
     const selected = WORKLOADS.filter((w) => !args.only || w.select.some((s) => args.only!.has(s)));
     const t0 = Date.now();
@@ -146,7 +167,11 @@ async function main(): Promise<number> {
     if (!admin) rc = 1; // could not even connect: the bench did not run
   } finally {
     if (admin) {
-      try { await admin.delete(root, { recursive: true }); } catch (err) { report.progress(`cleanup of ${root} failed: ${String(err)}`); }
+      try {
+        await admin.delete(root, { recursive: true });
+      } catch (err) {
+        report.progress(`cleanup of ${root} failed: ${String(err)}`);
+      }
       await admin.close();
     }
     await server?.close();
@@ -158,9 +183,11 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (rc) => { setTimeout(() => process.exit(rc), 50); },
+  (rc) => {
+    setTimeout(() => process.exit(rc), 50);
+  },
   (err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     setTimeout(() => process.exit(1), 50);
   },
 );

@@ -9,7 +9,10 @@ import type { Sizes } from './sizes.js';
 import { RoundTrips, now, pct, sleep, within, type WorkloadContext } from './lib.js';
 import { loadRecipe, type LeaderLatchCtor, type LeaderLatchLike } from './recipes.js';
 
-interface LeaderEvent { id: number; t: number }
+interface LeaderEvent {
+  id: number;
+  t: number;
+}
 
 export async function w3(ctx: WorkloadContext, z: Sizes): Promise<void> {
   const LeaderLatch = await loadRecipe<LeaderLatchCtor>('leader-latch.js', 'LeaderLatch');
@@ -20,13 +23,23 @@ export async function w3(ctx: WorkloadContext, z: Sizes): Promise<void> {
   const events: LeaderEvent[] = [];
   let wake: (() => void) | undefined;
   const nextEvent = async (): Promise<LeaderEvent> => {
-    if (events.length === 0) await within(new Promise<void>((r) => { wake = r; }), 30_000, 'W3: waiting for a leader');
+    if (events.length === 0)
+      await within(
+        new Promise<void>((r) => {
+          wake = r;
+        }),
+        30_000,
+        'W3: waiting for a leader',
+      );
     wake = undefined;
     return events.shift()!;
   };
   const startLatch = (i: number): LeaderLatchLike => {
     const l = new LeaderLatch(sessions[i]!, path, { id: `p${i}` });
-    l.on('isLeader', () => { events.push({ id: i, t: now() }); wake?.(); });
+    l.on('isLeader', () => {
+      events.push({ id: i, t: now() });
+      wake?.();
+    });
     void l.start();
     return l;
   };
@@ -57,8 +70,12 @@ export async function w3(ctx: WorkloadContext, z: Sizes): Promise<void> {
     }
     const rts = rt.since(before, z.w3Failovers);
     ctx.report.emit('W3', 'leader-failover', {
-      recipe: 'LeaderLatch', participants: z.w3Participants, n: z.w3Failovers,
-      p50_ms: pct(lat, 50), p99_ms: pct(lat, 99), max_ms: pct(lat, 100),
+      recipe: 'LeaderLatch',
+      participants: z.w3Participants,
+      n: z.w3Failovers,
+      p50_ms: pct(lat, 50),
+      p99_ms: pct(lat, 99),
+      max_ms: pct(lat, 100),
       round_trips: { per_failover_all_sessions: rts },
     });
   } finally {

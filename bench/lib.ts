@@ -52,11 +52,14 @@ function round(v: JsonValue): JsonValue {
 export class Reporter {
   readonly rows: Row[] = [];
 
-  constructor(private readonly json: boolean, private readonly out: NodeJS.WritableStream = process.stdout) {}
+  constructor(
+    private readonly json: boolean,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+  ) {}
 
   /** Prints a progress line on stderr. */
   progress(msg: string): void {
-    process.stderr.write(`[bench ${((now() / 1000)).toFixed(1)}s] ${msg}\n`);
+    process.stderr.write(`[bench ${(now() / 1000).toFixed(1)}s] ${msg}\n`);
   }
 
   /** Records a result line (and prints it at once in JSON mode). */
@@ -92,10 +95,20 @@ export class Reporter {
 }
 
 const SHOWN: [field: string, label: string, unit: string][] = [
-  ['ops_per_s', '', '/s'], ['offer_per_s', 'offer ', '/s'], ['take_per_s', 'take ', '/s'], ['items_per_s', '', ' items/s'],
-  ['tasks_per_s', '', ' tasks/s'], ['p50_ms', 'p50 ', ' ms'], ['p99_ms', 'p99 ', ' ms'], ['wait_p50_ms', 'wait p50 ', ' ms'],
-  ['wait_p99_ms', 'wait p99 ', ' ms'], ['violations', 'violations ', ''], ['duplicates', 'duplicates ', ''],
-  ['failover_ms', 'failover ', ' ms'], ['wakeups_per_release', 'wakeups/release ', ''], ['bytes_per_waiter', 'heap/waiter ', ' B'],
+  ['ops_per_s', '', '/s'],
+  ['offer_per_s', 'offer ', '/s'],
+  ['take_per_s', 'take ', '/s'],
+  ['items_per_s', '', ' items/s'],
+  ['tasks_per_s', '', ' tasks/s'],
+  ['p50_ms', 'p50 ', ' ms'],
+  ['p99_ms', 'p99 ', ' ms'],
+  ['wait_p50_ms', 'wait p50 ', ' ms'],
+  ['wait_p99_ms', 'wait p99 ', ' ms'],
+  ['violations', 'violations ', ''],
+  ['duplicates', 'duplicates ', ''],
+  ['failover_ms', 'failover ', ' ms'],
+  ['wakeups_per_release', 'wakeups/release ', ''],
+  ['bytes_per_waiter', 'heap/waiter ', ' B'],
   ['error', '', ''],
 ];
 
@@ -118,9 +131,15 @@ function summary(r: Row): string {
 function rtSummary(r: Row): string {
   const rt = r['round_trips'];
   if (!rt || typeof rt !== 'object' || Array.isArray(rt)) return '';
-  return Object.entries(rt).map(([k, v]) => (v && typeof v === 'object' && !Array.isArray(v)
-    ? `${k}: ${Object.entries(v).map(([op, n]) => `${op} ${String(n)}`).join(' + ')}`
-    : `${k} ${String(v)}`)).join('; ');
+  return Object.entries(rt)
+    .map(([k, v]) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? `${k}: ${Object.entries(v)
+            .map(([op, n]) => `${op} ${String(n)}`)
+            .join(' + ')}`
+        : `${k} ${String(v)}`,
+    )
+    .join('; ');
 }
 
 // ---- round trips ------------------------------------------------------------------------------
@@ -144,16 +163,18 @@ export class RoundTrips {
       const f = call as (...a: unknown[]) => Promise<unknown>;
       s['call'] = opts.countAnswers
         ? function (this: unknown, op: string, ...rest: unknown[]) {
-          counts.set(op, (counts.get(op) ?? 0) + 1);
-          const p = f.call(this, op, ...rest);
-          const done = () => { answered.set(op, (answered.get(op) ?? 0) + 1); };
-          p.then(done, done);
-          return p;
-        }
+            counts.set(op, (counts.get(op) ?? 0) + 1);
+            const p = f.call(this, op, ...rest);
+            const done = () => {
+              answered.set(op, (answered.get(op) ?? 0) + 1);
+            };
+            p.then(done, done);
+            return p;
+          }
         : function (this: unknown, op: string, ...rest: unknown[]) {
-          counts.set(op, (counts.get(op) ?? 0) + 1);
-          return f.call(this, op, ...rest);
-        };
+            counts.set(op, (counts.get(op) ?? 0) + 1);
+            return f.call(this, op, ...rest);
+          };
       return;
     }
     for (const op of ['create', 'get', 'set', 'exists', 'getChildren', 'getChildrenWithStat', 'delete', 'sync']) {
@@ -163,14 +184,15 @@ export class RoundTrips {
         counts.set(op, (counts.get(op) ?? 0) + 1);
         const p = (f as (...a: unknown[]) => Promise<unknown>).apply(this, args);
         if (opts.countAnswers) {
-          const done = () => { answered.set(op, (answered.get(op) ?? 0) + 1); };
+          const done = () => {
+            answered.set(op, (answered.get(op) ?? 0) + 1);
+          };
           p.then(done, done);
         }
         return p;
       };
     }
   }
-
 
   /** Requests sent and not answered yet, and all answered so far (sessions attached with `countAnswers`). */
   inFlight(): { pending: number; answered: number } {
@@ -216,7 +238,13 @@ export class WorkloadContext {
    * @param report - the reporter
    * @param signal - aborts when the workload ran out of time
    */
-  constructor(readonly connectString: string, readonly root: string, readonly admin: ZkSession, readonly report: Reporter, signal: AbortSignal) {
+  constructor(
+    readonly connectString: string,
+    readonly root: string,
+    readonly admin: ZkSession,
+    readonly report: Reporter,
+    signal: AbortSignal,
+  ) {
     this.signal = signal;
   }
 
@@ -242,7 +270,11 @@ export class WorkloadContext {
     for (;;) {
       this.signal.throwIfAborted();
       let have = 0;
-      try { have = (await this.admin.getChildren(path)).length; } catch { have = 0; }
+      try {
+        have = (await this.admin.getChildren(path)).length;
+      } catch {
+        have = 0;
+      }
       if (have === n) return;
       if (Date.now() > deadline) throw new Error(`expected ${n} children of ${path}, have ${have}`);
       await sleep(2);
@@ -270,7 +302,12 @@ export function yieldOnce(): Promise<void> {
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms); })]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        t = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+      }),
+    ]);
   } finally {
     clearTimeout(t);
   }

@@ -25,8 +25,12 @@ export async function w0(ctx: WorkloadContext, z: Sizes): Promise<void> {
   }
   const el = now() - t0;
   ctx.report.emit('W0', 'exists-rtt', {
-    recipe: 'ZkSession.exists()', n: z.w0N, ops_per_s: z.w0N / (el / 1000),
-    p50_ms: pct(lat, 50), p99_ms: pct(lat, 99), round_trips: { per_op: rt.since(before, z.w0N) },
+    recipe: 'ZkSession.exists()',
+    n: z.w0N,
+    ops_per_s: z.w0N / (el / 1000),
+    p50_ms: pct(lat, 50),
+    p99_ms: pct(lat, 99),
+    round_trips: { per_op: rt.since(before, z.w0N) },
   });
 }
 
@@ -49,8 +53,13 @@ export async function w1(ctx: WorkloadContext, z: Sizes): Promise<void> {
   }
   const el = now() - t0;
   ctx.report.emit('W1', 'lock-uncontended', {
-    recipe: 'Lock', n: z.w1N, warmup: z.w1Warmup, ops_per_s: z.w1N / (el / 1000),
-    p50_ms: pct(lat, 50), p99_ms: pct(lat, 99), round_trips: { per_cycle: rt.since(before, z.w1N) },
+    recipe: 'Lock',
+    n: z.w1N,
+    warmup: z.w1Warmup,
+    ops_per_s: z.w1N / (el / 1000),
+    p50_ms: pct(lat, 50),
+    p99_ms: pct(lat, 99),
+    round_trips: { per_cycle: rt.since(before, z.w1N) },
   });
 }
 
@@ -72,28 +81,38 @@ export async function w2(ctx: WorkloadContext, z: Sizes): Promise<void> {
   const waits: number[] = [];
   const before = rt.snapshot();
   const t0 = now();
-  await Promise.all(locks.map(async (lock) => {
-    for (let j = 0; j < z.w2Cycles; j++) {
-      ctx.signal.throwIfAborted();
-      const t = now();
-      const lease = await lock.acquire({ timeoutMs: 60_000 });
-      waits.push(now() - t);
-      const h = ++holders;
-      if (h > maxHolders) maxHolders = h;
-      if (h !== 1) violations++;
-      await yieldOnce();
-      if (holders !== 1) violations++;
-      holders--;
-      await lease.release();
-    }
-  }));
+  await Promise.all(
+    locks.map(async (lock) => {
+      for (let j = 0; j < z.w2Cycles; j++) {
+        ctx.signal.throwIfAborted();
+        const t = now();
+        const lease = await lock.acquire({ timeoutMs: 60_000 });
+        waits.push(now() - t);
+        const h = ++holders;
+        if (h > maxHolders) maxHolders = h;
+        if (h !== 1) violations++;
+        await yieldOnce();
+        if (holders !== 1) violations++;
+        holders--;
+        await lease.release();
+      }
+    }),
+  );
   const el = now() - t0;
   const n = z.w2Clients * z.w2Cycles;
   const wakeups = locks.reduce((a, l) => a + l.stats.wakeups, 0);
   ctx.report.emit('W2', 'lock-contended', {
-    recipe: 'Lock', clients: z.w2Clients, cycles_per_client: z.w2Cycles, n, ops_per_s: n / (el / 1000),
-    wait_p50_ms: pct(waits, 50), wait_p99_ms: pct(waits, 99), violations, max_holders: maxHolders,
-    wakeups_per_cycle: wakeups / n, round_trips: { per_cycle: rt.since(before, n) },
+    recipe: 'Lock',
+    clients: z.w2Clients,
+    cycles_per_client: z.w2Cycles,
+    n,
+    ops_per_s: n / (el / 1000),
+    wait_p50_ms: pct(waits, 50),
+    wait_p99_ms: pct(waits, 99),
+    violations,
+    max_holders: maxHolders,
+    wakeups_per_cycle: wakeups / n,
+    round_trips: { per_cycle: rt.since(before, n) },
   });
   if (violations !== 0) throw new Error(`W2 mutual exclusion violated: ${violations}`);
 }
@@ -110,7 +129,10 @@ function getGc(): (() => void) | undefined {
 }
 
 async function settledHeap(gc: (() => void) | undefined): Promise<number> {
-  for (let i = 0; i < 3; i++) { gc?.(); await sleep(5); }
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await sleep(5);
+  }
   return process.memoryUsage().heapUsed;
 }
 
@@ -139,10 +161,18 @@ export async function herd(ctx: WorkloadContext, z: Sizes): Promise<void> {
   const tQueue = now();
   for (let i = 0; i < z.herdWaiters; i++) {
     const lock = locks[i % locks.length]!;
-    pending.push(lock.acquire({ timeoutMs: 120_000 }).then(
-      (lease) => { granted.push({ lease, i }); wake?.(); },
-      (err: unknown) => { failed ??= err; wake?.(); },
-    ));
+    pending.push(
+      lock.acquire({ timeoutMs: 120_000 }).then(
+        (lease) => {
+          granted.push({ lease, i });
+          wake?.();
+        },
+        (err: unknown) => {
+          failed ??= err;
+          wake?.();
+        },
+      ),
+    );
   }
   await ctx.waitChildren(path, z.herdWaiters + 1, 60_000);
   // Every waiter lists the children once (up to N names each: O(N²) bytes in all) and then sets
@@ -155,8 +185,10 @@ export async function herd(ctx: WorkloadContext, z: Sizes): Promise<void> {
     ctx.signal.throwIfAborted();
     if (failed) break;
     const { pending, answered } = rt.inFlight();
-    if (pending !== 0 || answered !== last) { last = answered; quietSince = Date.now(); }
-    else if (Date.now() - quietSince >= 200) break;
+    if (pending !== 0 || answered !== last) {
+      last = answered;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= 200) break;
     if (Date.now() > deadline) throw new Error(`herd: waiters still busy after 60 s (${pending} requests in flight)`);
     await sleep(10);
   }
@@ -172,7 +204,9 @@ export async function herd(ctx: WorkloadContext, z: Sizes): Promise<void> {
   const t0 = now();
   while (releases < z.herdWaiters) {
     ctx.signal.throwIfAborted();
-    const got = new Promise<void>((r) => { wake = r; });
+    const got = new Promise<void>((r) => {
+      wake = r;
+    });
     await current.release();
     releases++;
     if (granted.length === 0) await got;
@@ -187,9 +221,15 @@ export async function herd(ctx: WorkloadContext, z: Sizes): Promise<void> {
   await Promise.all(pending);
   const wakeups = locks.reduce((a, l) => a + l.stats.wakeups, 0) - wakeupsBefore;
   ctx.report.emit('herd', 'lock-herd', {
-    recipe: 'Lock', waiters: z.herdWaiters, sessions: z.herdSessions, releases,
-    wakeups_per_release: wakeups / releases, handoffs_per_s: releases / (el / 1000),
-    bytes_per_waiter: (heapWaiting - heapBefore) / z.herdWaiters, gc_exposed: gc !== undefined, queue_up_ms: queuedMs,
+    recipe: 'Lock',
+    waiters: z.herdWaiters,
+    sessions: z.herdSessions,
+    releases,
+    wakeups_per_release: wakeups / releases,
+    handoffs_per_s: releases / (el / 1000),
+    bytes_per_waiter: (heapWaiting - heapBefore) / z.herdWaiters,
+    gc_exposed: gc !== undefined,
+    queue_up_ms: queuedMs,
     round_trips: { per_handoff: rt.since(rtBefore, releases) },
   });
 }

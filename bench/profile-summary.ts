@@ -9,9 +9,23 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 /** Which part of the stack a frame belongs to. */
 export function area(f: CallFrame): string {
@@ -88,7 +102,10 @@ function main(): void {
       process.stdout.write(`| ${k.replace(/\|/g, '\\|')} | ${ms.toFixed(0)} | ${((ms / busy) * 100).toFixed(1)}% |\n`);
     }
     process.stdout.write(`\n| top functions by self time | ms | % of CPU |\n|---|---:|---:|\n`);
-    for (const [k, ms] of [...fns].filter(([k]) => !k.startsWith('(idle)')).sort((x, y) => y[1] - x[1]).slice(0, top)) {
+    for (const [k, ms] of [...fns]
+      .filter(([k]) => !k.startsWith('(idle)'))
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, top)) {
       process.stdout.write(`| ${k.replace(/\|/g, '\\|')} | ${ms.toFixed(0)} | ${((ms / busy) * 100).toFixed(1)}% |\n`);
     }
   }

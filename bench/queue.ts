@@ -17,7 +17,9 @@ async function loadQueue(): Promise<{ DistributedQueue: QueueCtor; codec: unknow
   let codec: unknown;
   try {
     codec = ((await import(new URL('../recipes/codec.js', import.meta.url).href)) as Record<string, unknown>)['stringCodec'];
-  } catch { codec = undefined; }
+  } catch {
+    codec = undefined;
+  }
   return { DistributedQueue, codec };
 }
 
@@ -41,8 +43,10 @@ export async function w4a(ctx: WorkloadContext, z: Sizes): Promise<void> {
   const takeRt = rt.since(b1, z.w4N);
   await q.close?.();
   ctx.report.emit('W4a', 'queue-simple', {
-    recipe: 'DistributedQueue put/take', n: z.w4N,
-    offer_per_s: z.w4N / ((t1 - t0) / 1000), take_per_s: z.w4N / ((t2 - t1) / 1000),
+    recipe: 'DistributedQueue put/take',
+    n: z.w4N,
+    offer_per_s: z.w4N / ((t1 - t0) / 1000),
+    take_per_s: z.w4N / ((t2 - t1) / 1000),
     round_trips: { per_offer: offerRt, per_take: takeRt },
   });
 }
@@ -62,15 +66,23 @@ export async function w4b(ctx: WorkloadContext, z: Sizes): Promise<void> {
   let duplicates = 0;
   let tEnd = 0;
   let done: (() => void) | undefined;
-  const finished = new Promise<void>((r) => { done = r; });
+  const finished = new Promise<void>((r) => {
+    done = r;
+  });
   const items = Array.from({ length: z.w4N }, (_, i) => item(i));
   // As the anchors: the queue node exists (Curator's queue.start() creates it) and the consumer
   // is running, idle, before the clock starts.
   await consS!.create(path, undefined, { createParents: true });
   const consumer = consumerQ.consume((it: string) => {
-    if (seen.has(it)) { duplicates++; return; }
+    if (seen.has(it)) {
+      duplicates++;
+      return;
+    }
     seen.add(it);
-    if (seen.size === z.w4N) { tEnd = now(); done?.(); }
+    if (seen.size === z.w4N) {
+      tEnd = now();
+      done?.();
+    }
   }) as { close?: () => Promise<void> } | undefined;
   await sleep(100);
   const pb = prodRt.snapshot();
@@ -82,8 +94,11 @@ export async function w4b(ctx: WorkloadContext, z: Sizes): Promise<void> {
     await within(finished, 40_000, `W4b: consumer got ${seen.size} of ${z.w4N}`);
     await consumer?.close?.(); // its last deletes are in flight: count them too
     ctx.report.emit('W4b', 'queue-consumer', {
-      recipe: 'DistributedQueue putMany + consume (at-least-once, default concurrency)', n: z.w4N, duplicates,
-      items_per_s: z.w4N / ((tEnd - t0) / 1000), put_return_per_s: z.w4N / ((tPut - t0) / 1000),
+      recipe: 'DistributedQueue putMany + consume (at-least-once, default concurrency)',
+      n: z.w4N,
+      duplicates,
+      items_per_s: z.w4N / ((tEnd - t0) / 1000),
+      put_return_per_s: z.w4N / ((tPut - t0) / 1000),
       round_trips: { producer_per_item: prodRt.since(pb, z.w4N), consumer_per_item: consRt.since(cb, z.w4N) },
     });
     if (duplicates !== 0) throw new Error(`W4b: ${duplicates} duplicate deliveries`);

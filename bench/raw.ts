@@ -35,30 +35,57 @@ import { TINY, type Sizes } from './sizes.js';
 export const RAW = 'RAW';
 
 interface RawSizes {
-  existsWarmup: number; existsN: number; existsBlocks: number;
-  createN: number; createRounds: number;
-  children: number; childrenWarmup: number; childrenN: number;
-  dataWarmup: number; dataN: number;
-  connectWarmup: number; connectN: number;
-  memSessions: number; memBatch: number; memChildLimitMs: number;
+  existsWarmup: number;
+  existsN: number;
+  existsBlocks: number;
+  createN: number;
+  createRounds: number;
+  children: number;
+  childrenWarmup: number;
+  childrenN: number;
+  dataWarmup: number;
+  dataN: number;
+  connectWarmup: number;
+  connectN: number;
+  memSessions: number;
+  memBatch: number;
+  memChildLimitMs: number;
 }
 
 const FULL_RAW: RawSizes = {
-  existsWarmup: 5000, existsN: 2000, existsBlocks: 4,
-  createN: 2000, createRounds: 3,
-  children: 5000, childrenWarmup: 2, childrenN: 20,
-  dataWarmup: 2, dataN: 20,
-  connectWarmup: 2, connectN: 20,
-  memSessions: 1000, memBatch: 50, memChildLimitMs: 45_000,
+  existsWarmup: 5000,
+  existsN: 2000,
+  existsBlocks: 4,
+  createN: 2000,
+  createRounds: 3,
+  children: 5000,
+  childrenWarmup: 2,
+  childrenN: 20,
+  dataWarmup: 2,
+  dataN: 20,
+  connectWarmup: 2,
+  connectN: 20,
+  memSessions: 1000,
+  memBatch: 50,
+  memChildLimitMs: 45_000,
 };
 
 const TINY_RAW: RawSizes = {
-  existsWarmup: 5, existsN: 20, existsBlocks: 2,
-  createN: 20, createRounds: 1,
-  children: 50, childrenWarmup: 1, childrenN: 3,
-  dataWarmup: 1, dataN: 3,
-  connectWarmup: 1, connectN: 3,
-  memSessions: 20, memBatch: 10, memChildLimitMs: 30_000,
+  existsWarmup: 5,
+  existsN: 20,
+  existsBlocks: 2,
+  createN: 20,
+  createRounds: 1,
+  children: 50,
+  childrenWarmup: 1,
+  childrenN: 3,
+  dataWarmup: 1,
+  dataN: 3,
+  connectWarmup: 1,
+  connectN: 3,
+  memSessions: 20,
+  memBatch: 10,
+  memChildLimitMs: 30_000,
 };
 
 const OPEN_ACL = [{ perms: 31, scheme: 'world', id: 'anyone' }] as const;
@@ -142,7 +169,11 @@ async function openBinding(connect: string, timeoutMs = 20_000): Promise<Binding
 /** Closes a binding handle (the C client's `zookeeper_close` waits for the closeSession reply). */
 function closeBinding(h: BindingHandle): void {
   h.removeAllListeners();
-  try { h.close(); } catch { /* already closed */ }
+  try {
+    h.close();
+  } catch {
+    /* already closed */
+  }
 }
 
 type Cb = (rc: number, err: string, a?: unknown, b?: unknown) => void;
@@ -160,12 +191,50 @@ function bindingCall<T>(n: NativeHandle, op: string, path: string, invoke: (cb: 
 function bindingConn(h: BindingHandle): RawConn {
   const n = h.native;
   return {
-    exists: (p) => bindingCall(n, 'exists', p, (cb) => n.a_exists(p, false, cb), (s) => s),
-    create: (p, d, flags) => bindingCall(n, 'create', p, (cb) => n.a_create(p, d, flags, cb), (path) => path as string),
-    getChildren: (p) => bindingCall(n, 'getChildren', p, (cb) => n.a_get_children2(p, false, cb), (c) => c as string[]),
-    getData: (p) => bindingCall(n, 'get', p, (cb) => n.a_get(p, false, cb), (_s, d) => (d as Buffer | null) ?? Buffer.alloc(0)),
-    delete: (p) => bindingCall(n, 'delete', p, (cb) => n.a_delete_(p, -1, cb), () => undefined),
-    close: () => { closeBinding(h); return Promise.resolve(); },
+    exists: (p) =>
+      bindingCall(
+        n,
+        'exists',
+        p,
+        (cb) => n.a_exists(p, false, cb),
+        (s) => s,
+      ),
+    create: (p, d, flags) =>
+      bindingCall(
+        n,
+        'create',
+        p,
+        (cb) => n.a_create(p, d, flags, cb),
+        (path) => path as string,
+      ),
+    getChildren: (p) =>
+      bindingCall(
+        n,
+        'getChildren',
+        p,
+        (cb) => n.a_get_children2(p, false, cb),
+        (c) => c as string[],
+      ),
+    getData: (p) =>
+      bindingCall(
+        n,
+        'get',
+        p,
+        (cb) => n.a_get(p, false, cb),
+        (_s, d) => (d as Buffer | null) ?? Buffer.alloc(0),
+      ),
+    delete: (p) =>
+      bindingCall(
+        n,
+        'delete',
+        p,
+        (cb) => n.a_delete_(p, -1, cb),
+        () => undefined,
+      ),
+    close: () => {
+      closeBinding(h);
+      return Promise.resolve();
+    },
   };
 }
 
@@ -222,31 +291,60 @@ async function bigNodeSize(connect: string, path: string): Promise<{ bytes: numb
 }
 
 interface MemResult {
-  transport: Transport; target: number; sessions: number; heap_ext_bytes_per_session: number; rss_bytes_per_session: number;
-  heap_bytes_per_session: number; external_bytes_per_session: number;
-  heap_ext_delta: number; rss_delta: number; open_ms: number; failed?: string;
+  transport: Transport;
+  target: number;
+  sessions: number;
+  heap_ext_bytes_per_session: number;
+  rss_bytes_per_session: number;
+  heap_bytes_per_session: number;
+  external_bytes_per_session: number;
+  heap_ext_delta: number;
+  rss_delta: number;
+  open_ms: number;
+  failed?: string;
 }
 
 /** Runs the memory child for one transport. */
 function memChild(t: Transport, n: number, batch: number, connect: string, limitMs: number, signal: AbortSignal): Promise<MemResult> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--raw-mem-child', t, String(n), String(batch), connect], {
-      cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--raw-mem-child', t, String(n), String(batch), connect],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const kill = () => { try { child.kill('SIGKILL'); } catch { /* gone */ } };
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const kill = () => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    };
     const timer = setTimeout(kill, limitMs);
     signal.addEventListener('abort', kill, { once: true });
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('exit', (code, sig) => {
       clearTimeout(timer);
       signal.removeEventListener('abort', kill);
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) { resolve(JSON.parse(line) as MemResult); return; }
+      if (line) {
+        resolve(JSON.parse(line) as MemResult);
+        return;
+      }
       reject(new Error(`memory child (${t}) exited ${sig ?? String(code)} without a result; stderr: ${err.trim().split('\n').slice(-5).join(' | ')}`));
     });
   });
@@ -285,7 +383,12 @@ export async function raw(ctx: WorkloadContext, z: Sizes): Promise<void> {
     for (const t of TRANSPORTS) {
       const l = lat[t];
       emit('exists-rtt', t, {
-        n: l.length, warmup: s.existsWarmup, p50_us: pct(l, 50) * 1000, p99_us: pct(l, 99) * 1000, p50_ms: pct(l, 50), p99_ms: pct(l, 99),
+        n: l.length,
+        warmup: s.existsWarmup,
+        p50_us: pct(l, 50) * 1000,
+        p99_us: pct(l, 99) * 1000,
+        p50_ms: pct(l, 50),
+        p99_ms: pct(l, 99),
         cpu_us_per_op: existsCpu[t].us / l.length,
       });
     }
@@ -314,9 +417,14 @@ export async function raw(ctx: WorkloadContext, z: Sizes): Promise<void> {
       const [cold, ...rounds] = batchMs[t];
       const el = pct(rounds, 50);
       emit('pipelined-create', t, {
-        n: s.createN, rounds: rounds.length, total_ms: el, ops_per_s: s.createN / (el / 1000),
-        best_ops_per_s: s.createN / (Math.min(...rounds) / 1000), cold_ops_per_s: s.createN / (cold! / 1000),
-        cpu_us_per_op: pct(batchCpu[t].slice(1), 50), cold_cpu_us_per_op: batchCpu[t][0]!,
+        n: s.createN,
+        rounds: rounds.length,
+        total_ms: el,
+        ops_per_s: s.createN / (el / 1000),
+        best_ops_per_s: s.createN / (Math.min(...rounds) / 1000),
+        cold_ops_per_s: s.createN / (cold! / 1000),
+        cpu_us_per_op: pct(batchCpu[t].slice(1), 50),
+        cold_cpu_us_per_op: batchCpu[t][0]!,
       });
     }
 
@@ -325,7 +433,7 @@ export async function raw(ctx: WorkloadContext, z: Sizes): Promise<void> {
     const wide = `${base}/wide`;
     await setup.create(wide, Buffer.alloc(0), 0);
     const kids: string[] = [];
-    for (let i = 0; i < s.children; i += 1000) kids.push(...await createMany(setup, wide, Math.min(1000, s.children - i), i));
+    for (let i = 0; i < s.children; i += 1000) kids.push(...(await createMany(setup, wide, Math.min(1000, s.children - i), i)));
     const listMs = perTransport<number[]>(() => []);
     for (const t of TRANSPORTS) for (let i = 0; i < s.childrenWarmup; i++) await c(t).getChildren(wide);
     await alternate(s.childrenN, async (t) => {
@@ -390,9 +498,14 @@ export async function raw(ctx: WorkloadContext, z: Sizes): Promise<void> {
     const note = m.sessions < m.target ? `only ${m.sessions} of ${m.target} sessions opened: ${m.failed ?? '?'}` : undefined;
     if (note) ctx.report.progress(`RAW memory (${t}): ${note}`);
     emit('memory-per-session', t, {
-      sessions: m.sessions, target: m.target, heap_ext_bytes_per_session: m.heap_ext_bytes_per_session,
-      rss_bytes_per_session: m.rss_bytes_per_session, heap_bytes_per_session: m.heap_bytes_per_session,
-      external_bytes_per_session: m.external_bytes_per_session, open_ms: m.open_ms, ...(note ? { note } : {}),
+      sessions: m.sessions,
+      target: m.target,
+      heap_ext_bytes_per_session: m.heap_ext_bytes_per_session,
+      rss_bytes_per_session: m.rss_bytes_per_session,
+      heap_bytes_per_session: m.heap_bytes_per_session,
+      external_bytes_per_session: m.external_bytes_per_session,
+      open_ms: m.open_ms,
+      ...(note ? { note } : {}),
     });
   }
 }
@@ -462,7 +575,10 @@ export function rawTable(rows: readonly Row[]): string {
 
 function gcNow(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) { gc(); gc(); }
+  if (gc) {
+    gc();
+    gc();
+  }
 }
 
 function mem(): { heapExt: number; heap: number; external: number; rss: number } {
@@ -490,19 +606,26 @@ async function memChildMain(t: Transport, n: number, batch: number, connect: str
     const ok = res.filter((r) => r.status === 'fulfilled').length;
     opened += ok;
     const bad = res.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (bad) { failed = bad.reason instanceof Error ? bad.reason.message : String(bad.reason); break; }
+    if (bad) {
+      failed = bad.reason instanceof Error ? bad.reason.message : String(bad.reason);
+      break;
+    }
   }
   const openMs = now() - t0;
   await sleep(1000); // idle: pings only
   gcNow();
   const after = mem();
   const result: MemResult = {
-    transport: t, target: n, sessions: opened,
+    transport: t,
+    target: n,
+    sessions: opened,
     heap_ext_bytes_per_session: opened > 0 ? (after.heapExt - before.heapExt) / opened : NaN,
     rss_bytes_per_session: opened > 0 ? (after.rss - before.rss) / opened : NaN,
     heap_bytes_per_session: opened > 0 ? (after.heap - before.heap) / opened : NaN,
     external_bytes_per_session: opened > 0 ? (after.external - before.external) / opened : NaN,
-    heap_ext_delta: after.heapExt - before.heapExt, rss_delta: after.rss - before.rss, open_ms: openMs,
+    heap_ext_delta: after.heapExt - before.heapExt,
+    rss_delta: after.rss - before.rss,
+    open_ms: openMs,
     ...(failed ? { failed } : {}),
   };
   process.stdout.write(JSON.stringify(result) + '\n');
@@ -518,6 +641,9 @@ if (process.argv[2] === '--raw-mem-child' && process.argv[1] && resolvePath(proc
   }
   memChildMain(t, Number(n), Number(batch), connect).then(
     () => setTimeout(() => process.exit(0), 50),
-    (err: unknown) => { process.stderr.write(`raw memory child: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exit(1); },
+    (err: unknown) => {
+      process.stderr.write(`raw memory child: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
   );
 }

@@ -79,23 +79,28 @@ export interface TaskContextLike {
 }
 
 /** `recipes/scheduler/` TaskScheduler. */
-export interface TaskSchedulerLike extends EventEmitter<{
-  started: [taskId: string, attempt: number];
-  succeeded: [taskId: string, result: unknown];
-  error: [error: Error];
-  [event: string]: unknown[];
-}> {
+export interface TaskSchedulerLike
+  extends EventEmitter<{
+    started: [taskId: string, attempt: number];
+    succeeded: [taskId: string, result: unknown];
+    error: [error: Error];
+    [event: string]: unknown[];
+  }> {
   start(): Promise<void>;
   stop(): Promise<void>;
   submit(type: string, payload: unknown, options?: { maxAttempts?: number }): Promise<string>;
   waitFor(id: string, wait?: WaitOptions): Promise<{ state: string }>;
 }
-export type TaskSchedulerCtor = new (session: ZkSession, path: string, options: {
-  workerId?: string;
-  capacity?: number;
-  roles?: readonly ('worker' | 'dispatcher')[];
-  handlers?: Record<string, (payload: any, ctx: TaskContextLike) => unknown>;
-  maxAttempts?: number;
-  backoffMs?: number;
-  drainTimeoutMs?: number;
-}) => TaskSchedulerLike;
+export type TaskSchedulerCtor = new (
+  session: ZkSession,
+  path: string,
+  options: {
+    workerId?: string;
+    capacity?: number;
+    roles?: readonly ('worker' | 'dispatcher')[];
+    handlers?: Record<string, (payload: any, ctx: TaskContextLike) => unknown>;
+    maxAttempts?: number;
+    backoffMs?: number;
+    drainTimeoutMs?: number;
+  },
+) => TaskSchedulerLike;

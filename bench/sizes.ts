@@ -6,41 +6,71 @@
 
 /** Every size a workload reads. */
 export interface Sizes {
-  w0Warmup: number; w0N: number;
-  w1Warmup: number; w1N: number;
-  w2Clients: number; w2Cycles: number;
-  w3Participants: number; w3Failovers: number; w3SettleMs: number;
+  w0Warmup: number;
+  w0N: number;
+  w1Warmup: number;
+  w1N: number;
+  w2Clients: number;
+  w2Cycles: number;
+  w3Participants: number;
+  w3Failovers: number;
+  w3SettleMs: number;
   w4N: number;
-  w5Participants: number; w5Rounds: number;
+  w5Participants: number;
+  w5Rounds: number;
   /**
    * W6: workers, slots per worker, tasks in the throughput run, slow tasks in the kill run (at most
    * `(w6Workers - 1) * w6Capacity`, so the survivors have room for the killed worker's tasks).
    */
-  w6Workers: number; w6Capacity: number; w6Tasks: number; w6SlowTasks: number;
+  w6Workers: number;
+  w6Capacity: number;
+  w6Tasks: number;
+  w6SlowTasks: number;
   /** Herd check: waiters on one lock, spread over this many sessions. */
-  herdWaiters: number; herdSessions: number;
+  herdWaiters: number;
+  herdSessions: number;
 }
 
 /** The anchors' sizes (W0–W5) and ours (W6, herd). */
 export const FULL: Sizes = {
-  w0Warmup: 200, w0N: 2000,
-  w1Warmup: 200, w1N: 2000,
-  w2Clients: 8, w2Cycles: 200,
-  w3Participants: 5, w3Failovers: 20, w3SettleMs: 20,
+  w0Warmup: 200,
+  w0N: 2000,
+  w1Warmup: 200,
+  w1N: 2000,
+  w2Clients: 8,
+  w2Cycles: 200,
+  w3Participants: 5,
+  w3Failovers: 20,
+  w3SettleMs: 20,
   w4N: 2000,
-  w5Participants: 5, w5Rounds: 50,
-  w6Workers: 4, w6Capacity: 4, w6Tasks: 200, w6SlowTasks: 8,
-  herdWaiters: 1000, herdSessions: 4,
+  w5Participants: 5,
+  w5Rounds: 50,
+  w6Workers: 4,
+  w6Capacity: 4,
+  w6Tasks: 200,
+  w6SlowTasks: 8,
+  herdWaiters: 1000,
+  herdSessions: 4,
 };
 
 /** Smoke-test sizes: every code path, a few seconds in all. */
 export const TINY: Sizes = {
-  w0Warmup: 2, w0N: 10,
-  w1Warmup: 2, w1N: 10,
-  w2Clients: 3, w2Cycles: 4,
-  w3Participants: 3, w3Failovers: 2, w3SettleMs: 20,
+  w0Warmup: 2,
+  w0N: 10,
+  w1Warmup: 2,
+  w1N: 10,
+  w2Clients: 3,
+  w2Cycles: 4,
+  w3Participants: 3,
+  w3Failovers: 2,
+  w3SettleMs: 20,
   w4N: 10,
-  w5Participants: 3, w5Rounds: 2,
-  w6Workers: 2, w6Capacity: 2, w6Tasks: 6, w6SlowTasks: 2,
-  herdWaiters: 20, herdSessions: 2,
+  w5Participants: 3,
+  w5Rounds: 2,
+  w6Workers: 2,
+  w6Capacity: 2,
+  w6Tasks: 6,
+  w6SlowTasks: 2,
+  herdWaiters: 20,
+  herdSessions: 2,
 };

@@ -31,7 +31,13 @@ interface TreeCacheLike extends EventEmitter<{ changed: [path: string, ...rest: 
 }
 type TreeCacheCtor = new (session: ZkSession, path: string) => TreeCacheLike;
 
-interface TreeSizes { parents: number; leaves: number; loads: number; delayWarmup: number; delayN: number }
+interface TreeSizes {
+  parents: number;
+  leaves: number;
+  loads: number;
+  delayWarmup: number;
+  delayN: number;
+}
 const FULL_TREE: TreeSizes = { parents: 100, leaves: 99, loads: 5, delayWarmup: 50, delayN: 500 };
 const TINY_TREE: TreeSizes = { parents: 5, leaves: 4, loads: 2, delayWarmup: 2, delayN: 10 };
 
@@ -47,7 +53,10 @@ function getGc(): (() => void) | undefined {
 }
 
 async function settledMemory(gc: (() => void) | undefined): Promise<{ heap: number; heapExt: number }> {
-  for (let i = 0; i < 4; i++) { gc?.(); await sleep(10); }
+  for (let i = 0; i < 4; i++) {
+    gc?.();
+    await sleep(10);
+  }
   const m = process.memoryUsage();
   return { heap: m.heapUsed, heapExt: m.heapUsed + m.external };
 }
@@ -95,8 +104,14 @@ export async function treeCache(ctx: WorkloadContext, z: Sizes): Promise<void> {
     else times.push(ms);
   }
   ctx.report.emit(TREE, 'tree-cache-load', {
-    recipe: 'TreeCache', nodes, n: times.length, cold_ms: cold, p50_ms: pct(times, 50), p99_ms: pct(times, 99),
-    nodes_per_s: nodes / (pct(times, 50) / 1000), round_trips: { per_node: rt.since(before, nodes * (t.loads + 1)) },
+    recipe: 'TreeCache',
+    nodes,
+    n: times.length,
+    cold_ms: cold,
+    p50_ms: pct(times, 50),
+    p99_ms: pct(times, 99),
+    nodes_per_s: nodes / (pct(times, 50) / 1000),
+    round_trips: { per_node: rt.since(before, nodes * (t.loads + 1)) },
   });
 
   // memory: one loaded cache, after forced GC
@@ -105,8 +120,12 @@ export async function treeCache(ctx: WorkloadContext, z: Sizes): Promise<void> {
   await cache.start({ timeoutMs: 60_000 });
   const m1 = await settledMemory(gc);
   ctx.report.emit(TREE, 'tree-cache-memory', {
-    recipe: 'TreeCache', nodes: cache.size, data_bytes_per_node: 40, gc_exposed: gc !== undefined,
-    bytes_per_node: (m1.heap - m0.heap) / cache.size, heap_ext_bytes_per_node: (m1.heapExt - m0.heapExt) / cache.size,
+    recipe: 'TreeCache',
+    nodes: cache.size,
+    data_bytes_per_node: 40,
+    gc_exposed: gc !== undefined,
+    bytes_per_node: (m1.heap - m0.heap) / cache.size,
+    heap_ext_bytes_per_node: (m1.heapExt - m0.heapExt) / cache.size,
   });
 
   // change → event delay
@@ -114,11 +133,15 @@ export async function treeCache(ctx: WorkloadContext, z: Sizes): Promise<void> {
   try {
     let expect: string | undefined;
     let heard: (() => void) | undefined;
-    cache.on('changed', (path) => { if (path === expect) heard?.(); });
+    cache.on('changed', (path) => {
+      if (path === expect) heard?.();
+    });
     for (let i = 0; i < t.delayWarmup + t.delayN; i++) {
       ctx.signal.throwIfAborted();
       const path = leaves[(i * 7919) % leaves.length]!;
-      const got = new Promise<void>((r) => { heard = r; });
+      const got = new Promise<void>((r) => {
+        heard = r;
+      });
       expect = path;
       const t0 = now();
       await writer!.set(path, dataOf(i));
@@ -129,6 +152,11 @@ export async function treeCache(ctx: WorkloadContext, z: Sizes): Promise<void> {
     await cache.close();
   }
   ctx.report.emit(TREE, 'tree-cache-event-delay', {
-    recipe: 'TreeCache', nodes, n: lat.length, warmup: t.delayWarmup, p50_ms: pct(lat, 50), p99_ms: pct(lat, 99),
+    recipe: 'TreeCache',
+    nodes,
+    n: lat.length,
+    warmup: t.delayWarmup,
+    p50_ms: pct(lat, 50),
+    p99_ms: pct(lat, 99),
   });
 }

@@ -34,4 +34,8 @@ export function check(ok: boolean, what: string): void {
 }
 
 /** A contender node's name without the protected `_c_<uuid>-` prefix, for printing. */
-export const shortName = (path: string): string => path.split('/').pop()!.replace(/^_c_[0-9a-f-]{36}-/, '');
+export const shortName = (path: string): string =>
+  path
+    .split('/')
+    .pop()!
+    .replace(/^_c_[0-9a-f-]{36}-/, '');

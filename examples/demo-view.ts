@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import type { ChildrenCache } from '../src/index.js';
 
 /** One ledger line: when, which worker, what happened (`t`), and details. */
-export interface LedgerEvent { at: number; w: string; t: string; [k: string]: unknown }
+export interface LedgerEvent {
+  at: number;
+  w: string;
+  t: string;
+  [k: string]: unknown;
+}
 
 /** The shared ledger file: workers append JSON lines; appends to one file are ordered by the kernel. */
 export class Ledger {
@@ -52,17 +57,35 @@ export class Ledger {
 }
 
 /** One run of a task on a worker. */
-export interface Run { w: string; attempt: number; ok?: boolean; interrupted?: boolean }
+export interface Run {
+  w: string;
+  attempt: number;
+  ok?: boolean;
+  interrupted?: boolean;
+}
 
 /** What we know of one worker process. */
 export interface WorkerRow {
-  id: string; proc?: ChildProcess; pid?: number; status: 'starting' | 'up' | 'KILLED' | 'stopped' | 'exited';
-  leader?: string; lock?: string; dispatcher: boolean; conn: string;
-  running: Map<string, string>; done: number; stderr: string;
+  id: string;
+  proc?: ChildProcess;
+  pid?: number;
+  status: 'starting' | 'up' | 'KILLED' | 'stopped' | 'exited';
+  leader?: string;
+  lock?: string;
+  dispatcher: boolean;
+  conn: string;
+  running: Map<string, string>;
+  done: number;
+  stderr: string;
 }
 
 /** The killed leader, and what it held when it died. */
-export interface Killed { w: string; at: number; heldLock: boolean; running: string[] }
+export interface Killed {
+  w: string;
+  at: number;
+  heldLock: boolean;
+  running: string[];
+}
 
 /** The cluster as the ledger tells it, plus the view drawn from it. */
 export class ClusterView {
@@ -86,7 +109,11 @@ export class ClusterView {
   private drawn = 0;
   private nextStatusAt = 0;
 
-  constructor(ids: readonly string[], readonly tty: boolean, readonly t0 = Date.now()) {
+  constructor(
+    ids: readonly string[],
+    readonly tty: boolean,
+    readonly t0 = Date.now(),
+  ) {
     this.workers = new Map(ids.map((id) => [id, { id, status: 'starting', dispatcher: false, conn: '', running: new Map(), done: 0, stderr: '' }]));
   }
 
@@ -256,25 +283,36 @@ export class ClusterView {
       dim('each worker process: GroupMember + LeaderLatch + Lock + TaskScheduler worker (and dispatcher candidate); Ctrl-C stops'),
       `${bold('now:')} ${this.phase}`,
       '',
-      dim(`  ${'worker'.padEnd(7)}${'pid'.padEnd(8)}${'status'.padEnd(11)}${'leader'.padEnd(16)}${'lock'.padEnd(16)}${'scheduler'.padEnd(12)}${'done'.padEnd(6)}running tasks`),
+      dim(
+        `  ${'worker'.padEnd(7)}${'pid'.padEnd(8)}${'status'.padEnd(11)}${'leader'.padEnd(16)}${'lock'.padEnd(16)}${'scheduler'.padEnd(12)}${'done'.padEnd(6)}running tasks`,
+      ),
     ];
     for (const w of this.workers.values()) {
       const status = (w.conn || w.status).padEnd(11);
-      lines.push(`  ${bold(w.id.padEnd(7))}${String(w.pid ?? '').padEnd(8)}${color(w.status === 'KILLED' ? '31;1' : w.status === 'up' && !w.conn ? '32' : '33', status)}`
-        + (w.leader ? color('33;1', `LEADER #${w.leader}`.padEnd(16)) : ''.padEnd(16))
-        + (w.lock ? color('36;1', `holds #${w.lock}`.padEnd(16)) : ''.padEnd(16))
-        + (w.dispatcher ? color('35;1', 'dispatcher'.padEnd(12)) : ''.padEnd(12))
-        + `${String(w.done).padEnd(6)}${[...w.running.values()].join(', ')}`);
+      lines.push(
+        `  ${bold(w.id.padEnd(7))}${String(w.pid ?? '').padEnd(8)}${color(w.status === 'KILLED' ? '31;1' : w.status === 'up' && !w.conn ? '32' : '33', status)}`
+          + (w.leader ? color('33;1', `LEADER #${w.leader}`.padEnd(16)) : ''.padEnd(16))
+          + (w.lock ? color('36;1', `holds #${w.lock}`.padEnd(16)) : ''.padEnd(16))
+          + (w.dispatcher ? color('35;1', 'dispatcher'.padEnd(12)) : ''.padEnd(12))
+          + `${String(w.done).padEnd(6)}${[...w.running.values()].join(', ')}`,
+      );
     }
     lines.push(
       '',
-      `${bold('leader')}     LeaderLatch /demo/leader: ${leader ? `${bold(leader.id)}, fencing token ${leader.leader}`
-        : killed && this.newLeaderAt === undefined ? color('33', `none alive: dead ${killed.w}'s node stays first until its session expires`)
-          : color('33', this.stopping ? 'none' : 'none yet (election in progress)')}`
-        + dim(`   terms: ${this.leaders.map((l) => l.w).join(' → ') || '-'}`),
-      `${bold('lock')}       Lock /demo/lock: ${this.lockHolder ? `${bold(this.lockHolder)} holds it, token ${this.lastLockToken}`
-        : killed?.heldLock && this.lockMovedAt === undefined ? color('33', `held by dead ${killed.w}'s node until its session expires`) : 'free'}`
-        + dim(`   acquisitions: ${this.lockAcquisitions}`),
+      `${bold('leader')}     LeaderLatch /demo/leader: ${
+        leader
+          ? `${bold(leader.id)}, fencing token ${leader.leader}`
+          : killed && this.newLeaderAt === undefined
+            ? color('33', `none alive: dead ${killed.w}'s node stays first until its session expires`)
+            : color('33', this.stopping ? 'none' : 'none yet (election in progress)')
+      }` + dim(`   terms: ${this.leaders.map((l) => l.w).join(' → ') || '-'}`),
+      `${bold('lock')}       Lock /demo/lock: ${
+        this.lockHolder
+          ? `${bold(this.lockHolder)} holds it, token ${this.lastLockToken}`
+          : killed?.heldLock && this.lockMovedAt === undefined
+            ? color('33', `held by dead ${killed.w}'s node until its session expires`)
+            : 'free'
+      }` + dim(`   acquisitions: ${this.lockAcquisitions}`),
       `${bold('scheduler')}  TaskScheduler /demo/scheduler: dispatcher ${dispatcher ? bold(dispatcher.id) : color('33', 'none')}; `
         + `resize tasks ${c.done}/${this.batchIds.length} done, ${c.running} running, ${c.rerun} re-run`,
       `${bold('group')}      GroupMember /demo/members, as ZooKeeper sees it: ${zkMembers.join(' ') || '-'}`,
@@ -292,7 +330,11 @@ export class ClusterView {
     let out = '';
     for (let i = 0; i < line.length; i++) {
       const esc = /^\x1b\[[0-9;?]*[A-Za-z]/.exec(line.slice(i, i + 12));
-      if (esc) { out += esc[0]; i += esc[0].length - 1; continue; }
+      if (esc) {
+        out += esc[0];
+        i += esc[0].length - 1;
+        continue;
+      }
       if (visible === width) return `${out}${this.tty ? '\x1b[0m' : ''}`;
       out += line[i];
       visible++;
@@ -309,9 +351,11 @@ export class ClusterView {
     } else if (Date.now() >= this.nextStatusAt && this.batchIds.length > 0) {
       this.nextStatusAt = Date.now() + 5000;
       const c = this.taskCounts();
-      console.log(`[${this.secs(Date.now()).padStart(6)}] status: leader ${this.leader()?.id ?? '-'} · lock ${this.lockHolder ?? 'free'}`
-        + ` · resize ${c.done}/${this.batchIds.length} done, ${c.running} running`
-        + ` · members ${this.members ? [...this.members.children.keys()].sort().join(',') : '-'} · violations ${this.violations.length}`);
+      console.log(
+        `[${this.secs(Date.now()).padStart(6)}] status: leader ${this.leader()?.id ?? '-'} · lock ${this.lockHolder ?? 'free'}`
+          + ` · resize ${c.done}/${this.batchIds.length} done, ${c.running} running`
+          + ` · members ${this.members ? [...this.members.children.keys()].sort().join(',') : '-'} · violations ${this.violations.length}`,
+      );
     }
   }
 
@@ -331,11 +375,23 @@ export class ClusterView {
       row('lock acquisitions', `${this.lockAcquisitions}, fencing tokens always increasing`),
     ];
     if (killed) {
-      lines.push(row(`after kill -9 ${killed.w}`, `new leader in ${after(this.newLeaderAt)}${killed.heldLock ? `; the lock it held moved on in ${after(this.lockMovedAt)}` : ''}`));
-      lines.push(row('re-run elsewhere', `${rerun.map((t) => `${t.name} (${t.runs.map((r) => r.w).join(' → ')})`).join(', ') || 'none (it was running none)'}`));
+      lines.push(
+        row(
+          `after kill -9 ${killed.w}`,
+          `new leader in ${after(this.newLeaderAt)}${killed.heldLock ? `; the lock it held moved on in ${after(this.lockMovedAt)}` : ''}`,
+        ),
+      );
+      lines.push(
+        row('re-run elsewhere', `${rerun.map((t) => `${t.name} (${t.runs.map((r) => r.w).join(' → ')})`).join(', ') || 'none (it was running none)'}`),
+      );
     }
-    lines.push(row('violations', `${this.violations.length === 0 ? this.color('32;1', '0') : this.color('31;1', String(this.violations.length))}`
-      + '  (two lock holders at once, two leaders at once, one task on two workers, a token not increasing)'));
+    lines.push(
+      row(
+        'violations',
+        `${this.violations.length === 0 ? this.color('32;1', '0') : this.color('31;1', String(this.violations.length))}`
+          + '  (two lock holders at once, two leaders at once, one task on two workers, a token not increasing)',
+      ),
+    );
     for (const v of this.violations) lines.push(`    - ${v}`);
     const ok = this.violations.length === 0 && succeeded === this.batchIds.length && killed !== undefined && this.newLeaderAt !== undefined;
     lines.push(ok ? this.color('32;1', 'demo OK') : this.color('31;1', 'demo FAILED'));

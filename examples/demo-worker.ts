@@ -23,8 +23,14 @@ function record(event: Record<string, unknown>): void {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(t); reject(signal!.reason); };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -82,7 +88,9 @@ const lockLoop = (async () => {
       record({ t: 'lock', token: String(lease.fencingToken) });
       try {
         await sleep(250 + Math.random() * 250, lease.signal); // aborts if the lease may be lost
-      } catch { /* lease lost (connection trouble) or shutting down: leave the critical section */ }
+      } catch {
+        /* lease lost (connection trouble) or shutting down: leave the critical section */
+      }
       record({ t: 'unlock', token: String(lease.fencingToken) }); // before the node is deleted
       await lease.release();
       await sleep(200 + Math.random() * 600, shutdown.signal);

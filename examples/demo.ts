@@ -35,8 +35,14 @@ function tick(): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const onAbort = () => { clearTimeout(t); reject(new Error('interrupted')); };
-    const t = setTimeout(() => { stopped.signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new Error('interrupted'));
+    };
+    const t = setTimeout(() => {
+      stopped.signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     stopped.signal.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -56,7 +62,9 @@ function spawnWorker(w: WorkerRow): void {
   const [cmd, ...args] = withoutInheritedFds([process.execPath, '--import', 'tsx', WORKER_FILE, view.connectString, w.id, ledger.file], 4);
   const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   w.proc = child;
-  child.stderr!.on('data', (d: Buffer) => { w.stderr = (w.stderr + d.toString()).slice(-4000); });
+  child.stderr!.on('data', (d: Buffer) => {
+    w.stderr = (w.stderr + d.toString()).slice(-4000);
+  });
   child.on('exit', (code, sig) => {
     if (w.status === 'KILLED' || w.status === 'stopped' || (view.stopping && code === 0)) return;
     w.status = 'exited';
@@ -87,9 +95,14 @@ async function main(): Promise<boolean> {
   // Our own view of the group, straight from ZooKeeper: a killed worker stays until its session expires.
   const members = new ChildrenCache(session, '/demo/members');
   view.members = members;
-  members.on('childRemoved', (c) => view.say(Date.now(), c.name === view.killed?.w
-    ? `ZooKeeper expired ${c.name}'s session: its group node is gone, and so are its lock and election nodes`
-    : `${c.name}'s group node is gone`));
+  members.on('childRemoved', (c) =>
+    view.say(
+      Date.now(),
+      c.name === view.killed?.w
+        ? `ZooKeeper expired ${c.name}'s session: its group node is gone, and so are its lock and election nodes`
+        : `${c.name}'s group node is gone`,
+    ),
+  );
   await members.start();
   const ticker = setInterval(tick, view.tty ? 200 : 100);
   try {
@@ -101,10 +114,13 @@ async function main(): Promise<boolean> {
     // A scheduler client: it submits tasks and defines a recurring schedule, and runs nothing itself.
     const client = new TaskScheduler(session, '/demo/scheduler', { roles: [] });
     await client.schedule('metrics', { everyMs: 1000 }, 'metrics');
-    const submit = (from: number, count = BATCH) => Promise.all(Array.from({ length: count }, (_, i) => {
-      const n = from + i;
-      return client.submit('resize', { name: `photo-${String(n).padStart(2, '0')}`, ms: 1500 + (n % 5) * 400 });
-    }));
+    const submit = (from: number, count = BATCH) =>
+      Promise.all(
+        Array.from({ length: count }, (_, i) => {
+          const n = from + i;
+          return client.submit('resize', { name: `photo-${String(n).padStart(2, '0')}`, ms: 1500 + (n % 5) * 400 });
+        }),
+      );
     view.batchIds = await submit(1);
     view.setPhase(`all up: electing, locking, and running ${BATCH} resize tasks + a metrics task every second`);
     await sleep(10_000);
@@ -115,20 +131,29 @@ async function main(): Promise<boolean> {
     // Kill it preferably while it runs a task and holds the lock: then the view shows both move on.
     const runsTask = () => [...(leaderNow()?.running.values() ?? [])].some((n) => n.startsWith('photo'));
     const patience = Date.now() + 6000;
-    await until(() => (runsTask() && view.lockHolder === leaderNow()?.id) || (Date.now() > patience && (runsTask() || Date.now() > patience + 4000)), 20_000, 'the leader to run a task');
+    await until(
+      () => (runsTask() && view.lockHolder === leaderNow()?.id) || (Date.now() > patience && (runsTask() || Date.now() > patience + 4000)),
+      20_000,
+      'the leader to run a task',
+    );
     await until(() => leaderNow() !== undefined, 30_000, 'a leader to kill');
     const victim = leaderNow()!;
     const killed = { w: victim.id, at: Date.now(), heldLock: view.lockHolder === victim.id, running: [...victim.running.values()] };
     view.killed = killed;
     victim.status = 'KILLED';
     victim.proc!.kill('SIGKILL');
-    view.say(killed.at, `kill -9 ${victim.pid}: ${victim.id} (leader${killed.heldLock ? ', holding the lock' : ''}${killed.running.length ? `, running ${killed.running.join(', ')}` : ''}) dies`);
+    view.say(
+      killed.at,
+      `kill -9 ${victim.pid}: ${victim.id} (leader${killed.heldLock ? ', holding the lock' : ''}${killed.running.length ? `, running ${killed.running.join(', ')}` : ''}) dies`,
+    );
     view.setPhase(`${victim.id} was killed with SIGKILL; ZooKeeper will notice when its session times out (~3 s)`);
     await exited(victim.proc!);
     ledger.append({ w: victim.id, t: 'killed' }); // after its exit: nothing it wrote can come later
 
     await until(() => view.newLeaderAt !== undefined, 60_000, 'a new leader after the kill');
-    view.setPhase(`recovered: ${view.leaders.at(-1)!.w} leads ${((view.newLeaderAt! - killed.at) / 1000).toFixed(1)} s after the kill; the interrupted tasks run again`);
+    view.setPhase(
+      `recovered: ${view.leaders.at(-1)!.w} leads ${((view.newLeaderAt! - killed.at) / 1000).toFixed(1)} s after the kill; the interrupted tasks run again`,
+    );
     await sleep(3000);
     view.batchIds.push(...(await submit(2 * BATCH + 1, 8)));
     view.setPhase(`${view.leaders.at(-1)!.w} leads; 8 more resize tasks for the ${WORKERS.length - 1} survivors`);

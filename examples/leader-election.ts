@@ -38,16 +38,19 @@ console.log('LeaderSelector:');
 await using session = await ZkSession.connect(zk.connectString);
 const terms: string[] = [];
 let leading = 0;
-const selectors = ['red', 'green', 'blue'].map((id) => new LeaderSelector(session, '/examples/election/selector', {
-  id,
-  autoRequeue: true, // queue again after each term
-  async onLeadership(signal, term) {
-    check(++leading === 1, `${id} leads, term token ${term.fencingToken}`);
-    terms.push(id);
-    await sleep(150); // the leader's work; watch `signal` to stop if leadership may be lost
-    leading--;
-  },
-}));
+const selectors = ['red', 'green', 'blue'].map(
+  (id) =>
+    new LeaderSelector(session, '/examples/election/selector', {
+      id,
+      autoRequeue: true, // queue again after each term
+      async onLeadership(signal, term) {
+        check(++leading === 1, `${id} leads, term token ${term.fencingToken}`);
+        terms.push(id);
+        await sleep(150); // the leader's work; watch `signal` to stop if leadership may be lost
+        leading--;
+      },
+    }),
+);
 for (const s of selectors) s.start();
 while (terms.length < 6) await sleep(50);
 await Promise.all(selectors.map((s) => s.close()));

@@ -7,7 +7,10 @@
 import { DistributedQueue, ZkSession } from '../src/index.js';
 import { check, sleep, zooKeeper } from './_server.js';
 
-interface Email { to: string; subject: string }
+interface Email {
+  to: string;
+  subject: string;
+}
 
 await using zk = await zooKeeper('/examples/queue');
 await using producer = await ZkSession.connect(zk.connectString);
@@ -33,14 +36,16 @@ await using jobs = new DistributedQueue<number>(producer, '/examples/queue/jobs'
 await jobs.putMany(Array.from({ length: 10 }, (_, i) => i));
 const done = new Map<number, string>();
 let failedOnce = false;
-const handler = (who: string) => async (n: number): Promise<void> => {
-  if (n === 7 && !failedOnce) {
-    failedOnce = true;
-    throw new Error('flaky downstream'); // the item stays queued and is retried
-  }
-  await sleep(50);
-  done.set(n, who);
-};
+const handler =
+  (who: string) =>
+  async (n: number): Promise<void> => {
+    if (n === 7 && !failedOnce) {
+      failedOnce = true;
+      throw new Error('flaky downstream'); // the item stays queued and is retried
+    }
+    await sleep(50);
+    done.set(n, who);
+  };
 const q2 = new DistributedQueue<number>(consumer, '/examples/queue/jobs');
 q2.on('handlerError', ({ item, error }) => console.log(`  handler failed for item ${item}: ${(error as Error).message} (will retry)`));
 jobs.on('handlerError', ({ item, error }) => console.log(`  handler failed for item ${item}: ${(error as Error).message} (will retry)`));
@@ -51,6 +56,12 @@ while (done.size < 10 && Date.now() < deadline) await sleep(50);
 await c1.close();
 await c2.close();
 await q2.close();
-console.log('  handled by:', [...done].sort((a, b) => a[0] - b[0]).map(([n, who]) => `${n}:${who}`).join(' '));
+console.log(
+  '  handled by:',
+  [...done]
+    .sort((a, b) => a[0] - b[0])
+    .map(([n, who]) => `${n}:${who}`)
+    .join(' '),
+);
 check(done.size === 10, `every item handled once it succeeded (c1: ${c1.processed}, c2: ${c2.processed})`);
 check((await jobs.size()) === 0, 'the queue is empty');

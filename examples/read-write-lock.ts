@@ -13,11 +13,13 @@ const PATH = '/examples/rwlock';
 const rw = (name: string) => new ReadWriteLock(session, PATH, { data: name });
 const got = new Set<string>();
 const take = (name: string, side: 'readLock' | 'writeLock'): Promise<Lease> =>
-  rw(name)[side].acquire({ timeoutMs: 30_000 }).then((lease) => {
-    got.add(name);
-    console.log(`  ${name} holds the ${side === 'readLock' ? 'read' : 'write'} lock: ${shortName(lease.path)}, token ${lease.fencingToken}`);
-    return lease;
-  });
+  rw(name)
+    [side].acquire({ timeoutMs: 30_000 })
+    .then((lease) => {
+      got.add(name);
+      console.log(`  ${name} holds the ${side === 'readLock' ? 'read' : 'write'} lock: ${shortName(lease.path)}, token ${lease.fencingToken}`);
+      return lease;
+    });
 /** Waits until `n` contenders have their node under the lock (so the order is known). */
 async function contenders(n: number): Promise<void> {
   while ((await session.getChildren(PATH)).length < n) await sleep(20);

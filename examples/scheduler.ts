@@ -21,7 +21,14 @@ async function worker(connect: string, id: string): Promise<void> {
       async compress(payload: { file: string }, { signal, attempt }) {
         await new Promise<void>((resolve, reject) => {
           const t = setTimeout(resolve, 300);
-          signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+          signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(t);
+              reject(signal.reason);
+            },
+            { once: true },
+          );
         });
         return { file: `${payload.file}.gz`, by: id, attempt };
       },
@@ -30,7 +37,14 @@ async function worker(connect: string, id: string): Promise<void> {
   scheduler.on('isLeader', () => console.log(`[${id}] is the dispatcher now (pid ${process.pid})`));
   await scheduler.start();
   process.send?.({ ready: id });
-  process.on('SIGTERM', () => void scheduler.stop().then(() => session.close()).then(() => process.exit(0)));
+  process.on(
+    'SIGTERM',
+    () =>
+      void scheduler
+        .stop()
+        .then(() => session.close())
+        .then(() => process.exit(0)),
+  );
 }
 
 async function main(): Promise<void> {
@@ -64,7 +78,10 @@ async function main(): Promise<void> {
     const by = new Map<string, number>();
     for (const t of done) by.set(String(t.worker), (by.get(String(t.worker)) ?? 0) + 1);
     console.log(`all ${done.length} tasks ${[...new Set(done.map((t) => t.state))].join('/')}; per worker:`, Object.fromEntries(by));
-    console.log('retried after the kill:', done.filter((t) => t.attempt > 1).map((t) => (t.result as { file: string }).file));
+    console.log(
+      'retried after the kill:',
+      done.filter((t) => t.attempt > 1).map((t) => (t.result as { file: string }).file),
+    );
   } finally {
     for (const c of children.values()) c.kill('SIGTERM');
     await Promise.all([...children.values()].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));

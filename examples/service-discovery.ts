@@ -10,15 +10,22 @@ await using zk = await zooKeeper('/examples/services');
 const BASE = '/examples/services';
 
 // Two API servers, each with its own session (as separate processes would have).
-const servers = await Promise.all([1, 2].map(async (n) => {
-  const session = await ZkSession.connect(zk.connectString, { sessionTimeoutMs: 4000 });
-  const discovery = new ServiceDiscovery(session, BASE);
-  const instance = serviceInstance({
-    name: 'api', id: `api-${n}`, address: `10.0.0.${n}`, port: 8080, payload: { region: 'eu', version: '1.4' }, uriSpec: '{scheme}://{address}:{port}/v1',
-  });
-  await discovery.registerService(instance); // an ephemeral node; registered again after a session expiry
-  return { session, discovery, instance };
-}));
+const servers = await Promise.all(
+  [1, 2].map(async (n) => {
+    const session = await ZkSession.connect(zk.connectString, { sessionTimeoutMs: 4000 });
+    const discovery = new ServiceDiscovery(session, BASE);
+    const instance = serviceInstance({
+      name: 'api',
+      id: `api-${n}`,
+      address: `10.0.0.${n}`,
+      port: 8080,
+      payload: { region: 'eu', version: '1.4' },
+      uriSpec: '{scheme}://{address}:{port}/v1',
+    });
+    await discovery.registerService(instance); // an ephemeral node; registered again after a session expiry
+    return { session, discovery, instance };
+  }),
+);
 
 // A client: a round-robin provider over a cache of the api instances.
 await using client = await ZkSession.connect(zk.connectString, { sessionTimeoutMs: 4000 });
@@ -37,7 +44,13 @@ async function until(ok: () => boolean, what: string): Promise<void> {
   while (!ok() && Date.now() < deadline) await sleep(20);
   check(ok(), what);
 }
-const available = (...ids: string[]) => () => provider.getAllInstances().map((i) => i.id).join(',') === ids.join(',');
+const available =
+  (...ids: string[]) =>
+  () =>
+    provider
+      .getAllInstances()
+      .map((i) => i.id)
+      .join(',') === ids.join(',');
 const version = (id: string) => (provider.cache.get(id)?.payload as { version?: string } | undefined)?.version;
 
 // A call to api-1 failed: it is left out for a second, then tried again.

@@ -35,7 +35,12 @@ config.on('deleted', (path) => console.log(`  - ${path}`));
 await config.start({ timeoutMs: 10_000 });
 check(config.get(`${ROOT}/db/url`)?.data?.toString() === 'postgres://db-1', 'the tree is loaded');
 check(config.get(`${ROOT}/secrets`) === undefined, 'the secrets subtree is skipped');
-console.log(`  cached: ${[...config].map(([path]) => path.slice(ROOT.length) || '/').sort().join(' ')}`);
+console.log(
+  `  cached: ${[...config]
+    .map(([path]) => path.slice(ROOT.length) || '/')
+    .sort()
+    .join(' ')}`,
+);
 
 await admin.set(`${ROOT}/db/url`, 'postgres://db-2');
 await until(() => config.get(`${ROOT}/db/url`)?.data?.toString() === 'postgres://db-2', 'the cache saw the change');

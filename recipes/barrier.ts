@@ -32,7 +32,10 @@ export class Barrier {
    * @param path - the barrier node
    * @throws InvalidPathError for a bad or reserved path (nothing is written)
    */
-  constructor(private readonly session: ZkSession, path: string) {
+  constructor(
+    private readonly session: ZkSession,
+    path: string,
+  ) {
     checkRecipeArgs('barrier', session, path);
     this.path = path;
   }

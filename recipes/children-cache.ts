@@ -97,12 +97,17 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
    * @param options - `withData`
    * @throws InvalidPathError, InvalidArgumentError naming the bad option
    */
-  constructor(private readonly session: ZkSession, path: string, options: ChildrenCacheOptions = {}) {
+  constructor(
+    private readonly session: ZkSession,
+    path: string,
+    options: ChildrenCacheOptions = {},
+  ) {
     super();
     checkSession('children-cache', session);
     validatePath(path, 'children-cache');
     rejectReserved(path, 'children-cache');
-    if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`children-cache ${path}: options must be an object`, { op: 'children-cache', path });
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentError(`children-cache ${path}: options must be an object`, { op: 'children-cache', path });
     for (const k of Object.keys(options)) {
       if (k !== 'withData') throw new InvalidArgumentError(`children-cache ${path}: unknown option ${k}`, { op: 'children-cache', path });
     }
@@ -122,7 +127,9 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
         if (this.withData) for (const name of this.view.keys()) this.dataDirty.add(name);
         this.kick();
       },
-      report: (err) => { if (this.listenerCount('error') > 0) emitSafely(this, 'error', err); },
+      report: (err) => {
+        if (this.listenerCount('error') > 0) emitSafely(this, 'error', err);
+      },
     });
   }
 
@@ -141,7 +148,10 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
   async start(wait?: WaitOptions): Promise<void> {
     checkWaitOptions(wait, 'children-cache.start');
     if (this.session.transport === 'native') {
-      throw new UnsupportedError(`children-cache.start ${this.path}: a children cache needs a persistent watch (addWatch), which the native transport does not support; use the default transport`, { op: 'children-cache.start', path: this.path });
+      throw new UnsupportedError(
+        `children-cache.start ${this.path}: a children cache needs a persistent watch (addWatch), which the native transport does not support; use the default transport`,
+        { op: 'children-cache.start', path: this.path },
+      );
     }
     this.listDirty = true;
     await this.loop.start(wait);
@@ -204,7 +214,10 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
       }
       for (const name of names) {
         if (this.view.has(name)) continue;
-        if (this.withData) { this.dataDirty.add(name); continue; }
+        if (this.withData) {
+          this.dataDirty.add(name);
+          continue;
+        }
         const child: ChildData = { name, path: joinPath(this.path, name) };
         this.view.set(name, child);
         emitSafely(this, 'childAdded', child);
@@ -219,9 +232,17 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     reads.forEach((r, i) => {
       const name = names[i]!;
       if (r.status === 'rejected') {
-        if (!(r.reason instanceof NoNodeError)) { this.dataDirty.add(name); failure ??= r.reason; return; }
+        if (!(r.reason instanceof NoNodeError)) {
+          this.dataDirty.add(name);
+          failure ??= r.reason;
+          return;
+        }
         const gone = this.view.get(name);
-        if (gone) { this.view.delete(name); emitSafely(this, 'childRemoved', gone); changed = true; }
+        if (gone) {
+          this.view.delete(name);
+          emitSafely(this, 'childRemoved', gone);
+          changed = true;
+        }
         return;
       }
       if (this.loop.phase !== 'started') return;

@@ -88,7 +88,12 @@ export function orderBySequence(children: readonly string[], markers: readonly s
  * Orders the children and takes out our own strays: other nodes with the protected prefix of
  * `ourName` (see the module docs). `onStray` gets each one's name, to delete it.
  */
-export function orderWithoutStrays(children: readonly string[], markers: readonly string[], ourName: string, onStray: (name: string) => void): ContenderEntry[] {
+export function orderWithoutStrays(
+  children: readonly string[],
+  markers: readonly string[],
+  ourName: string,
+  onStray: (name: string) => void,
+): ContenderEntry[] {
   const ordered = orderBySequence(children, markers);
   const prefix = protectedPrefix(ourName);
   if (!prefix) return ordered;
@@ -163,7 +168,9 @@ export class Contender {
     try {
       scope.throwIfAborted();
       this.nodePath = await createWithin(this.session, scope, joinPath(this.o.path, this.o.marker), data, {
-        mode: 'ephemeral_sequential', protected: true, createParents: true,
+        mode: 'ephemeral_sequential',
+        protected: true,
+        createParents: true,
       });
       const held = await this.waitToHold(this.nodePath, scope, once);
       if (!held) await this.remove();
@@ -199,7 +206,12 @@ export class Contender {
    * keeps only the name it watches, not the whole listing, while it waits (1000 waiters on one
    * path would otherwise hold 1000 copies of a 1000-name listing).
    */
-  private async check(ourName: string, ours: string, scope: WaitScope, sessionAtStart: string): Promise<{ hold: true; token: bigint } | { hold: false; watch: string }> {
+  private async check(
+    ourName: string,
+    ours: string,
+    scope: WaitScope,
+    sessionAtStart: string,
+  ): Promise<{ hold: true; token: bigint } | { hold: false; watch: string }> {
     const { children, stat } = await scope.race(this.session.getChildrenWithStat(this.o.path));
     const ordered = orderWithoutStrays(children, this.o.markers, ourName, (stray) => this.dropStray(stray));
     const i = ordered.findIndex((e) => e.name === ourName);

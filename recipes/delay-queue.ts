@@ -93,7 +93,10 @@ export class DistributedDelayQueue<T = unknown> extends QueueBase<T> {
   private checkDue(op: string, dueAt: number | Date): string {
     const ms = dueAt instanceof Date ? dueAt.getTime() : dueAt;
     if (typeof ms !== 'number' || !Number.isInteger(ms) || ms <= 0 || ms > 8.64e15) {
-      throw new InvalidArgumentError(`${op} ${this.path}: dueAt must be a positive integer epoch ms or a valid Date, got ${String(dueAt)}`, { op, path: this.path });
+      throw new InvalidArgumentError(`${op} ${this.path}: dueAt must be a positive integer epoch ms or a valid Date, got ${String(dueAt)}`, {
+        op,
+        path: this.path,
+      });
     }
     return `${ITEM_PREFIX}${DUE_SEPARATOR}${ms.toString(16).toUpperCase().padStart(8, '0')}${DUE_SEPARATOR}`;
   }

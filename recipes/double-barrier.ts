@@ -76,15 +76,23 @@ export class DoubleBarrier {
    * @param options - `members` (required) and `id`
    * @throws InvalidPathError, InvalidArgumentError naming the bad option (nothing is written)
    */
-  constructor(private readonly session: ZkSession, path: string, options: DoubleBarrierOptions) {
+  constructor(
+    private readonly session: ZkSession,
+    path: string,
+    options: DoubleBarrierOptions,
+  ) {
     checkRecipeArgs('double-barrier', session, path);
-    if (!options || typeof options !== 'object') throw new InvalidArgumentError(`double-barrier ${path}: options { members } are required`, { op: 'double-barrier', path });
+    if (!options || typeof options !== 'object')
+      throw new InvalidArgumentError(`double-barrier ${path}: options { members } are required`, { op: 'double-barrier', path });
     const { members, id = randomUUID() } = options;
     if (typeof members !== 'number' || !Number.isInteger(members) || members < 1) {
       throw new InvalidArgumentError(`double-barrier ${path}: option members must be an integer >= 1, got ${String(members)}`, { op: 'double-barrier', path });
     }
     if (typeof id !== 'string' || id.length === 0 || id.includes('/') || id === READY_NODE) {
-      throw new InvalidArgumentError(`double-barrier ${path}: option id must be a non-empty node name other than "${READY_NODE}", got ${JSON.stringify(id)}`, { op: 'double-barrier', path });
+      throw new InvalidArgumentError(`double-barrier ${path}: option id must be a non-empty node name other than "${READY_NODE}", got ${JSON.stringify(id)}`, {
+        op: 'double-barrier',
+        path,
+      });
     }
     this.path = path;
     this.id = id;
@@ -109,24 +117,38 @@ export class DoubleBarrier {
   async enter(wait?: WaitOptions): Promise<void> {
     checkWaitOptions(wait, 'double-barrier.enter');
     this.begin('enter');
-    if (this.entered) { this.busy = false; throw new IllegalStateError(`double-barrier.enter ${this.path}: already entered`, { op: 'double-barrier.enter', path: this.path }); }
+    if (this.entered) {
+      this.busy = false;
+      throw new IllegalStateError(`double-barrier.enter ${this.path}: already entered`, { op: 'double-barrier.enter', path: this.path });
+    }
     let created: Promise<unknown> | undefined;
     let needCreate = true;
-    const loop = new WakeLoop(this.session, wait, 'double-barrier.enter', this.path, (info) => { if (info.newSession) needCreate = true; });
+    const loop = new WakeLoop(this.session, wait, 'double-barrier.enter', this.path, (info) => {
+      if (info.newSession) needCreate = true;
+    });
     try {
       for (;;) {
         loop.scope.throwIfAborted();
         const w = loop.next();
         let readyCreated = false;
-        const watch = (e: { type: string }) => { if (e.type === 'created') readyCreated = true; w.resolve(); };
+        const watch = (e: { type: string }) => {
+          if (e.type === 'created') readyCreated = true;
+          w.resolve();
+        };
         try {
           // Pipelined: the server answers one session's requests in order. A new handle does not
           // know whether the barrier's container exists: it asks for it first, in the same trip.
-          const pParent = this.parentSeen ? undefined : this.session.create(this.path, '', { mode: 'container' })
-            .catch((err: unknown) => { if (!(err instanceof NodeExistsError) && !(err instanceof NoNodeError)) throw err; });
+          const pParent = this.parentSeen
+            ? undefined
+            : this.session.create(this.path, '', { mode: 'container' }).catch((err: unknown) => {
+                if (!(err instanceof NodeExistsError) && !(err instanceof NoNodeError)) throw err;
+              });
           const pReady = this.session.exists(this.readyPath, { watch });
           const pCreate = needCreate ? (created = this.createOurs(w)) : undefined;
-          const pChildren = this.session.getChildren(this.path).catch((err: unknown) => { if (err instanceof NoNodeError) return null; throw err; });
+          const pChildren = this.session.getChildren(this.path).catch((err: unknown) => {
+            if (err instanceof NoNodeError) return null;
+            throw err;
+          });
           needCreate = false;
           const [ready, ours, listed] = await loop.scope.race(settleAll(pReady, pCreate, pChildren, pParent));
           this.parentSeen = listed !== null;
@@ -136,7 +158,11 @@ export class DoubleBarrier {
           if (!needCreate && (children === null || !children.includes(this.id))) children = await loop.scope.race(this.session.getChildren(this.path));
           if (children?.includes(READY_NODE)) break;
           if (!needCreate && children && children.length >= this.members) {
-            try { await this.session.create(this.readyPath); } catch (err) { if (!(err instanceof NodeExistsError)) throw err; }
+            try {
+              await this.session.create(this.readyPath);
+            } catch (err) {
+              if (!(err instanceof NodeExistsError)) throw err;
+            }
             break;
           }
         } catch (err) {
@@ -165,7 +191,10 @@ export class DoubleBarrier {
   async leave(wait?: WaitOptions): Promise<void> {
     checkWaitOptions(wait, 'double-barrier.leave');
     this.begin('leave');
-    if (!this.entered) { this.busy = false; throw new IllegalStateError(`double-barrier.leave ${this.path}: not entered`, { op: 'double-barrier.leave', path: this.path }); }
+    if (!this.entered) {
+      this.busy = false;
+      throw new IllegalStateError(`double-barrier.leave ${this.path}: not entered`, { op: 'double-barrier.leave', path: this.path });
+    }
     this.entered = false;
     const loop = new WakeLoop(this.session, wait, 'double-barrier.leave', this.path);
     try {
@@ -179,8 +208,10 @@ export class DoubleBarrier {
             // Pipelined: `ready` goes, our node goes, then the listing shows who is still in.
             const dropReady = ignoreNoNode(this.session.delete(this.readyPath));
             const dropOurs = ignoreNoNode(this.session.delete(this.ourPath));
-            const listed = this.session.getChildrenWithStat(this.path)
-              .catch((err: unknown) => { if (err instanceof NoNodeError) return { children: [], stat: undefined }; throw err; });
+            const listed = this.session.getChildrenWithStat(this.path).catch((err: unknown) => {
+              if (err instanceof NoNodeError) return { children: [], stat: undefined };
+              throw err;
+            });
             const [, , { children, stat: parent }] = await loop.scope.race(settleAll(dropReady, dropOurs, listed));
             // Any node created after the listing (czxid above the parent's pzxid then) is the next
             // round's, even under a name from this one: it does not count.
@@ -189,9 +220,18 @@ export class DoubleBarrier {
           }
           const still = waitingFor;
           const names = [...still];
-          const stats = await loop.scope.race(Promise.all(names.map((name) => this.session.exists(joinPath(this.path, name), {
-            watch: (e) => { if (e.type === 'deleted') still.delete(name); w.resolve(); },
-          }))));
+          const stats = await loop.scope.race(
+            Promise.all(
+              names.map((name) =>
+                this.session.exists(joinPath(this.path, name), {
+                  watch: (e) => {
+                    if (e.type === 'deleted') still.delete(name);
+                    w.resolve();
+                  },
+                }),
+              ),
+            ),
+          );
           names.forEach((name, i) => {
             const stat = stats[i];
             if (!stat || stat.czxid > fence) still.delete(name);
@@ -209,7 +249,8 @@ export class DoubleBarrier {
   }
 
   private begin(op: string): void {
-    if (this.busy) throw new IllegalStateError(`double-barrier.${op} ${this.path}: another enter or leave is running`, { op: `double-barrier.${op}`, path: this.path });
+    if (this.busy)
+      throw new IllegalStateError(`double-barrier.${op} ${this.path}: another enter or leave is running`, { op: `double-barrier.${op}`, path: this.path });
     this.busy = true;
   }
 
@@ -228,7 +269,10 @@ export class DoubleBarrier {
       const stat = await this.session.exists(this.ourPath, { watch: () => w.resolve() });
       if (!stat || stat.ephemeralOwner === this.session.sessionId) return stat !== null;
       if (this.ourSessions.has(stat.ephemeralOwner)) return false;
-      throw new NodeExistsError(`double-barrier.enter ${this.path}: participant id ${this.id} is already in the barrier (node owned by session 0x${stat.ephemeralOwner})`, { op: 'double-barrier.enter', path: this.ourPath, cause: err });
+      throw new NodeExistsError(
+        `double-barrier.enter ${this.path}: participant id ${this.id} is already in the barrier (node owned by session 0x${stat.ephemeralOwner})`,
+        { op: 'double-barrier.enter', path: this.ourPath, cause: err },
+      );
     }
   }
 
@@ -253,11 +297,18 @@ function transient(err: unknown): boolean {
 }
 
 function ignoreNoNode(p: Promise<void>): Promise<void> {
-  return p.catch((err: unknown) => { if (!(err instanceof NoNodeError)) throw err; });
+  return p.catch((err: unknown) => {
+    if (!(err instanceof NoNodeError)) throw err;
+  });
 }
 
 /** Like Promise.all, but waits for every promise to settle before rejecting (no stray rejections). */
-async function settleAll<A, B, C>(a: Promise<A> | undefined, b: Promise<B> | undefined, c: Promise<C>, ...more: (Promise<unknown> | undefined)[]): Promise<[A | undefined, B | undefined, C]> {
+async function settleAll<A, B, C>(
+  a: Promise<A> | undefined,
+  b: Promise<B> | undefined,
+  c: Promise<C>,
+  ...more: (Promise<unknown> | undefined)[]
+): Promise<[A | undefined, B | undefined, C]> {
   const r = await Promise.allSettled([a, b, c, ...more]);
   const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
   if (failed) throw failed.reason;
@@ -274,10 +325,21 @@ class WakeLoop {
   private readonly onReconnected: (info: { newSession: boolean }) => void;
   private readonly onState: (state: string) => void;
 
-  constructor(private readonly session: ZkSession, wait: WaitOptions | undefined, op: string, path: string, reconnected?: (info: { newSession: boolean }) => void) {
+  constructor(
+    private readonly session: ZkSession,
+    wait: WaitOptions | undefined,
+    op: string,
+    path: string,
+    reconnected?: (info: { newSession: boolean }) => void,
+  ) {
     this.scope = new WaitScope(wait, op, path);
-    this.onReconnected = (info) => { reconnected?.(info); this.wake?.resolve(); };
-    this.onState = (state) => { if (state === 'closed') this.wake?.reject(new ClosedError(`${op} ${path}: session closed`, { op, path })); };
+    this.onReconnected = (info) => {
+      reconnected?.(info);
+      this.wake?.resolve();
+    };
+    this.onState = (state) => {
+      if (state === 'closed') this.wake?.reject(new ClosedError(`${op} ${path}: session closed`, { op, path }));
+    };
     session.on('reconnected', this.onReconnected);
     session.on('state', this.onState);
   }

@@ -73,10 +73,15 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
    * @param options - `id` (required) and `data`
    * @throws InvalidPathError, InvalidArgumentError naming the bad option (nothing is written)
    */
-  constructor(private readonly session: ZkSession, path: string, options: GroupMemberOptions) {
+  constructor(
+    private readonly session: ZkSession,
+    path: string,
+    options: GroupMemberOptions,
+  ) {
     super();
     checkRecipeArgs('group-member', session, path);
-    if (!options || typeof options !== 'object') throw new InvalidArgumentError(`group-member ${path}: options { id } are required`, { op: 'group-member', path });
+    if (!options || typeof options !== 'object')
+      throw new InvalidArgumentError(`group-member ${path}: options { id } are required`, { op: 'group-member', path });
     const { id, data = '' } = options;
     if (typeof id !== 'string' || id.length === 0 || id.includes('/')) {
       throw new InvalidArgumentError(`group-member ${path}: option id must be a non-empty node name, got ${JSON.stringify(id)}`, { op: 'group-member', path });
@@ -116,7 +121,8 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
    */
   async join(wait?: WaitOptions): Promise<void> {
     checkWaitOptions(wait, 'group-member.join');
-    if (this.phase !== 'latent') throw new IllegalStateError(`group-member.join ${this.path}: member ${this.id} already ${this.phase}`, { op: 'group-member.join', path: this.path });
+    if (this.phase !== 'latent')
+      throw new IllegalStateError(`group-member.join ${this.path}: member ${this.id} already ${this.phase}`, { op: 'group-member.join', path: this.path });
     this.phase = 'joining';
     const scope = new WaitScope(wait, 'group-member.join', this.path);
     const created = this.createNode();
@@ -129,7 +135,10 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
       this.phase = 'left';
       await this.cache.close();
       // Let an abandoned create finish first, so the delete cannot overtake it.
-      const ours = await created.then(() => true, () => false);
+      const ours = await created.then(
+        () => true,
+        () => false,
+      );
       if (ours) {
         try {
           await this.session.delete(this.nodePath, { guaranteed: true });
@@ -150,7 +159,8 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
    * @throws IllegalStateError when not joined
    */
   async setData(data: NodeData): Promise<void> {
-    if (this.phase !== 'joined') throw new IllegalStateError(`group-member.setData ${this.path}: member ${this.id} is not joined`, { op: 'group-member.setData', path: this.path });
+    if (this.phase !== 'joined')
+      throw new IllegalStateError(`group-member.setData ${this.path}: member ${this.id} is not joined`, { op: 'group-member.setData', path: this.path });
     await this.session.set(this.nodePath, data);
     this.payload = data;
   }
@@ -160,7 +170,10 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
    * after a connection loss the delete goes on in the background). Idempotent.
    */
   async leave(): Promise<void> {
-    if (this.phase === 'left' || this.phase === 'latent') { this.phase = 'left'; return; }
+    if (this.phase === 'left' || this.phase === 'latent') {
+      this.phase = 'left';
+      return;
+    }
     this.phase = 'left';
     this.session.off('reconnected', this.onReconnected);
     await this.cache.close();
@@ -193,7 +206,11 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
         if (!stat) continue;
         if (stat.ephemeralOwner === this.session.sessionId) return;
         if (!this.ourSessions.has(stat.ephemeralOwner)) {
-          throw new NodeExistsError(`group-member.join ${this.path}: id ${this.id} is already a member (node owned by session 0x${stat.ephemeralOwner})`, { op: 'group-member.join', path: this.nodePath, cause: err });
+          throw new NodeExistsError(`group-member.join ${this.path}: id ${this.id} is already a member (node owned by session 0x${stat.ephemeralOwner})`, {
+            op: 'group-member.join',
+            path: this.nodePath,
+            cause: err,
+          });
         }
         await gone.promise; // our old session's node: the server removes it when that session expires
       }

@@ -42,4 +42,3 @@ export function sequenceSuffix(name: string): number | undefined {
   const m = SEQUENCE_SUFFIX.exec(name);
   return m ? Number(m[0]) : undefined;
 }
-

@@ -91,9 +91,17 @@ export async function listParticipants(session: ZkSession, path: string, marker:
     throw err;
   }
   const ordered = orderBySequence(children, [marker]);
-  const ids = await Promise.all(ordered.map((e) => session.get(joinPath(path, e.name)).then(
-    (r) => r.data.toString('utf8'),
-    (err: unknown) => { if (err instanceof NoNodeError) return undefined; throw err; }))); // left meanwhile
+  const ids = await Promise.all(
+    ordered.map((e) =>
+      session.get(joinPath(path, e.name)).then(
+        (r) => r.data.toString('utf8'),
+        (err: unknown) => {
+          if (err instanceof NoNodeError) return undefined;
+          throw err;
+        },
+      ),
+    ),
+  ); // left meanwhile
   const out: Participant[] = [];
   ordered.forEach((e, i) => {
     const id = ids[i];
@@ -126,7 +134,10 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
   private ourOwner: string | undefined;
   private verifyOwner = false;
   /** One check at a time, once more whenever something asked for another during it. */
-  private readonly driver = new Rerun(() => this.check(), (err) => this.checkFailed(err));
+  private readonly driver = new Rerun(
+    () => this.check(),
+    (err) => this.checkFailed(err),
+  );
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<Deferred<void>>();
   private closing: Promise<void> | undefined;
@@ -138,7 +149,11 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
    * @param options - see {@link LeaderLatchOptions}
    * @throws InvalidPathError, InvalidArgumentError (nothing is written)
    */
-  constructor(private readonly session: ZkSession, readonly path: string, options?: LeaderLatchOptions) {
+  constructor(
+    private readonly session: ZkSession,
+    readonly path: string,
+    options?: LeaderLatchOptions,
+  ) {
     super();
     checkRecipeArgs('leader-latch', session, path);
     checkOptions('leader-latch', options, ['id', 'stateErrorPolicy']);
@@ -146,7 +161,10 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
     if (typeof id !== 'string') throw new InvalidArgumentError(`leader-latch: option id must be a string (path ${path})`, { op: 'leader-latch', path });
     const policy = options?.stateErrorPolicy ?? 'suspended';
     if (policy !== 'suspended' && policy !== 'lost') {
-      throw new InvalidArgumentError(`leader-latch: option stateErrorPolicy must be 'suspended' or 'lost', got ${String(policy)} (path ${path})`, { op: 'leader-latch', path });
+      throw new InvalidArgumentError(`leader-latch: option stateErrorPolicy must be 'suspended' or 'lost', got ${String(policy)} (path ${path})`, {
+        op: 'leader-latch',
+        path,
+      });
     }
     this.id = id;
     this.policy = policy;
@@ -330,7 +348,9 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
   private async createNode(): Promise<void> {
     this.forgetNode();
     const created = await this.session.create(joinPath(this.path, LATCH_MARKER), this.id, {
-      mode: 'ephemeral_sequential', protected: true, createParents: true,
+      mode: 'ephemeral_sequential',
+      protected: true,
+      createParents: true,
     });
     const owner = this.session.sessionId;
     if (this.state !== 'started') {

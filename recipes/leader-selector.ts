@@ -78,12 +78,18 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
    * @param options - see {@link LeaderSelectorOptions}
    * @throws InvalidPathError, InvalidArgumentError (nothing is written)
    */
-  constructor(private readonly session: ZkSession, readonly path: string, options: LeaderSelectorOptions) {
+  constructor(
+    private readonly session: ZkSession,
+    readonly path: string,
+    options: LeaderSelectorOptions,
+  ) {
     super();
     checkRecipeArgs('leader-selector', session, path);
-    if (options === undefined) throw new InvalidArgumentError(`leader-selector: options with onLeadership are required (path ${path})`, { op: 'leader-selector', path });
+    if (options === undefined)
+      throw new InvalidArgumentError(`leader-selector: options with onLeadership are required (path ${path})`, { op: 'leader-selector', path });
     checkOptions('leader-selector', options, ['id', 'onLeadership', 'autoRequeue']);
-    if (typeof options.onLeadership !== 'function') throw new InvalidArgumentError(`leader-selector: option onLeadership must be a function (path ${path})`, { op: 'leader-selector', path });
+    if (typeof options.onLeadership !== 'function')
+      throw new InvalidArgumentError(`leader-selector: option onLeadership must be a function (path ${path})`, { op: 'leader-selector', path });
     const id = options.id ?? defaultNodeData();
     if (typeof id !== 'string') throw new InvalidArgumentError(`leader-selector: option id must be a string (path ${path})`, { op: 'leader-selector', path });
     if (options.autoRequeue !== undefined && typeof options.autoRequeue !== 'boolean') {
@@ -100,7 +106,8 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
    * @throws IllegalStateError on a second call
    */
   start(): void {
-    if (this.state !== 'latent') throw new IllegalStateError(`leader-selector: ${this.path} already ${this.state}`, { op: 'leader-selector.start', path: this.path });
+    if (this.state !== 'latent')
+      throw new IllegalStateError(`leader-selector: ${this.path} already ${this.state}`, { op: 'leader-selector.start', path: this.path });
     this.state = 'started';
     this.requeue();
   }
@@ -111,14 +118,17 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
    * @throws IllegalStateError unless started
    */
   requeue(): boolean {
-    if (this.state !== 'started') throw new IllegalStateError(`leader-selector: ${this.path} is ${this.state}`, { op: 'leader-selector.requeue', path: this.path });
+    if (this.state !== 'started')
+      throw new IllegalStateError(`leader-selector: ${this.path} is ${this.state}`, { op: 'leader-selector.requeue', path: this.path });
     if (this.queued) return false;
     this.queued = true;
     const gen = ++this.generation;
     // A term that just ended may still be releasing its node: the new run starts after it.
-    const next: Promise<void> = (this.loop ?? Promise.resolve()).then(() => this.run(gen)).finally(() => {
-      if (this.loop === next) this.loop = undefined;
-    });
+    const next: Promise<void> = (this.loop ?? Promise.resolve())
+      .then(() => this.run(gen))
+      .finally(() => {
+        if (this.loop === next) this.loop = undefined;
+      });
     this.loop = next;
     return true;
   }
@@ -164,7 +174,10 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
         lease = await this.lock.acquire({ signal: this.closeCtl.signal });
       } catch (err) {
         if (this.state !== 'started' || err instanceof AbortedError || this.session.state === 'closed') return;
-        if (!this.autoRequeue) { this.emit('error', err); return; }
+        if (!this.autoRequeue) {
+          this.emit('error', err);
+          return;
+        }
         log('%s: waiting for leadership failed (%s); queueing again', this.path, (err as Error).message);
         await delay(200, this.closeCtl.signal).catch(() => undefined);
         await this.session.waitConnected().catch(() => undefined);
@@ -181,7 +194,10 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     const end = (reason: unknown) => {
       if (!ctl.signal.aborted) ctl.abort(reason);
       if (!this.autoRequeue) this.queued = false; // requeue() works from `notLeader` on, while the node is released
-      if (this.leading) { this.leading = false; this.emit('notLeader'); }
+      if (this.leading) {
+        this.leading = false;
+        this.emit('notLeader');
+      }
     };
     const onLeaseLost = () => end(lease.signal.reason);
     const onClose = () => end(this.closeCtl.signal.reason);

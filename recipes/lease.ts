@@ -45,7 +45,12 @@ export class Lease extends EventEmitter<LeaseEvents> {
    * @param fencingToken - token of the listing that confirmed ownership
    * @param doRelease - deletes the node (and whatever else the recipe holds)
    */
-  constructor(session: ZkSession, path: string, fencingToken: bigint, private readonly doRelease: () => Promise<void>) {
+  constructor(
+    session: ZkSession,
+    path: string,
+    fencingToken: bigint,
+    private readonly doRelease: () => Promise<void>,
+  ) {
     super();
     this.path = path;
     this.fencingToken = fencingToken;

@@ -72,7 +72,8 @@ export class Lock {
     checkRecipeArgs(recipe, session, path);
     checkOptions(recipe, options, ['data']);
     const data = options?.data ?? defaultNodeData();
-    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new InvalidArgumentError(`${recipe}: option data must be a string or Buffer`, { op: recipe, path });
+    if (typeof data !== 'string' && !Buffer.isBuffer(data))
+      throw new InvalidArgumentError(`${recipe}: option data must be a string or Buffer`, { op: recipe, path });
     this.data = data;
   }
 

@@ -72,7 +72,10 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
    * @param path - the node to cache
    * @throws InvalidPathError for a bad or reserved path
    */
-  constructor(private readonly session: ZkSession, path: string) {
+  constructor(
+    private readonly session: ZkSession,
+    path: string,
+  ) {
     super();
     checkSession('node-cache', session);
     validatePath(path, 'node-cache');
@@ -87,7 +90,9 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
         await this.refresh();
       },
       onReconnected: () => this.kick(),
-      report: (err) => { if (this.listenerCount('error') > 0) emitSafely(this, 'error', err); },
+      report: (err) => {
+        if (this.listenerCount('error') > 0) emitSafely(this, 'error', err);
+      },
     });
   }
 
@@ -110,7 +115,10 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
   async start(wait?: WaitOptions): Promise<void> {
     checkWaitOptions(wait, 'node-cache.start');
     if (this.session.transport === 'native') {
-      throw new UnsupportedError(`node-cache.start ${this.path}: a node cache needs a persistent watch (addWatch), which the native transport does not support; use the default transport`, { op: 'node-cache.start', path: this.path });
+      throw new UnsupportedError(
+        `node-cache.start ${this.path}: a node cache needs a persistent watch (addWatch), which the native transport does not support; use the default transport`,
+        { op: 'node-cache.start', path: this.path },
+      );
     }
     this.dirty = true;
     await this.loop.start(wait);

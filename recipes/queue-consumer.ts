@@ -87,7 +87,11 @@ export class QueueConsumer<T> implements AsyncDisposable {
   private readonly onAbort = () => this.stop();
 
   /** @internal use `queue.consume(handler, options)` */
-  constructor(private readonly core: QueueCore<T>, private readonly handler: ItemHandler<T>, private readonly opts: ConsumeOptions) {
+  constructor(
+    private readonly core: QueueCore<T>,
+    private readonly handler: ItemHandler<T>,
+    private readonly opts: ConsumeOptions,
+  ) {
     this.concurrency = opts.concurrency ?? 32;
     this.retryDelayMs = opts.retryDelayMs ?? 1000;
     this.view = new QueueView(core as QueueCore<unknown>, true);
@@ -116,7 +120,9 @@ export class QueueConsumer<T> implements AsyncDisposable {
   /** Stops claiming items and waits for the in-flight ones. Idempotent. */
   async close(): Promise<void> {
     this.stop();
-    await this.done.catch((err) => { if (!(err instanceof ClosedError)) throw err; });
+    await this.done.catch((err) => {
+      if (!(err instanceof ClosedError)) throw err;
+    });
   }
 
   /** Same as `close()`. */
@@ -175,7 +181,8 @@ export class QueueConsumer<T> implements AsyncDisposable {
       await Promise.allSettled([...this.inFlight]);
       v.detach();
     }
-    if (this.core.isClosed) throw new ClosedError(`${this.core.recipe}.consume ${this.core.path}: queue closed`, { op: `${this.core.recipe}.consume`, path: this.core.path });
+    if (this.core.isClosed)
+      throw new ClosedError(`${this.core.recipe}.consume ${this.core.path}: queue closed`, { op: `${this.core.recipe}.consume`, path: this.core.path });
   }
 
   /** Ends retry delays that passed (the view is listed again for them); returns the next end. */
@@ -183,7 +190,10 @@ export class QueueConsumer<T> implements AsyncDisposable {
     const now = Date.now();
     let next = Infinity;
     for (const [name, at] of this.retryAt) {
-      if (at <= now) { this.retryAt.delete(name); this.view.invalidate(); } else next = Math.min(next, at);
+      if (at <= now) {
+        this.retryAt.delete(name);
+        this.view.invalidate();
+      } else next = Math.min(next, at);
     }
     return next;
   }
@@ -212,13 +222,21 @@ export class QueueConsumer<T> implements AsyncDisposable {
   private launch(name: string): void {
     this.view.busy.add(name);
     const p: Promise<void> = this.process(name)
-      .then(() => { this.pauseMs = 0; }, (err) => {
-        // Not about this item: pause claiming (50 ms, doubling to 2 s) instead of failing every item in turn.
-        this.pauseMs = Math.min(Math.max(50, this.pauseMs * 2), 2000);
-        this.pausedUntil = Date.now() + this.pauseMs;
-        if (!(err instanceof ClosedError)) this.core.consumerError(err);
-      })
-      .finally(() => { this.view.busy.delete(name); this.inFlight.delete(p); });
+      .then(
+        () => {
+          this.pauseMs = 0;
+        },
+        (err) => {
+          // Not about this item: pause claiming (50 ms, doubling to 2 s) instead of failing every item in turn.
+          this.pauseMs = Math.min(Math.max(50, this.pauseMs * 2), 2000);
+          this.pausedUntil = Date.now() + this.pauseMs;
+          if (!(err instanceof ClosedError)) this.core.consumerError(err);
+        },
+      )
+      .finally(() => {
+        this.view.busy.delete(name);
+        this.inFlight.delete(p);
+      });
     this.inFlight.add(p);
   }
 
@@ -253,13 +271,19 @@ export class QueueConsumer<T> implements AsyncDisposable {
       claim = { status: 'fulfilled', value: claimPath };
     }
     if (claim.status === 'rejected') {
-      if (claim.reason instanceof NodeExistsError) { this.view.claimed.add(name); return; }
+      if (claim.reason instanceof NodeExistsError) {
+        this.view.claimed.add(name);
+        return;
+      }
       this.retryLater(name);
       throw claim.reason;
     }
     if (got.status === 'rejected') {
       await this.release(claimPath);
-      if (got.reason instanceof NoNodeError) { this.view.done.add(name); return; } // taken meanwhile
+      if (got.reason instanceof NoNodeError) {
+        this.view.done.add(name);
+        return;
+      } // taken meanwhile
       this.retryLater(name);
       throw got.reason;
     }
@@ -312,7 +336,8 @@ export class QueueConsumer<T> implements AsyncDisposable {
         const failed = at === undefined ? undefined : ops[at];
         if (isRetryable(err) && attempt < 8) await session.waitConnected().catch(() => undefined);
         else if (err instanceof NodeExistsError && failed === first) ops = ops.filter((o) => o !== first);
-        else if (err instanceof NoNodeError && failed === first) await session.create(this.core.poisonPath, undefined, { mode: 'container', createParents: true }).catch(ignoreExists);
+        else if (err instanceof NoNodeError && failed === first)
+          await session.create(this.core.poisonPath, undefined, { mode: 'container', createParents: true }).catch(ignoreExists);
         else if (err instanceof NoNodeError && failed?.path === itemPath) return this.release(claimPath);
         else if (err instanceof NoNodeError && failed?.path === claimPath) ops = ops.filter((o) => o.path !== claimPath);
         else throw err;

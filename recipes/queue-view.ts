@@ -47,7 +47,10 @@ export function itemSortName(name: string): string {
 
 /** Sorts item names head first by `ordering`, ignoring put markers (a protected and a plain name compare by their sequence). */
 export function sortItems(names: readonly string[], ordering: Ordering): string[] {
-  return names.map((n) => [itemSortName(n), n] as const).sort((a, b) => ordering.compare(a[0], b[0])).map((x) => x[1]);
+  return names
+    .map((n) => [itemSortName(n), n] as const)
+    .sort((a, b) => ordering.compare(a[0], b[0]))
+    .map((x) => x[1]);
 }
 
 /** FIFO by the server's sequence suffix (names without their put markers differ only in it). @internal */
@@ -110,15 +113,30 @@ export class QueueView {
   private listing: Promise<void> | undefined;
   private change: { promise: Promise<void>; resolve: () => void } | undefined;
   private attached = false;
-  private readonly onItems = (_e: WatchEvent) => { this.itemsArmed = false; this.itemsStale = true; this.wake(); };
-  private readonly onClaims = (_e: WatchEvent) => { this.claimsArmed = false; this.claimsStale = true; this.wake(); };
+  private readonly onItems = (_e: WatchEvent) => {
+    this.itemsArmed = false;
+    this.itemsStale = true;
+    this.wake();
+  };
+  private readonly onClaims = (_e: WatchEvent) => {
+    this.claimsArmed = false;
+    this.claimsStale = true;
+    this.wake();
+  };
   private readonly onReconnected = (info: { newSession: boolean }) => {
-    if (info.newSession) { this.itemsArmed = false; this.claimsArmed = false; this.claimed.clear(); }
+    if (info.newSession) {
+      this.itemsArmed = false;
+      this.claimsArmed = false;
+      this.claimed.clear();
+    }
     this.itemsStale = true;
     this.wake();
   };
 
-  constructor(private readonly core: QueueCore<unknown>, private readonly withClaims: boolean) {}
+  constructor(
+    private readonly core: QueueCore<unknown>,
+    private readonly withClaims: boolean,
+  ) {}
 
   /** The cursor is past the last name. */
   get exhausted(): boolean {
@@ -153,7 +171,9 @@ export class QueueView {
   changed(): Promise<void> {
     if (!this.change) {
       let resolve!: () => void;
-      const promise = new Promise<void>((r) => { resolve = r; });
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
       this.change = { promise, resolve };
     }
     return this.change.promise;
@@ -173,7 +193,9 @@ export class QueueView {
       this.attached = true;
       this.core.session.on('reconnected', this.onReconnected);
     }
-    this.listing ??= this.doRelist().finally(() => { this.listing = undefined; });
+    this.listing ??= this.doRelist().finally(() => {
+      this.listing = undefined;
+    });
     return this.listing;
   }
 
@@ -222,10 +244,16 @@ export class QueueView {
       this.claimed = new Set(claims.value.filter((c) => !this.busy.has(c)));
     } else if (claims.status === 'rejected') {
       if (armClaims) this.claimsArmed = false;
-      if (!(claims.reason instanceof NoNodeError)) { this.claimsStale = true; throw claims.reason; }
+      if (!(claims.reason instanceof NoNodeError)) {
+        this.claimsStale = true;
+        throw claims.reason;
+      }
       this.claimed.clear(); // no claims node: nothing claimed (the watch is not armed; a NODE_EXISTS teaches us)
     }
-    const names = sortItems(children.filter((c) => c.startsWith(ITEM_PREFIX)), ordering);
+    const names = sortItems(
+      children.filter((c) => c.startsWith(ITEM_PREFIX)),
+      ordering,
+    );
     const present = new Set(names);
     for (const d of this.done) if (!present.has(d)) this.done.delete(d);
     this.names = names;

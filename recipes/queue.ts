@@ -65,14 +65,16 @@ export interface QueueEvents<T> {
   /** An item's bytes did not decode; they were moved to `<path>-poison/<name>` (never dropped). */
   poison: [info: PoisonInfo];
   /** A consumer's handler threw; the item stays in the queue for a retry. */
-  handlerError: [info: {
-    /** The item's node name under the queue's path. */
-    name: string;
-    /** The decoded item. */
-    item: T;
-    /** What the handler threw. */
-    error: unknown;
-  }];
+  handlerError: [
+    info: {
+      /** The item's node name under the queue's path. */
+      name: string;
+      /** The decoded item. */
+      item: T;
+      /** What the handler threw. */
+      error: unknown;
+    },
+  ];
   /** A consumer or take met an unexpected failure (it carries on after a pause). */
   consumerError: [error: unknown];
 }
@@ -113,7 +115,13 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
    * @param ordering - how item names sort and when an item is due
    * @internal
    */
-  protected constructor(protected readonly recipe: string, protected readonly session: ZkSession, path: string, options: QueueOptions<T> | undefined, ordering: Ordering) {
+  protected constructor(
+    protected readonly recipe: string,
+    protected readonly session: ZkSession,
+    path: string,
+    options: QueueOptions<T> | undefined,
+    ordering: Ordering,
+  ) {
     super();
     checkRecipeArgs(recipe, session, path);
     checkOptions(recipe, options, ['codec', 'protectedPuts']);
@@ -127,12 +135,26 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     this.poisonPath = path + POISON_SUFFIX;
     const self = this;
     this.core = {
-      recipe, session, path, lockPath: this.lockPath, poisonPath: this.poisonPath, codec, ordering,
-      get isClosed() { return self.closed; },
+      recipe,
+      session,
+      path,
+      lockPath: this.lockPath,
+      poisonPath: this.poisonPath,
+      codec,
+      ordering,
+      get isClosed() {
+        return self.closed;
+      },
       movePoison: (name, data) => this.movePoison(name, data),
-      reportPoison: (info) => { this.emit('poison', info); },
-      handlerError: (name, item, error) => { this.emit('handlerError', { name, item, error }); },
-      consumerError: (error) => { this.emit('consumerError', error); },
+      reportPoison: (info) => {
+        this.emit('poison', info);
+      },
+      handlerError: (name, item, error) => {
+        this.emit('handlerError', { name, item, error });
+      },
+      consumerError: (error) => {
+        this.emit('consumerError', error);
+      },
     };
   }
 
@@ -156,8 +178,15 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
         const view = this.takeView();
         if (view.shouldRelist()) continue;
         let timer: NodeJS.Timeout | undefined;
-        const wake = r.wakeAt === Infinity ? view.changed()
-          : Promise.race([view.changed(), new Promise<void>((res) => { timer = setTimeout(res, Math.min(Math.max(0, r.wakeAt - Date.now()) + 1, 2 ** 31 - 1)); })]);
+        const wake =
+          r.wakeAt === Infinity
+            ? view.changed()
+            : Promise.race([
+                view.changed(),
+                new Promise<void>((res) => {
+                  timer = setTimeout(res, Math.min(Math.max(0, r.wakeAt - Date.now()) + 1, 2 ** 31 - 1));
+                }),
+              ]);
         try {
           await scope.race(wake);
         } finally {
@@ -205,15 +234,24 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     checkOptions(op, options, ['concurrency', 'signal', 'retryDelayMs']);
     const { concurrency, signal, retryDelayMs } = options;
     if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000)) {
-      throw new InvalidArgumentError(`${op} ${this.path}: option concurrency must be an integer in 1..10000, got ${String(concurrency)}`, { op, path: this.path });
+      throw new InvalidArgumentError(`${op} ${this.path}: option concurrency must be an integer in 1..10000, got ${String(concurrency)}`, {
+        op,
+        path: this.path,
+      });
     }
     if (retryDelayMs !== undefined && (typeof retryDelayMs !== 'number' || !Number.isFinite(retryDelayMs) || retryDelayMs < 0)) {
-      throw new InvalidArgumentError(`${op} ${this.path}: option retryDelayMs must be a finite number >= 0, got ${String(retryDelayMs)}`, { op, path: this.path });
+      throw new InvalidArgumentError(`${op} ${this.path}: option retryDelayMs must be a finite number >= 0, got ${String(retryDelayMs)}`, {
+        op,
+        path: this.path,
+      });
     }
     checkWaitOptions({ signal }, op);
     this.checkOpen(op);
     if (this.session.transport === 'native') {
-      throw new UnsupportedError(`${op} ${this.path}: consumers finish each item with a transaction (multi), which the native transport lacks`, { op, path: this.path });
+      throw new UnsupportedError(`${op} ${this.path}: consumers finish each item with a transaction (multi), which the native transport lacks`, {
+        op,
+        path: this.path,
+      });
     }
     const c = new QueueConsumer<T>(this.core, handler, options).start();
     this.consumers.add(c);
@@ -244,7 +282,8 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
       await this.ensurePath(); // once, so a batch does not fail on a missing parent and go out twice
       this.pathReady = true;
     }
-    const create = (i: number) => this.session.create(joinPath(this.path, prefix(i)), datas[i], { mode: 'persistent_sequential', protected: this.protectedPuts && 'beforeSequence' });
+    const create = (i: number) =>
+      this.session.create(joinPath(this.path, prefix(i)), datas[i], { mode: 'persistent_sequential', protected: this.protectedPuts && 'beforeSequence' });
     const out: string[] = new Array<string>(datas.length);
     let todo = datas.map((_, i) => i);
     for (let round = 0; todo.length > 0; round++) {
@@ -303,7 +342,10 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
         const due = ordering.dueAt(n);
         if (due > now) return { got: false, wakeAt: due };
         v.pos++;
-        if (!v.busy.has(n) && !v.done.has(n)) { name = n; break; }
+        if (!v.busy.has(n) && !v.done.has(n)) {
+          name = n;
+          break;
+        }
       }
       if (name === undefined) {
         if (v.shouldRelist()) continue;
@@ -320,12 +362,22 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
         v.busy.delete(name);
       }
       if (removed.status === 'rejected') {
-        if (removed.reason instanceof NoNodeError) { v.done.add(name); continue; } // another taker won it
+        if (removed.reason instanceof NoNodeError) {
+          v.done.add(name);
+          continue;
+        } // another taker won it
         throw removed.reason;
       }
       v.done.add(name);
       if (got.status === 'rejected') {
-        this.emit('consumerError', new ZkError('UNKNOWN', `${op} ${itemPath}: item removed but its data could not be read: ${String((got.reason as Error)?.message ?? got.reason)}`, { op, path: itemPath, cause: got.reason }));
+        this.emit(
+          'consumerError',
+          new ZkError('UNKNOWN', `${op} ${itemPath}: item removed but its data could not be read: ${String((got.reason as Error)?.message ?? got.reason)}`, {
+            op,
+            path: itemPath,
+            cause: got.reason,
+          }),
+        );
         continue;
       }
       const data = got.value.data;

@@ -61,7 +61,11 @@ export class ReadWriteLock {
    * @param options - see {@link LockOptions}
    * @throws InvalidPathError, InvalidArgumentError
    */
-  constructor(session: ZkSession, readonly path: string, options?: ReadWriteLockOptions) {
+  constructor(
+    session: ZkSession,
+    readonly path: string,
+    options?: ReadWriteLockOptions,
+  ) {
     checkRecipeArgs('read-write-lock', session, path);
     checkOptions('read-write-lock', options, ['data']);
     this.readLock = new ReadSide(session, path, options);
@@ -74,10 +78,14 @@ const WRITE_VARIANT: LockVariant = { marker: WRITE_MARKER, markers: MARKERS, pre
 
 /** The shared side: a Lock whose `__READ__` nodes hold unless a writer is ahead. */
 class ReadSide extends Lock {
-  protected override get variant(): LockVariant { return READ_VARIANT; }
+  protected override get variant(): LockVariant {
+    return READ_VARIANT;
+  }
 }
 
 /** The exclusive side: a Lock whose `__WRIT__` node holds when first among readers and writers. */
 class WriteSide extends Lock {
-  protected override get variant(): LockVariant { return WRITE_VARIANT; }
+  protected override get variant(): LockVariant {
+    return WRITE_VARIANT;
+  }
 }

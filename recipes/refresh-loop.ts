@@ -26,17 +26,26 @@ export interface RefreshHooks {
 export class RefreshLoop {
   /** Lifecycle: latent → started → closed. */
   phase: 'latent' | 'started' | 'closed' = 'latent';
-  private readonly driver = new Rerun(() => this.pump(), () => undefined); // pump reports its own failures
+  private readonly driver = new Rerun(
+    () => this.pump(),
+    () => undefined,
+  ); // pump reports its own failures
   private loaded: Deferred<void> | undefined;
   private readonly onReconnected = () => this.hooks.onReconnected();
 
-  constructor(private readonly recipe: string, private readonly path: string, private readonly session: ZkSession, private readonly hooks: RefreshHooks) {}
+  constructor(
+    private readonly recipe: string,
+    private readonly path: string,
+    private readonly session: ZkSession,
+    private readonly hooks: RefreshHooks,
+  ) {}
 
   /** Starts the loop and waits for the first complete load. */
   async start(wait: WaitOptions | undefined): Promise<void> {
     const op = `${this.recipe}.start`;
     checkWaitOptions(wait, op);
-    if (this.phase !== 'latent') throw new IllegalStateError(`${op} ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op, path: this.path });
+    if (this.phase !== 'latent')
+      throw new IllegalStateError(`${op} ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op, path: this.path });
     this.phase = 'started';
     this.session.on('reconnected', this.onReconnected);
     const scope = new WaitScope(wait, op, this.path);

@@ -20,7 +20,10 @@ export class Rerun {
    * @param job - one look-and-act pass
    * @param onError - what a failed pass does (log, emit, schedule a retry poke)
    */
-  constructor(private readonly job: () => Promise<void>, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly job: () => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
   /** Runs the job now, or once more after the current run. No-op after `stop()`. */
   poke(): void {

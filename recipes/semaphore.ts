@@ -78,7 +78,11 @@ export class Semaphore {
    * @param options - see {@link SemaphoreOptions}
    * @throws InvalidPathError, InvalidArgumentError
    */
-  constructor(private readonly session: ZkSession, readonly path: string, options: SemaphoreOptions) {
+  constructor(
+    private readonly session: ZkSession,
+    readonly path: string,
+    options: SemaphoreOptions,
+  ) {
     checkRecipeArgs('semaphore', session, path);
     if (options === undefined) throw new InvalidArgumentError('semaphore: options { maxLeases } are required', { op: 'semaphore', path });
     checkOptions('semaphore', options, ['maxLeases', 'data']);
@@ -87,7 +91,8 @@ export class Semaphore {
       throw new InvalidArgumentError(`semaphore: option maxLeases must be an integer >= 1, got ${String(maxLeases)}`, { op: 'semaphore', path });
     }
     const data = options.data ?? defaultNodeData();
-    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new InvalidArgumentError('semaphore: option data must be a string or Buffer', { op: 'semaphore', path });
+    if (typeof data !== 'string' && !Buffer.isBuffer(data))
+      throw new InvalidArgumentError('semaphore: option data must be a string or Buffer', { op: 'semaphore', path });
     this.maxLeases = maxLeases;
     this.data = data;
     this.leasesPath = joinPath(path, LEASES_DIR);
@@ -129,7 +134,10 @@ export class Semaphore {
     checkOptions(op, options, known);
     const count = options?.count ?? 1;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > this.maxLeases) {
-      throw new InvalidArgumentError(`${op} ${this.path}: count must be an integer in 1..${this.maxLeases} (maxLeases), got ${String(count)}`, { op, path: this.path });
+      throw new InvalidArgumentError(`${op} ${this.path}: count must be an integer in 1..${this.maxLeases} (maxLeases), got ${String(count)}`, {
+        op,
+        path: this.path,
+      });
     }
     return count;
   }
@@ -170,7 +178,9 @@ export class Semaphore {
   /** Creates one lease node and waits until it is among `maxLeases` (the mutex is ours). */
   private async acquireOne(scope: WaitScope | undefined): Promise<Lease | null> {
     const node = await createWithin(this.session, scope, joinPath(this.leasesPath, LEASE_MARKER), this.data, {
-      mode: 'ephemeral_sequential', protected: true, createParents: true,
+      mode: 'ephemeral_sequential',
+      protected: true,
+      createParents: true,
     });
     const remove = async () => {
       try {
@@ -214,5 +224,4 @@ export class Semaphore {
       this.stats.wakeups++;
     }
   }
-
 }

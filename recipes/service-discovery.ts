@@ -48,7 +48,10 @@ export function instancePath(basePath: string, name: string, id: string): string
 
 /** The node mode of each service type (Curator's `internalRegisterService`). */
 export const SERVICE_NODE_MODES: Readonly<Record<ServiceType, CreateMode>> = {
-  DYNAMIC: 'ephemeral', DYNAMIC_SEQUENTIAL: 'ephemeral_sequential', STATIC: 'persistent', PERMANENT: 'persistent',
+  DYNAMIC: 'ephemeral',
+  DYNAMIC_SEQUENTIAL: 'ephemeral_sequential',
+  STATIC: 'persistent',
+  PERMANENT: 'persistent',
 };
 
 /** Typed events of a {@link ServiceDiscovery}. */
@@ -85,14 +88,20 @@ export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
   private readonly ourSessions = new Set<string>();
   private closed = false;
   private listening = false;
-  private readonly onReconnected = (info: { sessionId: string; newSession: boolean }) => { this.ourSessions.add(info.sessionId); this.reconnected(info.newSession); };
+  private readonly onReconnected = (info: { sessionId: string; newSession: boolean }) => {
+    this.ourSessions.add(info.sessionId);
+    this.reconnected(info.newSession);
+  };
 
   /**
    * @param session - the session to use
    * @param basePath - the registry's root (Curator's `basePath`)
    * @throws InvalidPathError, InvalidArgumentError (nothing is written)
    */
-  constructor(private readonly session: ZkSession, basePath: string) {
+  constructor(
+    private readonly session: ZkSession,
+    basePath: string,
+  ) {
     super();
     checkRecipeArgs('service-discovery', session, basePath);
     this.basePath = basePath;
@@ -135,9 +144,13 @@ export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
     const op = 'service-discovery.updateService';
     const checked = this.check(instance, op);
     const entry = this.entries.get(checked.id);
-    if (!entry) throw new IllegalStateError(`${op} ${this.basePath}: instance ${checked.id} of ${checked.name} is not registered here`, { op, path: this.basePath });
+    if (!entry)
+      throw new IllegalStateError(`${op} ${this.basePath}: instance ${checked.id} of ${checked.name} is not registered here`, { op, path: this.basePath });
     if (entry.instance.name !== checked.name || entry.instance.serviceType !== checked.serviceType) {
-      throw new InvalidArgumentError(`${op} ${this.basePath}: instance ${checked.id} is registered as ${entry.instance.serviceType} of ${entry.instance.name}; unregister it to change that`, { op, path: this.basePath });
+      throw new InvalidArgumentError(
+        `${op} ${this.basePath}: instance ${checked.id} is registered as ${entry.instance.serviceType} of ${entry.instance.name}; unregister it to change that`,
+        { op, path: this.basePath },
+      );
     }
     entry.instance = checked;
     await this.serial(entry, async () => {
@@ -291,9 +304,15 @@ export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
     }
     if (owner !== '0' && owner !== this.session.sessionId && !this.ourSessions.has(owner)) {
       const { name, id } = entry.instance;
-      throw new NodeExistsError(`service-discovery.registerService ${this.basePath}: instance ${id} of ${name} is registered by another session (0x${owner})`, { op: 'service-discovery.registerService', path, cause });
+      throw new NodeExistsError(`service-discovery.registerService ${this.basePath}: instance ${id} of ${name} is registered by another session (0x${owner})`, {
+        op: 'service-discovery.registerService',
+        path,
+        cause,
+      });
     }
-    await this.session.delete(path, { version: stat.version }).catch((err: unknown) => { if (!(err instanceof NoNodeError)) throw err; });
+    await this.session.delete(path, { version: stat.version }).catch((err: unknown) => {
+      if (!(err instanceof NoNodeError)) throw err;
+    });
     return false;
   }
 
@@ -302,7 +321,9 @@ export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
     if (entry.nodePath === this.pathOf(entry.instance)) return; // never created
     const stat = await this.session.exists(entry.nodePath);
     if (stat && stat.ephemeralOwner !== this.session.sessionId && this.ourSessions.has(stat.ephemeralOwner)) {
-      await this.session.delete(entry.nodePath, { version: stat.version }).catch((err: unknown) => { if (!(err instanceof NoNodeError)) throw err; });
+      await this.session.delete(entry.nodePath, { version: stat.version }).catch((err: unknown) => {
+        if (!(err instanceof NoNodeError)) throw err;
+      });
     }
   }
 
@@ -330,8 +351,12 @@ export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
       else this.arm(entry);
     };
     this.session.exists(path, { watch: (ev) => fired(ev.type) }).then(
-      (stat) => { if (!stat) fired('deleted'); },
-      () => { if (entry.watch === token) entry.watch = undefined; }, // armed again on `reconnected`
+      (stat) => {
+        if (!stat) fired('deleted');
+      },
+      () => {
+        if (entry.watch === token) entry.watch = undefined;
+      }, // armed again on `reconnected`
     );
   }
 

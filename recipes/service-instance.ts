@@ -112,13 +112,21 @@ const MAX_DEPTH = 64;
  */
 export function serviceInstance(init: ServiceInstanceInit): ServiceInstance {
   const op = 'serviceInstance';
-  if (init === null || typeof init !== 'object') throw new InvalidArgumentError(`${op}: expected { name, ... }, got ${init === null ? 'null' : typeof init}`, { op });
+  if (init === null || typeof init !== 'object')
+    throw new InvalidArgumentError(`${op}: expected { name, ... }, got ${init === null ? 'null' : typeof init}`, { op });
   const raw = init.uriSpec;
   const instance = {
-    name: init.name, id: init.id ?? randomUUID(), address: init.address ?? null, port: init.port ?? null, sslPort: init.sslPort ?? null,
-    payload: init.payload === undefined ? null : init.payload, payloadClass: init.payloadClass,
-    registrationTimeUTC: init.registrationTimeUTC ?? Date.now(), serviceType: init.serviceType ?? 'DYNAMIC',
-    uriSpec: typeof raw === 'string' ? uriSpec(raw) : raw ?? null, enabled: init.enabled ?? true,
+    name: init.name,
+    id: init.id ?? randomUUID(),
+    address: init.address ?? null,
+    port: init.port ?? null,
+    sslPort: init.sslPort ?? null,
+    payload: init.payload === undefined ? null : init.payload,
+    payloadClass: init.payloadClass,
+    registrationTimeUTC: init.registrationTimeUTC ?? Date.now(),
+    serviceType: init.serviceType ?? 'DYNAMIC',
+    uriSpec: typeof raw === 'string' ? uriSpec(raw) : (raw ?? null),
+    enabled: init.enabled ?? true,
   };
   for (const k of Object.keys(init)) if (!FIELDS.includes(k)) throw new InvalidArgumentError(`${op}: unknown field ${k}`, { op });
   return checkServiceInstance(instance, op);
@@ -130,13 +138,16 @@ export function serviceInstance(init: ServiceInstanceInit): ServiceInstance {
  * @throws InvalidArgumentError naming the bad field
  */
 export function checkServiceInstance(instance: unknown, op: string): ServiceInstance {
-  const bad = (why: string): never => { throw new InvalidArgumentError(`${op}: ${why}`, { op }); };
+  const bad = (why: string): never => {
+    throw new InvalidArgumentError(`${op}: ${why}`, { op });
+  };
   if (instance === null || typeof instance !== 'object') return bad(`expected a service instance, got ${instance === null ? 'null' : typeof instance}`);
   const i = instance as Record<string, unknown>;
   for (const k of Object.keys(i)) if (!FIELDS.includes(k)) bad(`unknown field ${k}`);
   checkNodeName(i['name'], 'name', op);
   checkNodeName(i['id'], 'id', op);
-  if (i['address'] !== null && (typeof i['address'] !== 'string' || i['address'] === '')) bad(`address must be a non-empty string or null, got ${show(i['address'])}`);
+  if (i['address'] !== null && (typeof i['address'] !== 'string' || i['address'] === ''))
+    bad(`address must be a non-empty string or null, got ${show(i['address'])}`);
   for (const k of ['port', 'sslPort']) {
     const p = i[k];
     if (p !== null && (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535)) bad(`${k} must be an integer 1..65535 or null, got ${show(p)}`);
@@ -145,11 +156,13 @@ export function checkServiceInstance(instance: unknown, op: string): ServiceInst
   const cls = i['payloadClass'];
   if (cls !== undefined && (typeof cls !== 'string' || !JAVA_CLASS.test(cls))) bad(`payloadClass must be a Java class name, got ${show(cls)}`);
   const p = i['payload'];
-  if (p !== null && typeof p === 'object' && !Array.isArray(p) && Object.hasOwn(p, '@class')) bad('payload must not have an "@class" key: set payloadClass instead');
+  if (p !== null && typeof p === 'object' && !Array.isArray(p) && Object.hasOwn(p, '@class'))
+    bad('payload must not have an "@class" key: set payloadClass instead');
   const t = i['registrationTimeUTC'];
   if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) bad(`registrationTimeUTC must be an integer >= 0 (ms since the epoch), got ${show(t)}`);
   if (!SERVICE_TYPES.includes(i['serviceType'] as ServiceType)) bad(`serviceType must be one of ${SERVICE_TYPES.join(', ')}, got ${show(i['serviceType'])}`);
-  if (i['uriSpec'] !== null && !isUriSpec(i['uriSpec'])) bad('uriSpec must be null or { parts: [{ value: string, variable: boolean }] } (make one with uriSpec())');
+  if (i['uriSpec'] !== null && !isUriSpec(i['uriSpec']))
+    bad('uriSpec must be null or { parts: [{ value: string, variable: boolean }] } (make one with uriSpec())');
   if (typeof i['enabled'] !== 'boolean') bad(`enabled must be a boolean, got ${show(i['enabled'])}`);
   const copy = structuredClone(i) as unknown as ServiceInstance;
   if (copy.payloadClass === undefined) delete copy.payloadClass;
@@ -159,7 +172,8 @@ export function checkServiceInstance(instance: unknown, op: string): ServiceInst
 /** Checks a name that becomes a node name (a service name or an instance id). */
 export function checkNodeName(v: unknown, what: string, op: string): asserts v is string {
   if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${op}: ${what} must be a non-empty string, got ${show(v)}`, { op });
-  if (v.includes('/') || v === '.' || v === '..') throw new InvalidArgumentError(`${op}: ${what} ${JSON.stringify(v)} is not a node name (no "/", not "." or "..")`, { op });
+  if (v.includes('/') || v === '.' || v === '..')
+    throw new InvalidArgumentError(`${op}: ${what} ${JSON.stringify(v)} is not a node name (no "/", not "." or "..")`, { op });
   try {
     validatePath(`/${v}`, op);
   } catch (err) {
@@ -169,13 +183,17 @@ export function checkNodeName(v: unknown, what: string, op: string): asserts v i
 
 function checkJson(v: unknown, where: string, depth: number, seen: Set<object>, bad: (why: string) => never): void {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
-  if (typeof v === 'number') { if (!Number.isFinite(v)) bad(`${where} must be JSON: ${v} is not a finite number`); return; }
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) bad(`${where} must be JSON: ${v} is not a finite number`);
+    return;
+  }
   if (typeof v !== 'object') bad(`${where} must be JSON, got a ${typeof v}`);
   const o = v as object;
   if (depth >= MAX_DEPTH) bad(`${where} is nested deeper than ${MAX_DEPTH} levels`);
   if (seen.has(o)) bad(`${where} must be JSON: it contains a cycle`);
   const proto = Object.getPrototypeOf(o) as unknown;
-  if (!Array.isArray(o) && proto !== Object.prototype && proto !== null) bad(`${where} must be JSON: a ${o.constructor?.name ?? 'non-plain'} object is not a plain object`);
+  if (!Array.isArray(o) && proto !== Object.prototype && proto !== null)
+    bad(`${where} must be JSON: a ${o.constructor?.name ?? 'non-plain'} object is not a plain object`);
   seen.add(o);
   if (Array.isArray(o)) o.forEach((e, k) => checkJson(e, `${where}[${k}]`, depth + 1, seen, bad));
   else for (const [k, e] of Object.entries(o)) checkJson(e, `${where}.${k}`, depth + 1, seen, bad);
@@ -185,11 +203,17 @@ function checkJson(v: unknown, where: string, depth: number, seen: Set<object>, 
 function isUriSpec(v: unknown): v is UriSpec {
   if (v === null || typeof v !== 'object') return false;
   const parts = (v as { parts?: unknown }).parts;
-  return Object.keys(v).every((k) => k === 'parts') && Array.isArray(parts)
-    && parts.every((p: unknown) => p !== null && typeof p === 'object' && typeof (p as UriSpecPart).value === 'string' && typeof (p as UriSpecPart).variable === 'boolean');
+  return (
+    Object.keys(v).every((k) => k === 'parts')
+    && Array.isArray(parts)
+    && parts.every(
+      (p: unknown) => p !== null && typeof p === 'object' && typeof (p as UriSpecPart).value === 'string' && typeof (p as UriSpecPart).variable === 'boolean',
+    )
+  );
 }
 
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' || v === undefined ? String(v) : `${String(v)} (${typeof v})`);
+const show = (v: unknown): string =>
+  typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' || v === undefined ? String(v) : `${String(v)} (${typeof v})`;
 
 // ---- JSON, as Curator's JsonInstanceSerializer writes and reads it ------------------------------
 
@@ -197,10 +221,18 @@ const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) 
 export function serializeInstance(i: ServiceInstance): Buffer {
   const f = (k: string, v: string) => `${JSON.stringify(k)}:${v}`;
   const fields = [
-    f('name', JSON.stringify(i.name)), f('id', JSON.stringify(i.id)), f('address', JSON.stringify(i.address)),
-    f('port', JSON.stringify(i.port)), f('sslPort', JSON.stringify(i.sslPort)), f('payload', payloadJson(i.payload, i.payloadClass)),
-    f('registrationTimeUTC', String(i.registrationTimeUTC)), f('serviceType', JSON.stringify(i.serviceType)),
-    f('uriSpec', i.uriSpec === null ? 'null' : `{"parts":[${i.uriSpec.parts.map((p) => `{"value":${JSON.stringify(p.value)},"variable":${p.variable}}`).join(',')}]}`),
+    f('name', JSON.stringify(i.name)),
+    f('id', JSON.stringify(i.id)),
+    f('address', JSON.stringify(i.address)),
+    f('port', JSON.stringify(i.port)),
+    f('sslPort', JSON.stringify(i.sslPort)),
+    f('payload', payloadJson(i.payload, i.payloadClass)),
+    f('registrationTimeUTC', String(i.registrationTimeUTC)),
+    f('serviceType', JSON.stringify(i.serviceType)),
+    f(
+      'uriSpec',
+      i.uriSpec === null ? 'null' : `{"parts":[${i.uriSpec.parts.map((p) => `{"value":${JSON.stringify(p.value)},"variable":${p.variable}}`).join(',')}]}`,
+    ),
   ];
   if (!i.enabled) fields.push(f('enabled', 'false'));
   return Buffer.from(`{${fields.join(',')}}`, 'utf8');
@@ -209,7 +241,9 @@ export function serializeInstance(i: ServiceInstance): Buffer {
 /** Jackson's typed payload: the class as the object's first property, or an array wrapper. */
 function payloadJson(payload: JsonValue, cls: string | undefined): string {
   if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
-    const rest = Object.entries(payload).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
+    const rest = Object.entries(payload)
+      .map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`)
+      .join('');
     return `{"@class":${JSON.stringify(cls ?? 'java.util.LinkedHashMap')}${rest}}`;
   }
   if (Array.isArray(payload)) return `[${JSON.stringify(cls ?? 'java.util.ArrayList')},${JSON.stringify(payload)}]`;
@@ -228,7 +262,11 @@ export function parseInstance(data: Buffer, path: string): ServiceInstance {
     throw new InvalidArgumentError(`${op}: node ${path} does not hold a service instance: ${why}`, { op, path, cause });
   };
   let j: unknown;
-  try { j = JSON.parse(data.toString('utf8')); } catch (err) { return bad('not JSON', err); }
+  try {
+    j = JSON.parse(data.toString('utf8'));
+  } catch (err) {
+    return bad('not JSON', err);
+  }
   if (j === null || typeof j !== 'object' || Array.isArray(j)) return bad('not a JSON object');
   const o = j as Record<string, unknown>;
   const str = (k: string, dflt: string | null): string | null => {
@@ -243,11 +281,19 @@ export function parseInstance(data: Buffer, path: string): ServiceInstance {
   if (!SERVICE_TYPES.includes(type as ServiceType)) return bad(`serviceType ${show(type)} is not one of ${SERVICE_TYPES.join(', ')}`);
   const enabled = o['enabled'] ?? true;
   if (typeof enabled !== 'boolean') return bad('enabled is not a boolean');
-  const { payload, payloadClass } = readPayload(o['payload'] === undefined ? null : o['payload'] as JsonValue);
+  const { payload, payloadClass } = readPayload(o['payload'] === undefined ? null : (o['payload'] as JsonValue));
   const out: ServiceInstance = {
-    name: str('name', '') ?? '', id: str('id', '') ?? '', address: str('address', null), port: int('port', null), sslPort: int('sslPort', null),
-    payload, payloadClass, registrationTimeUTC: int('registrationTimeUTC', 0) ?? 0, serviceType: type as ServiceType,
-    uriSpec: readUriSpec(o['uriSpec'], bad), enabled,
+    name: str('name', '') ?? '',
+    id: str('id', '') ?? '',
+    address: str('address', null),
+    port: int('port', null),
+    sslPort: int('sslPort', null),
+    payload,
+    payloadClass,
+    registrationTimeUTC: int('registrationTimeUTC', 0) ?? 0,
+    serviceType: type as ServiceType,
+    uriSpec: readUriSpec(o['uriSpec'], bad),
+    enabled,
   };
   if (payloadClass === undefined) delete out.payloadClass;
   return out;
@@ -263,7 +309,8 @@ function readPayload(p: JsonValue): { payload: JsonValue; payloadClass: string |
   } else if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'string') {
     [payload, cls] = [p[1]!, p[0]];
   }
-  const isDefault = (cls === 'java.util.LinkedHashMap' && payload !== null && typeof payload === 'object' && !Array.isArray(payload))
+  const isDefault =
+    (cls === 'java.util.LinkedHashMap' && payload !== null && typeof payload === 'object' && !Array.isArray(payload))
     || (cls === 'java.util.ArrayList' && Array.isArray(payload));
   return { payload, payloadClass: isDefault ? undefined : cls };
 }
@@ -316,14 +363,23 @@ export function uriSpec(raw: string): UriSpec {
  * @param spec - a parsed or raw spec; null renders as `''` (as `ServiceInstance.buildUriSpec()`)
  * @example buildUriSpec(instance.uriSpec, instance) // 'http://10.0.0.5:8080'
  */
-export function buildUriSpec(spec: UriSpec | string | null, instance?: ServiceInstance | null, variables: Record<string, string | number | boolean | null> = {}): string {
+export function buildUriSpec(
+  spec: UriSpec | string | null,
+  instance?: ServiceInstance | null,
+  variables: Record<string, string | number | boolean | null> = {},
+): string {
   if (spec === null) return '';
   const parsed = typeof spec === 'string' ? uriSpec(spec) : spec;
   const vars: Record<string, unknown> = { '[': '{', ']': '}', scheme: 'http' };
   if (instance) {
     Object.assign(vars, {
-      name: instance.name, id: instance.id, address: instance.address ?? '', port: instance.port ?? '', 'ssl-port': instance.sslPort ?? '',
-      'registration-time-utc': instance.registrationTimeUTC, 'service-type': instance.serviceType.toLowerCase(),
+      name: instance.name,
+      id: instance.id,
+      address: instance.address ?? '',
+      port: instance.port ?? '',
+      'ssl-port': instance.sslPort ?? '',
+      'registration-time-utc': instance.registrationTimeUTC,
+      'service-type': instance.serviceType.toLowerCase(),
     });
     if (instance.sslPort !== null) vars['scheme'] = 'https';
   }

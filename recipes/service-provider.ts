@@ -123,19 +123,25 @@ export class ServiceProvider {
   constructor(session: ZkSession, basePath: string, name: string, options: ServiceProviderOptions = {}) {
     const op = 'service-provider';
     checkOptions(op, options, ['strategy', 'downInstancePolicy', 'filter']);
-    const bad = (why: string): never => { throw new InvalidArgumentError(`${op} ${basePath}: ${why}`, { op }); };
+    const bad = (why: string): never => {
+      throw new InvalidArgumentError(`${op} ${basePath}: ${why}`, { op });
+    };
     const { strategy = 'round-robin', downInstancePolicy = {}, filter } = options;
     if (typeof strategy === 'string') {
-      if (!Object.hasOwn(STRATEGIES, strategy)) bad(`option strategy must be 'round-robin', 'random', 'sticky' or a strategy object, got ${JSON.stringify(strategy)}`);
+      if (!Object.hasOwn(STRATEGIES, strategy))
+        bad(`option strategy must be 'round-robin', 'random', 'sticky' or a strategy object, got ${JSON.stringify(strategy)}`);
       this.strategy = STRATEGIES[strategy]();
     } else {
-      if (strategy === null || typeof strategy !== 'object' || typeof strategy.getInstance !== 'function') bad('option strategy must be a name or an object with getInstance(instances)');
+      if (strategy === null || typeof strategy !== 'object' || typeof strategy.getInstance !== 'function')
+        bad('option strategy must be a name or an object with getInstance(instances)');
       this.strategy = strategy;
     }
     checkOptions(`${op}: option downInstancePolicy`, downInstancePolicy, ['timeoutMs', 'errorThreshold']);
     const { timeoutMs = 30_000, errorThreshold = 2 } = downInstancePolicy;
-    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) bad(`option downInstancePolicy.timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`);
-    if (!Number.isInteger(errorThreshold) || errorThreshold < 1) bad(`option downInstancePolicy.errorThreshold must be an integer >= 1, got ${String(errorThreshold)}`);
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0)
+      bad(`option downInstancePolicy.timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`);
+    if (!Number.isInteger(errorThreshold) || errorThreshold < 1)
+      bad(`option downInstancePolicy.errorThreshold must be an integer >= 1, got ${String(errorThreshold)}`);
     if (filter !== undefined && typeof filter !== 'function') bad('option filter must be a function');
     this.timeoutMs = timeoutMs;
     this.errorThreshold = errorThreshold;
@@ -169,7 +175,10 @@ export class ServiceProvider {
    */
   getAllInstances(): ServiceInstance[] {
     if (this.phase !== 'started') {
-      throw new IllegalStateError(`service-provider ${this.cache.path}: ${this.phase === 'closed' ? 'closed' : 'not started'}`, { op: 'service-provider.getInstance', path: this.cache.path });
+      throw new IllegalStateError(`service-provider ${this.cache.path}: ${this.phase === 'closed' ? 'closed' : 'not started'}`, {
+        op: 'service-provider.getInstance',
+        path: this.cache.path,
+      });
     }
     this.purge();
     return this.cache.instances().filter((i) => i.enabled && !this.isDown(i) && (this.filter?.(i) ?? true));
@@ -178,7 +187,8 @@ export class ServiceProvider {
   /** Counts a failed call to `instance` (or to the instance with this id) toward marking it down. */
   noteError(instance: ServiceInstance | string): void {
     const id = typeof instance === 'string' ? instance : instance?.id;
-    if (typeof id !== 'string' || id.length === 0) throw new InvalidArgumentError('service-provider.noteError: expected an instance or its id', { op: 'service-provider.noteError' });
+    if (typeof id !== 'string' || id.length === 0)
+      throw new InvalidArgumentError('service-provider.noteError: expected an instance or its id', { op: 'service-provider.noteError' });
     this.purge();
     const status = this.down.get(id) ?? { sinceMs: Date.now(), errors: 0 };
     status.errors++;

@@ -51,7 +51,8 @@ export function encodeCount(value: number): Buffer {
  * @throws IllegalStateError when the data is not 4 bytes
  */
 export function decodeCount(data: Buffer, path: string): number {
-  if (data.length !== 4) throw new IllegalStateError(`shared-counter ${path}: node holds ${data.length} bytes, not a 4-byte counter`, { op: 'shared-counter.get', path });
+  if (data.length !== 4)
+    throw new IllegalStateError(`shared-counter ${path}: node holds ${data.length} bytes, not a 4-byte counter`, { op: 'shared-counter.get', path });
   return data.readInt32BE(0);
 }
 
@@ -125,7 +126,11 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
    */
   async compareAndSet(version: number, value: number): Promise<boolean> {
     checkInt(value, 'value', this.path);
-    if (!Number.isInteger(version) || version < -1) throw new InvalidArgumentError(`shared-counter ${this.path}: version must be an integer >= -1, got ${String(version)}`, { op: 'shared-counter.compareAndSet', path: this.path });
+    if (!Number.isInteger(version) || version < -1)
+      throw new InvalidArgumentError(`shared-counter ${this.path}: version must be an integer >= -1, got ${String(version)}`, {
+        op: 'shared-counter.compareAndSet',
+        path: this.path,
+      });
     return this.shared.trySetValue({ version }, value);
   }
 

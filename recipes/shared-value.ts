@@ -79,7 +79,14 @@ export interface SharedValueEvents<T> {
 }
 
 /** One state of the node as the cache holds it: its decoded value, or why its bytes did not decode. */
-interface Snapshot<T> { version: number; czxid: number; mzxid: number; bytes: Buffer; value?: T; error?: Error }
+interface Snapshot<T> {
+  version: number;
+  czxid: number;
+  mzxid: number;
+  bytes: Buffer;
+  value?: T;
+  error?: Error;
+}
 
 /**
  * A value at `path`. `get`, `getVersioned`, `set`, `trySetValue` and `update` work at any time
@@ -111,7 +118,12 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
    * @param recipe - the name errors start with (a recipe built on this one passes its own)
    * @throws InvalidPathError, InvalidArgumentError naming the bad option (a seed the codec cannot encode)
    */
-  constructor(private readonly session: ZkSession, path: string, options?: SharedValueOptions<T>, private readonly recipe = 'shared-value') {
+  constructor(
+    private readonly session: ZkSession,
+    path: string,
+    options?: SharedValueOptions<T>,
+    private readonly recipe = 'shared-value',
+  ) {
     super();
     checkRecipeArgs(recipe, session, path);
     checkOptions(recipe, options, ['codec', 'seed']);
@@ -243,9 +255,14 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
   async start(wait?: WaitOptions): Promise<void> {
     const op = `${this.recipe}.start`;
     checkWaitOptions(wait, op);
-    if (this.phase !== 'latent') throw new IllegalStateError(`${op} ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op, path: this.path });
-    if (this.session.transport === 'native') { // before the seed is written: the NodeCache needs a persistent watch
-      throw new UnsupportedError(`${op} ${this.path}: following the value needs a persistent watch (addWatch), which the native transport does not support; use the default transport`, { op, path: this.path });
+    if (this.phase !== 'latent')
+      throw new IllegalStateError(`${op} ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op, path: this.path });
+    if (this.session.transport === 'native') {
+      // before the seed is written: the NodeCache needs a persistent watch
+      throw new UnsupportedError(
+        `${op} ${this.path}: following the value needs a persistent watch (addWatch), which the native transport does not support; use the default transport`,
+        { op, path: this.path },
+      );
     }
     this.phase = 'started';
     const scope = new WaitScope(wait, op, this.path);
@@ -260,7 +277,9 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
       const cache = new NodeCache(this.session, this.path);
       this.cache = cache;
       cache.on('change', (node) => this.fromCache(node));
-      cache.on('error', (err) => { if (this.phase === 'started') emitSafely(this, 'error', err); });
+      cache.on('error', (err) => {
+        if (this.phase === 'started') emitSafely(this, 'error', err);
+      });
       await scope.race(cache.start().finally(() => this.onLoaded(cache)));
     } finally {
       scope.dispose();
@@ -359,7 +378,11 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
       return this.codec.decode(Buffer.from(data));
     } catch (err) {
       if (err instanceof IllegalStateError) throw err;
-      throw new IllegalStateError(`${this.recipe} ${this.path}: the node's ${data.length} bytes do not decode: ${(err as Error)?.message ?? String(err)}`, { op: this.recipe, path: this.path, cause: err });
+      throw new IllegalStateError(`${this.recipe} ${this.path}: the node's ${data.length} bytes do not decode: ${(err as Error)?.message ?? String(err)}`, {
+        op: this.recipe,
+        path: this.path,
+        cause: err,
+      });
     }
   }
 
@@ -369,13 +392,23 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
     try {
       bytes = this.codec.encode(value);
     } catch (err) {
-      throw new InvalidArgumentError(`${op} ${this.path}: cannot encode ${what}: ${(err as Error)?.message ?? String(err)}`, { op, path: this.path, cause: err });
+      throw new InvalidArgumentError(`${op} ${this.path}: cannot encode ${what}: ${(err as Error)?.message ?? String(err)}`, {
+        op,
+        path: this.path,
+        cause: err,
+      });
     }
     if (!(bytes instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`${op} ${this.path}: codec.encode returned ${typeof bytes} for ${what}, not a Buffer or Uint8Array`, { op, path: this.path });
+      throw new InvalidArgumentError(`${op} ${this.path}: codec.encode returned ${typeof bytes} for ${what}, not a Buffer or Uint8Array`, {
+        op,
+        path: this.path,
+      });
     }
     if (bytes.byteLength > MAX_DATA_BYTES) {
-      throw new InvalidArgumentError(`${op} ${this.path}: ${what} encodes to ${bytes.byteLength} bytes, over ZooKeeper's limit of ${MAX_DATA_BYTES}`, { op, path: this.path });
+      throw new InvalidArgumentError(`${op} ${this.path}: ${what} encodes to ${bytes.byteLength} bytes, over ZooKeeper's limit of ${MAX_DATA_BYTES}`, {
+        op,
+        path: this.path,
+      });
     }
     return Buffer.from(bytes);
   }
@@ -383,7 +416,10 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
   private checkPrevious(previous: unknown, op: string): number {
     const v = (previous as { version?: unknown } | null)?.version;
     if (typeof previous !== 'object' || previous === null || typeof v !== 'number' || !Number.isInteger(v) || v < MISSING_VERSION || v > MAX_VERSION) {
-      throw new InvalidArgumentError(`${op} ${this.path}: previous must be { value?, version } with version an integer from -1 to ${MAX_VERSION}, got version ${String(v)}`, { op, path: this.path });
+      throw new InvalidArgumentError(
+        `${op} ${this.path}: previous must be { value?, version } with version an integer from -1 to ${MAX_VERSION}, got version ${String(v)}`,
+        { op, path: this.path },
+      );
     }
     return v;
   }

@@ -131,7 +131,10 @@ export class TreeReader {
     const cur = this.latest.get(path);
     if (cur && !cur.sent) {
       // Not sent yet: it will be read after this request anyway.
-      if (discover && cur.walk !== this.round) { cur.walk = this.round; this.outstanding++; }
+      if (discover && cur.walk !== this.round) {
+        cur.walk = this.round;
+        this.outstanding++;
+      }
       return;
     }
     const t: ReadTask = { kind: 'read', path, withData, walk: discover ? this.round : 0, sent: false, cancelled: false };
@@ -148,15 +151,27 @@ export class TreeReader {
   private pump(): void {
     while (!this.stopped && this.inFlight < this.maxInFlight && this.head < this.queue.length) {
       const t = this.queue[this.head++]!;
-      if (this.head === this.queue.length) { this.queue = []; this.head = 0; } // drained: let the tasks go
-      else if (this.head >= 1024 && this.head * 2 >= this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      } // drained: let the tasks go
+      else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
       // A deleted node's read, or a listing for a walk since superseded (the new walk lists again).
-      if (t.kind === 'read' ? t.cancelled : t.walk !== this.round) { this.done(t); continue; }
+      if (t.kind === 'read' ? t.cancelled : t.walk !== this.round) {
+        this.done(t);
+        continue;
+      }
       if (t.kind === 'read') t.sent = true;
       this.inFlight++;
       const out: Sent = { t, settle: undefined };
       this.sent.push(out);
-      void this.run(t).then((settle) => { out.settle = settle; this.settleInOrder(); });
+      void this.run(t).then((settle) => {
+        out.settle = settle;
+        this.settleInOrder();
+      });
     }
   }
 
@@ -175,8 +190,13 @@ export class TreeReader {
       out.settle();
       this.done(out.t);
     }
-    if (this.sentHead === this.sent.length) { this.sent = []; this.sentHead = 0; }
-    else if (this.sentHead >= 1024 && this.sentHead * 2 >= this.sent.length) { this.sent = this.sent.slice(this.sentHead); this.sentHead = 0; }
+    if (this.sentHead === this.sent.length) {
+      this.sent = [];
+      this.sentHead = 0;
+    } else if (this.sentHead >= 1024 && this.sentHead * 2 >= this.sent.length) {
+      this.sent = this.sent.slice(this.sentHead);
+      this.sentHead = 0;
+    }
     this.pump();
   }
 
@@ -226,7 +246,10 @@ export class TreeReader {
     }
     if (!node || t.walk !== this.round || !this.active) return;
     if (children) this.discover(t.path, children);
-    else if (t.withData && node.stat.numChildren > 0) { this.outstanding++; this.enqueue({ kind: 'list', path: t.path, walk: this.round }); }
+    else if (t.withData && node.stat.numChildren > 0) {
+      this.outstanding++;
+      this.enqueue({ kind: 'list', path: t.path, walk: this.round });
+    }
   }
 
   private listed(t: ListTask, names: string[]): void {

@@ -41,7 +41,10 @@ export class TreeView {
   private readonly nodes = new Map<string, TreeNode>();
   private readonly kids = new Map<string, Set<string>>();
 
-  constructor(private readonly root: string, private readonly sink: ViewSink) {}
+  constructor(
+    private readonly root: string,
+    private readonly sink: ViewSink,
+  ) {}
 
   /** Number of cached nodes. */
   get size(): number {

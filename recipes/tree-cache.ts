@@ -52,9 +52,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { PersistentWatch, WatchEvent, ZkSession } from '../src/session.js';
-import {
-  ClosedError, IllegalStateError, InvalidArgumentError, SessionExpiredError, UnsupportedError, isRetryable,
-} from '../src/errors.js';
+import { ClosedError, IllegalStateError, InvalidArgumentError, SessionExpiredError, UnsupportedError, isRetryable } from '../src/errors.js';
 import { emitSafely } from '../src/listeners.js';
 import { parentOf, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
@@ -133,19 +131,32 @@ export class TreeCache extends EventEmitter<TreeCacheEvents> implements Iterable
    * @param options - `filter`
    * @throws InvalidPathError for a bad or reserved path; InvalidArgumentError naming a bad option
    */
-  constructor(private readonly session: ZkSession, path: string, options: TreeCacheOptions = {}) {
+  constructor(
+    private readonly session: ZkSession,
+    path: string,
+    options: TreeCacheOptions = {},
+  ) {
     super();
     checkRecipeArgs('tree-cache', session, path, { allowRoot: true });
     checkOptions('tree-cache', options, KNOWN_OPTIONS);
     if (options.filter !== undefined && typeof options.filter !== 'function') {
-      throw new InvalidArgumentError(`tree-cache ${path}: option filter must be a function (path) => 'keep' | 'keepWithoutData' | 'skip'`, { op: 'tree-cache', path });
+      throw new InvalidArgumentError(`tree-cache ${path}: option filter must be a function (path) => 'keep' | 'keepWithoutData' | 'skip'`, {
+        op: 'tree-cache',
+        path,
+      });
     }
     this.path = path;
     this.filter = options.filter;
     this.view = new TreeView(path, {
-      created: (n) => { if (this.initialized) emitSafely(this, 'created', n.path, n); },
-      changed: (n, prev) => { if (this.initialized) emitSafely(this, 'changed', n.path, n, prev); },
-      deleted: (prev) => { if (this.initialized) emitSafely(this, 'deleted', prev.path, prev); },
+      created: (n) => {
+        if (this.initialized) emitSafely(this, 'created', n.path, n);
+      },
+      changed: (n, prev) => {
+        if (this.initialized) emitSafely(this, 'changed', n.path, n, prev);
+      },
+      deleted: (prev) => {
+        if (this.initialized) emitSafely(this, 'deleted', prev.path, prev);
+      },
     });
     this.reader = new TreeReader(session, path, this.view, {
       select: (p) => this.select(p),
@@ -198,9 +209,13 @@ export class TreeCache extends EventEmitter<TreeCacheEvents> implements Iterable
   async start(wait?: WaitOptions): Promise<void> {
     const op = 'tree-cache.start';
     checkWaitOptions(wait, op);
-    if (this.phase !== 'latent') throw new IllegalStateError(`${op} ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op, path: this.path });
+    if (this.phase !== 'latent')
+      throw new IllegalStateError(`${op} ${this.path}: already ${this.phase === 'closed' ? 'closed' : 'started'}`, { op, path: this.path });
     if (this.session.transport === 'native') {
-      throw new UnsupportedError(`${op} ${this.path}: a tree cache needs a persistent recursive watch (addWatch), which the native transport does not support; use the default transport`, { op, path: this.path });
+      throw new UnsupportedError(
+        `${op} ${this.path}: a tree cache needs a persistent recursive watch (addWatch), which the native transport does not support; use the default transport`,
+        { op, path: this.path },
+      );
     }
     this.phase = 'started';
     this.session.on('reconnected', this.onReconnected);
@@ -244,8 +259,13 @@ export class TreeCache extends EventEmitter<TreeCacheEvents> implements Iterable
   /** Walks the tree again; first adds the watch if it is not there yet. */
   private sync(): void {
     if (this.phase !== 'started') return;
-    if (this.watch) { this.reader.walk(); return; }
-    this.installing ??= this.installWatch().finally(() => { this.installing = undefined; });
+    if (this.watch) {
+      this.reader.walk();
+      return;
+    }
+    this.installing ??= this.installWatch().finally(() => {
+      this.installing = undefined;
+    });
   }
 
   private async installWatch(): Promise<void> {
@@ -258,7 +278,10 @@ export class TreeCache extends EventEmitter<TreeCacheEvents> implements Iterable
       this.fail(err as Error);
       return;
     }
-    if (this.phase !== 'started') { await watch.remove().catch(() => undefined); return; }
+    if (this.phase !== 'started') {
+      await watch.remove().catch(() => undefined);
+      return;
+    }
     this.watch = watch;
     this.reader.walk();
   }
@@ -276,7 +299,10 @@ export class TreeCache extends EventEmitter<TreeCacheEvents> implements Iterable
 
   private roundEnded(complete: boolean): void {
     if (!complete || this.phase !== 'started') return;
-    if (this.initialized) { emitSafely(this, 'resynced'); return; }
+    if (this.initialized) {
+      emitSafely(this, 'resynced');
+      return;
+    }
     this.initialized = true;
     this.loaded?.resolve();
     emitSafely(this, 'initialized');
@@ -304,11 +330,22 @@ export class TreeCache extends EventEmitter<TreeCacheEvents> implements Iterable
     try {
       sel = this.filter(path);
     } catch (err) {
-      this.reportError(new InvalidArgumentError(`tree-cache ${this.path}: the filter threw for ${path}: ${(err as Error)?.message ?? String(err)}`, { op: 'tree-cache.filter', path, cause: err }));
+      this.reportError(
+        new InvalidArgumentError(`tree-cache ${this.path}: the filter threw for ${path}: ${(err as Error)?.message ?? String(err)}`, {
+          op: 'tree-cache.filter',
+          path,
+          cause: err,
+        }),
+      );
       return 'keep';
     }
     if (sel === 'keep' || sel === 'keepWithoutData' || sel === 'skip') return sel;
-    this.reportError(new InvalidArgumentError(`tree-cache ${this.path}: the filter returned ${JSON.stringify(sel)} for ${path}, not 'keep', 'keepWithoutData' or 'skip'`, { op: 'tree-cache.filter', path }));
+    this.reportError(
+      new InvalidArgumentError(`tree-cache ${this.path}: the filter returned ${JSON.stringify(sel)} for ${path}, not 'keep', 'keepWithoutData' or 'skip'`, {
+        op: 'tree-cache.filter',
+        path,
+      }),
+    );
     return 'keep';
   }
 
@@ -317,7 +354,7 @@ export class TreeCache extends EventEmitter<TreeCacheEvents> implements Iterable
     if (path === this.path) return this.select(path);
     if (!path.startsWith(this.path === '/' ? '/' : `${this.path}/`)) return 'skip';
     if (this.view.has(parentOf(path))) return this.select(path); // its ancestors were kept
-    for (let at = this.path; at !== path;) {
+    for (let at = this.path; at !== path; ) {
       if (this.select(at) === 'skip') return 'skip';
       const next = path.indexOf('/', at.length + 1);
       at = next < 0 ? path : path.slice(0, next);

@@ -27,7 +27,13 @@ export interface WaitContext {
  * was about nodes of that session) or closed, or the scope fires. Listeners are removed when it
  * settles.
  */
-export async function untilEvent<T>(session: ZkSession, scope: WaitScope, ctx: WaitContext, event: Promise<T>, lost: 'reject' | 'ignore' = 'reject'): Promise<T> {
+export async function untilEvent<T>(
+  session: ZkSession,
+  scope: WaitScope,
+  ctx: WaitContext,
+  event: Promise<T>,
+  lost: 'reject' | 'ignore' = 'reject',
+): Promise<T> {
   const ended = deferred<never>();
   ended.promise.catch(() => undefined); // observed through the race below; never unhandled
   const onLost = () => ended.reject(new SessionExpiredError(`${ctx.recipe}: session lost while waiting on ${ctx.path}`, { op: ctx.op, path: ctx.path }));

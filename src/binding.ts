@@ -11,12 +11,24 @@ const require = createRequire(import.meta.url);
 
 /** A raw stat as the binding reports it. */
 export interface RawStat {
-  czxid: number; mzxid: number; pzxid: number; ctime: Date; mtime: Date;
-  version: number; cversion: number; aversion: number;
-  ephemeralOwner: string; dataLength: number; numChildren: number;
+  czxid: number;
+  mzxid: number;
+  pzxid: number;
+  ctime: Date;
+  mtime: Date;
+  version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: string;
+  dataLength: number;
+  numChildren: number;
 }
 /** A raw ACL entry as the binding reports it. */
-export interface RawAcl { perms: number; scheme: string; auth: string }
+export interface RawAcl {
+  perms: number;
+  scheme: string;
+  auth: string;
+}
 type Cb = (rc: number, err: string, a?: unknown, b?: unknown) => void;
 /** Native watcher: `(type, state, path)`; type -1 is a session event. */
 export type RawWatcher = (type: number, state: number, path: string) => void;
@@ -60,9 +72,19 @@ export type BindingClass = new (config: object) => BindingHandle;
 
 /** The binding's numeric constants. */
 export const Z = {
-  PERSISTENT: 0, EPHEMERAL: 1, PERSISTENT_SEQUENTIAL: 2, EPHEMERAL_SEQUENTIAL: 3, CONTAINER: 4,
-  PERSISTENT_WITH_TTL: 5, PERSISTENT_SEQUENTIAL_WITH_TTL: 6,
-  CREATED_EVENT: 1, DELETED_EVENT: 2, CHANGED_EVENT: 3, CHILD_EVENT: 4, SESSION_EVENT: -1, NOTWATCHING_EVENT: -2,
+  PERSISTENT: 0,
+  EPHEMERAL: 1,
+  PERSISTENT_SEQUENTIAL: 2,
+  EPHEMERAL_SEQUENTIAL: 3,
+  CONTAINER: 4,
+  PERSISTENT_WITH_TTL: 5,
+  PERSISTENT_SEQUENTIAL_WITH_TTL: 6,
+  CREATED_EVENT: 1,
+  DELETED_EVENT: 2,
+  CHANGED_EVENT: 3,
+  CHILD_EVENT: 4,
+  SESSION_EVENT: -1,
+  NOTWATCHING_EVENT: -2,
 } as const;
 
 let cached: BindingClass | undefined;

@@ -50,7 +50,8 @@ class UsageError extends Error {}
 
 function numberArg(flag: string, v: string | undefined): number {
   const n = Number(v);
-  if (v === undefined || v.startsWith('-') || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} needs a positive number of milliseconds, got ${JSON.stringify(v ?? '')}`);
+  if (v === undefined || v.startsWith('-') || !Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} needs a positive number of milliseconds, got ${JSON.stringify(v ?? '')}`);
   return n;
 }
 
@@ -64,16 +65,24 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Parsed {
     const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
     const value = () => inline ?? argv[++i];
     switch (flag) {
-      case '-h': case '--help': return { ...p, command: 'help' };
-      case '--json': p.json = true; break;
+      case '-h':
+      case '--help':
+        return { ...p, command: 'help' };
+      case '--json':
+        p.json = true;
+        break;
       case '--connect': {
         const v = value();
         if (!v || v.startsWith('-')) throw new UsageError('--connect needs host:port[,host:port...]');
         p.connect = v;
         break;
       }
-      case '--timeout': p.timeoutMs = numberArg('--timeout', value()); break;
-      case '--stale-after': p.staleAfterMs = numberArg('--stale-after', value()); break;
+      case '--timeout':
+        p.timeoutMs = numberArg('--timeout', value());
+        break;
+      case '--stale-after':
+        p.staleAfterMs = numberArg('--stale-after', value());
+        break;
       default:
         if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
         rest.push(a);
@@ -104,7 +113,10 @@ export interface CliIo {
  * Runs the CLI with `argv` (without `node` and the script) and resolves with the exit code.
  * Never throws.
  */
-export async function main(argv: readonly string[], io: CliIo = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), env: process.env }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), env: process.env },
+): Promise<number> {
   let args: Parsed;
   try {
     args = parseArgs(argv, io.env);
@@ -149,8 +161,13 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {
-    process.stderr.write(`zk-recipes: ${String(err)}\n`);
-    process.exitCode = EXIT.FAILURE;
-  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`zk-recipes: ${String(err)}\n`);
+      process.exitCode = EXIT.FAILURE;
+    },
+  );
 }

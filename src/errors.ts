@@ -104,63 +104,171 @@ export class ZkError extends Error {
 /* One subclass per code, so `instanceof` works. Kept terse on purpose: they differ only in code. */
 
 /** The node does not exist (rc -101). */
-export class NoNodeError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NO_NODE', m, c); } }
+export class NoNodeError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('NO_NODE', m, c);
+  }
+}
 /** The node already exists (rc -110). */
-export class NodeExistsError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NODE_EXISTS', m, c); } }
+export class NodeExistsError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('NODE_EXISTS', m, c);
+  }
+}
 /** The expected version did not match (rc -103). */
-export class BadVersionError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('BAD_VERSION', m, c); } }
+export class BadVersionError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('BAD_VERSION', m, c);
+  }
+}
 /** The node has children (rc -111). */
-export class NotEmptyError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NOT_EMPTY', m, c); } }
+export class NotEmptyError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('NOT_EMPTY', m, c);
+  }
+}
 /** The connection dropped before an answer (rc -4); the operation may or may not have happened. */
-export class ConnectionLossError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('CONNECTION_LOSS', m, c); } }
+export class ConnectionLossError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('CONNECTION_LOSS', m, c);
+  }
+}
 /** The session expired (rc -112): its ephemeral nodes are gone. */
-export class SessionExpiredError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('SESSION_EXPIRED', m, c); } }
+export class SessionExpiredError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('SESSION_EXPIRED', m, c);
+  }
+}
 /** The caller lacks permission (rc -102). */
-export class NoAuthError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NO_AUTH', m, c); } }
+export class NoAuthError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('NO_AUTH', m, c);
+  }
+}
 /** The request was in flight when the connection dropped (rc -7); outcome unknown. */
-export class OperationTimeoutError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('OPERATION_TIMEOUT', m, c); } }
+export class OperationTimeoutError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('OPERATION_TIMEOUT', m, c);
+  }
+}
 /** A path broke ZooKeeper's path rules; nothing was sent. */
-export class InvalidPathError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('INVALID_PATH', m, c); } }
+export class InvalidPathError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('INVALID_PATH', m, c);
+  }
+}
 /** The session (or recipe) was closed; nothing was sent. */
-export class ClosedError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('CLOSED', m, c); } }
+export class ClosedError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('CLOSED', m, c);
+  }
+}
 /** An argument or option had the wrong type or value; nothing was sent. */
-export class InvalidArgumentError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('INVALID_ARGUMENT', m, c); } }
+export class InvalidArgumentError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('INVALID_ARGUMENT', m, c);
+  }
+}
 /** A wait ran past its `timeoutMs`. */
-export class TimeoutError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('TIMEOUT', m, c); } }
+export class TimeoutError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('TIMEOUT', m, c);
+  }
+}
 /** A wait was cancelled by its `AbortSignal`. */
-export class AbortedError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('ABORTED', m, c); } }
+export class AbortedError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('ABORTED', m, c);
+  }
+}
 /** `ZkSession.connect` did not reach the ensemble within `connectTimeoutMs`. */
-export class ConnectTimeoutError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('CONNECT_TIMEOUT', m, c); } }
+export class ConnectTimeoutError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('CONNECT_TIMEOUT', m, c);
+  }
+}
 /** A call was made in a state that does not allow it (e.g. a second `start()`). */
-export class IllegalStateError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('ILLEGAL_STATE', m, c); } }
+export class IllegalStateError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('ILLEGAL_STATE', m, c);
+  }
+}
 /** A lock or lease was lost (connection suspended or session lost) while held. */
-export class LockLostError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('LOCK_LOST', m, c); } }
+export class LockLostError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('LOCK_LOST', m, c);
+  }
+}
 /** Authentication failed (rc -115). */
-export class AuthFailedError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('AUTH_FAILED', m, c); } }
+export class AuthFailedError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('AUTH_FAILED', m, c);
+  }
+}
 /** The ACL was invalid (rc -114). */
-export class InvalidAclError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('INVALID_ACL', m, c); } }
+export class InvalidAclError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('INVALID_ACL', m, c);
+  }
+}
 /** Ephemeral nodes cannot have children (rc -108). */
-export class NoChildrenForEphemeralsError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NO_CHILDREN_FOR_EPHEMERALS', m, c); } }
+export class NoChildrenForEphemeralsError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('NO_CHILDREN_FOR_EPHEMERALS', m, c);
+  }
+}
 
 /** The session moved to another server (rc -118): this connection may not use it any more. */
-export class SessionMovedError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('SESSION_MOVED', m, c); } }
+export class SessionMovedError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('SESSION_MOVED', m, c);
+  }
+}
 /** A write reached a server in read-only mode (rc -119). */
-export class NotReadOnlyError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NOT_READONLY', m, c); } }
+export class NotReadOnlyError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('NOT_READONLY', m, c);
+  }
+}
 /** No such watch to remove (rc -121). */
-export class NoWatcherError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('NO_WATCHER', m, c); } }
+export class NoWatcherError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('NO_WATCHER', m, c);
+  }
+}
 /** The server's quota for the path was exceeded (rc -125, with `zookeeper.enforceQuota`). */
-export class QuotaExceededError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('QUOTA_EXCEEDED', m, c); } }
+export class QuotaExceededError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('QUOTA_EXCEEDED', m, c);
+  }
+}
 /** The server is shedding load and refused the request (rc -127); safe to retry later. */
-export class ThrottledOpError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('THROTTLED_OP', m, c); } }
+export class ThrottledOpError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('THROTTLED_OP', m, c);
+  }
+}
 /** Dynamic reconfiguration is disabled on the ensemble (rc -123). */
-export class ReconfigDisabledError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('RECONFIG_DISABLED', m, c); } }
+export class ReconfigDisabledError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('RECONFIG_DISABLED', m, c);
+  }
+}
 /**
  * The server sent bytes that are not a valid ZooKeeper frame (truncated, over `maxFrameBytes`,
  * an unknown xid or event): the client dropped that connection and reconnects.
  */
-export class ProtocolError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('PROTOCOL_ERROR', m, c); } }
+export class ProtocolError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('PROTOCOL_ERROR', m, c);
+  }
+}
 /** The transport in use cannot do this (e.g. multi on the native binding); nothing was sent. */
-export class UnsupportedError extends ZkError { /** @internal */ constructor(m: string, c?: ZkErrorContext) { super('UNSUPPORTED', m, c); } }
+export class UnsupportedError extends ZkError {
+  /** @internal */ constructor(m: string, c?: ZkErrorContext) {
+    super('UNSUPPORTED', m, c);
+  }
+}
 
 type Ctor = new (m: string, c?: ZkErrorContext) => ZkError;
 

@@ -37,8 +37,15 @@ export function holdFreeFds(above = 16): number[] {
   const held: number[] = [];
   while (held.length < 4096) {
     let fd: number;
-    try { fd = openSync('/dev/null', 'r'); } catch { break; }
-    if (fd > max + above) { closeSync(fd); break; }
+    try {
+      fd = openSync('/dev/null', 'r');
+    } catch {
+      break;
+    }
+    if (fd > max + above) {
+      closeSync(fd);
+      break;
+    }
     held.push(fd);
   }
   return held;
@@ -47,6 +54,10 @@ export function holdFreeFds(above = 16): number[] {
 /** Closes placeholders from {@link holdFreeFds}. */
 export function releaseFds(fds: readonly number[]): void {
   for (const fd of fds) {
-    try { closeSync(fd); } catch { /* already closed */ }
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
   }
 }

@@ -16,8 +16,7 @@ import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from './errors.js';
 
 // $1: the first descriptor to close; the rest: the program and its arguments.
-const CLOSE_AND_EXEC =
-  'k=$1; shift; for f in /dev/fd/*; do n=${f##*/}; if [ "$n" -ge "$k" ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@"';
+const CLOSE_AND_EXEC = 'k=$1; shift; for f in /dev/fd/*; do n=${f##*/}; if [ "$n" -ge "$k" ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@"';
 
 /**
  * Returns an argv that runs `argv` after closing every inherited file descriptor from

@@ -5,8 +5,24 @@
 export * from './errors.js';
 export { ZkSession, Acls, Perms } from './session.js';
 export type {
-  Acl, AuthInfo, ConnectionState, CreateMode, CreateOptions, DeleteOptions, NodeData, PersistentWatch, RetryOptions,
-  SessionCallOptions, SessionEvents, SessionOptions, Stat, TxnOp, TxnResult, WatchEvent, WatchOptions, Watcher,
+  Acl,
+  AuthInfo,
+  ConnectionState,
+  CreateMode,
+  CreateOptions,
+  DeleteOptions,
+  NodeData,
+  PersistentWatch,
+  RetryOptions,
+  SessionCallOptions,
+  SessionEvents,
+  SessionOptions,
+  Stat,
+  TxnOp,
+  TxnResult,
+  WatchEvent,
+  WatchOptions,
+  Watcher,
 } from './session.js';
 export type { TlsOptions } from './client/connection.js';
 export type { TransportName } from './transport.js';
@@ -31,7 +47,13 @@ export { DoubleBarrier, READY_NODE, type DoubleBarrierOptions } from '../recipes
 export { NodeCache, type CachedNode, type NodeCacheEvents } from '../recipes/node-cache.js';
 export { ChildrenCache, type ChildData, type ChildrenCacheOptions, type ChildrenCacheEvents } from '../recipes/children-cache.js';
 export {
-  TreeCache, TREE_CACHE_MAX_IN_FLIGHT, type TreeCacheEvents, type TreeCacheFilter, type TreeCacheOptions, type TreeCacheSelection, type TreeNode,
+  TreeCache,
+  TREE_CACHE_MAX_IN_FLIGHT,
+  type TreeCacheEvents,
+  type TreeCacheFilter,
+  type TreeCacheOptions,
+  type TreeCacheSelection,
+  type TreeNode,
 } from '../recipes/tree-cache.js';
 export { GroupMember, type GroupMemberOptions, type GroupMemberEvents } from '../recipes/group-member.js';
 export { SharedCounter, encodeCount, decodeCount, type SharedCounterOptions, type SharedCounterEvents } from '../recipes/shared-counter.js';
@@ -58,7 +80,15 @@ export type { DownInstancePolicy, ProviderStrategy, ServiceProviderOptions } fro
 // <scheduler>
 export { TaskScheduler } from '../recipes/scheduler/index.js';
 export type {
-  ScheduleOptions, SchedulerEvents, SchedulerRole, SubmitOptions, TaskContext, TaskHandler, TaskSchedulerOptions, TaskState, TaskStatus,
+  ScheduleOptions,
+  SchedulerEvents,
+  SchedulerRole,
+  SubmitOptions,
+  TaskContext,
+  TaskHandler,
+  TaskSchedulerOptions,
+  TaskState,
+  TaskStatus,
 } from '../recipes/scheduler/index.js';
 // <ops>
 export { ensembleHealth, formatHealth, serverHealth } from './ops/health.js';
@@ -67,7 +97,23 @@ export type { ServerAddress } from './ops/fourlw.js';
 export { inspect, formatInspection, formatAge } from './ops/inspect.js';
 export type { Inspection, InspectionKind, InspectOptions, NodeView, RwNodeView, ScheduleView, WorkerView } from './ops/inspect.js';
 export type {
-  InspectionBase, MissingInspection, LockInspection, RwLockInspection, LeaderLatchInspection, SemaphoreInspection,
-  QueueInspection, GroupInspection, SchedulerInspection, DoubleBarrierInspection, TreeInspection,
-  ServiceInspection, HoldTime, HolderView, RwHolderView, LeaseView, QueueItemView, ServiceInstanceView, SubtreeSummary,
+  InspectionBase,
+  MissingInspection,
+  LockInspection,
+  RwLockInspection,
+  LeaderLatchInspection,
+  SemaphoreInspection,
+  QueueInspection,
+  GroupInspection,
+  SchedulerInspection,
+  DoubleBarrierInspection,
+  TreeInspection,
+  ServiceInspection,
+  HoldTime,
+  HolderView,
+  RwHolderView,
+  LeaseView,
+  QueueItemView,
+  ServiceInstanceView,
+  SubtreeSummary,
 } from './ops/inspect.js';

@@ -19,7 +19,9 @@ export function callbackThrew(what: string, err: unknown): void {
 
 /** Emits `event` on `emitter`; a listener that throws is reported, and the caller goes on. */
 export function emitSafely<E extends EventEmitter.ValidEventTypes, T extends EventEmitter.EventNames<E>>(
-  emitter: EventEmitter<E>, event: T, ...args: EventEmitter.EventArgs<E, T>
+  emitter: EventEmitter<E>,
+  event: T,
+  ...args: EventEmitter.EventArgs<E, T>
 ): void {
   try {
     emitter.emit(event, ...args);

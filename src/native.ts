@@ -26,34 +26,46 @@ type RawCb = (rc: number, err: string, a?: unknown, b?: unknown) => void;
 
 function eventType(t: number): 'created' | 'deleted' | 'changed' | 'child' | undefined {
   switch (t) {
-    case Z.CREATED_EVENT: return 'created';
-    case Z.DELETED_EVENT: return 'deleted';
-    case Z.CHANGED_EVENT: return 'changed';
-    case Z.CHILD_EVENT: return 'child';
-    default: return undefined;
+    case Z.CREATED_EVENT:
+      return 'created';
+    case Z.DELETED_EVENT:
+      return 'deleted';
+    case Z.CHANGED_EVENT:
+      return 'changed';
+    case Z.CHILD_EVENT:
+      return 'child';
+    default:
+      return undefined;
   }
 }
 
 /** Opens a native transport (loads the binding; throws if it is not installed). */
 export function openNativeTransport(connectString: string, o: TransportOptions): Transport {
   if (o.tls) throw new UnsupportedError('session: TLS is not supported by the native transport (use the default transport)', { op: 'connect' });
-  if (o.canBeReadOnly) throw new UnsupportedError('session: canBeReadOnly is not supported by the native transport (use the default transport)', { op: 'connect' });
+  if (o.canBeReadOnly)
+    throw new UnsupportedError('session: canBeReadOnly is not supported by the native transport (use the default transport)', { op: 'connect' });
   let Binding;
   try {
     Binding = loadBinding();
   } catch (err) {
-    throw new UnsupportedError(`session: transport "native" needs the optional peer dependency \`zookeeper\`, built for this Node (npm install zookeeper): ${(err as Error)?.message ?? String(err)}`, { op: 'connect', cause: err });
+    throw new UnsupportedError(
+      `session: transport "native" needs the optional peer dependency \`zookeeper\`, built for this Node (npm install zookeeper): ${(err as Error)?.message ?? String(err)}`,
+      { op: 'connect', cause: err },
+    );
   }
-  return new NativeTransport(new Binding({
-    connect: connectString,
-    timeout: o.sessionTimeoutMs,
-    debug_level: o.nativeLogLevel,
-    host_order_deterministic: false,
-    // The binding closes a handle as if its session had expired after 10 wake-ups in a row
-    // with no complete response (`response_counter_limit`); while a server restarts on a busy
-    // machine that fires in storms. The C client's own timeouts are the ones to trust.
-    response_counter_limit: 2 ** 30,
-  }), o);
+  return new NativeTransport(
+    new Binding({
+      connect: connectString,
+      timeout: o.sessionTimeoutMs,
+      debug_level: o.nativeLogLevel,
+      host_order_deterministic: false,
+      // The binding closes a handle as if its session had expired after 10 wake-ups in a row
+      // with no complete response (`response_counter_limit`); while a server restarts on a busy
+      // machine that fires in storms. The C client's own timeouts are the ones to trust.
+      response_counter_limit: 2 ** 30,
+    }),
+    o,
+  );
 }
 
 class NativeTransport extends EventEmitter<TransportEvents> implements Transport {
@@ -71,7 +83,10 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
   private authPending = 0;
   private connectDeferred = false;
 
-  constructor(private readonly handle: BindingHandle, private readonly o: TransportOptions) {
+  constructor(
+    private readonly handle: BindingHandle,
+    private readonly o: TransportOptions,
+  ) {
     super();
     this.native = handle.native;
   }
@@ -99,18 +114,26 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
       h.native.add_auth(a.scheme, a.credentials, (rc) => {
         this.authPending--;
         if (this.closed) return;
-        if (rc === -115 || rc === -113) { this.terminal(() => emitSafely(this, 'authFailed')); return; }
+        if (rc === -115 || rc === -113) {
+          this.terminal(() => emitSafely(this, 'authFailed'));
+          return;
+        }
         if (rc !== 0) log('add_auth failed rc=%d (scheme %s)', rc, a.scheme);
-        if (this.authPending === 0 && this.connectDeferred) { this.connectDeferred = false; this.onConnect(); }
+        if (this.authPending === 0 && this.connectDeferred) {
+          this.connectDeferred = false;
+          this.onConnect();
+        }
       });
     }
     return this;
   }
 
-
   private onConnect(): void {
     if (this.closed || !this.native) return;
-    if (this.authPending > 0) { this.connectDeferred = true; return; }
+    if (this.authPending > 0) {
+      this.connectDeferred = true;
+      return;
+    }
     clearTimeout(this.lostTimer);
     const id = this.handle.client_id;
     const newSession = id !== this.lastId;
@@ -148,9 +171,11 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
   private call<T>(op: string, path: string, invoke: (n: NativeHandle, cb: RawCb) => number, map: (a: unknown, b: unknown) => T): Promise<T> {
     const native = this.native;
     if (!native || this.closed) {
-      return Promise.reject(this.closed
-        ? new ClosedError(`${op} ${path}: session is closed`, { op, path })
-        : new ConnectionLossError(`${op} ${path}: no connection (native handle gone)`, { op, path }));
+      return Promise.reject(
+        this.closed
+          ? new ClosedError(`${op} ${path}: session is closed`, { op, path })
+          : new ConnectionLossError(`${op} ${path}: no connection (native handle gone)`, { op, path }),
+      );
     }
     return new Promise<T>((resolve, reject) => {
       let rc: number;
@@ -208,19 +233,38 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
     };
   }
 
-  create(path: string, data: Uint8Array, o: { acl: readonly WireAcl[]; flags: number; ttl?: number | undefined }): Promise<{ path: string; stat?: Stat | undefined }> {
+  create(
+    path: string,
+    data: Uint8Array,
+    o: { acl: readonly WireAcl[]; flags: number; ttl?: number | undefined },
+  ): Promise<{ path: string; stat?: Stat | undefined }> {
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    return this.call('create', path, (n, cb) => (o.ttl ? n.a_create_ttl(path, buf, o.flags, o.ttl, cb) : n.a_create(path, buf, o.flags, cb)), (p) => ({ path: p as string }));
+    return this.call(
+      'create',
+      path,
+      (n, cb) => (o.ttl ? n.a_create_ttl(path, buf, o.flags, o.ttl, cb) : n.a_create(path, buf, o.flags, cb)),
+      (p) => ({ path: p as string }),
+    );
   }
 
   delete(path: string, version = -1): Promise<void> {
-    return this.call('delete', path, (n, cb) => n.a_delete_(path, version, cb), () => undefined);
+    return this.call(
+      'delete',
+      path,
+      (n, cb) => n.a_delete_(path, version, cb),
+      () => undefined,
+    );
   }
 
   async exists(path: string, watcher?: ClientWatcher): Promise<Stat | null> {
     const w = this.watcher(watcher);
     try {
-      return await this.call('exists', path, (n, cb) => (w ? n.aw_exists(path, w, cb) : n.a_exists(path, false, cb)), (s) => s as RawStat as Stat);
+      return await this.call(
+        'exists',
+        path,
+        (n, cb) => (w ? n.aw_exists(path, w, cb) : n.a_exists(path, false, cb)),
+        (s) => s as RawStat as Stat,
+      );
     } catch (err) {
       if ((err as ZkError).code === 'NO_NODE') return null;
       throw err;
@@ -229,13 +273,22 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
 
   getData(path: string, watcher?: ClientWatcher): Promise<{ data: Buffer; stat: Stat }> {
     const w = this.watcher(watcher);
-    return this.call('get', path, (n, cb) => (w ? n.aw_get(path, w, cb) : n.a_get(path, false, cb)),
-      (stat, data) => ({ data: (data as Buffer | undefined) ?? Buffer.alloc(0), stat: stat as RawStat as Stat }));
+    return this.call(
+      'get',
+      path,
+      (n, cb) => (w ? n.aw_get(path, w, cb) : n.a_get(path, false, cb)),
+      (stat, data) => ({ data: (data as Buffer | undefined) ?? Buffer.alloc(0), stat: stat as RawStat as Stat }),
+    );
   }
 
   setData(path: string, data: Uint8Array, version = -1): Promise<Stat> {
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    return this.call('set', path, (n, cb) => n.a_set(path, buf, version, cb), (s) => s as RawStat as Stat);
+    return this.call(
+      'set',
+      path,
+      (n, cb) => n.a_set(path, buf, version, cb),
+      (s) => s as RawStat as Stat,
+    );
   }
 
   async getACL(path: string): Promise<{ acl: WireAcl[]; stat: Stat }> {
@@ -243,36 +296,70 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
     // (SIGSEGV, node-zk.cpp acl_completion). Ask first, so a missing node fails here instead;
     // a node deleted between the two requests can still crash it (docs/binding-issues.md).
     if ((await this.exists(path)) === null) throw fromRc(-101, 'getAcl', path);
-    return this.call('getAcl', path, (n, cb) => n.a_get_acl(path, cb),
-      (acl, stat) => ({ acl: (acl as RawAcl[]).map((a) => ({ perms: a.perms, scheme: a.scheme, id: a.auth })), stat: stat as RawStat as Stat }));
+    return this.call(
+      'getAcl',
+      path,
+      (n, cb) => n.a_get_acl(path, cb),
+      (acl, stat) => ({ acl: (acl as RawAcl[]).map((a) => ({ perms: a.perms, scheme: a.scheme, id: a.auth })), stat: stat as RawStat as Stat }),
+    );
   }
 
   setACL(path: string, acl: readonly WireAcl[], version = -1): Promise<Stat> {
     const raw = acl.map((a) => ({ perm: a.perms, scheme: a.scheme, auth: a.id }));
-    return this.call('setAcl', path, (n, cb) => n.a_set_acl(path, version, raw, cb), () => ({}) as Stat);
+    return this.call(
+      'setAcl',
+      path,
+      (n, cb) => n.a_set_acl(path, version, raw, cb),
+      () => ({}) as Stat,
+    );
   }
 
   getChildren(path: string, watcher?: ClientWatcher): Promise<{ children: string[]; stat: Stat }> {
     const w = this.watcher(watcher);
-    return this.call('getChildren', path, (n, cb) => (w ? n.aw_get_children2(path, w, cb) : n.a_get_children2(path, false, cb)),
-      (c, s) => ({ children: c as string[], stat: s as RawStat as Stat }));
+    return this.call(
+      'getChildren',
+      path,
+      (n, cb) => (w ? n.aw_get_children2(path, w, cb) : n.a_get_children2(path, false, cb)),
+      (c, s) => ({ children: c as string[], stat: s as RawStat as Stat }),
+    );
   }
 
   sync(path: string): Promise<void> {
-    return this.call('sync', path, (n, cb) => n.a_sync(path, cb), () => undefined);
+    return this.call(
+      'sync',
+      path,
+      (n, cb) => n.a_sync(path, cb),
+      () => undefined,
+    );
   }
 
   private unsupported(feature: string): Promise<never> {
-    return Promise.reject(new UnsupportedError(`${feature} is not supported by the native transport (the C client has no such call); use the default transport`, { op: feature }));
+    return Promise.reject(
+      new UnsupportedError(`${feature} is not supported by the native transport (the C client has no such call); use the default transport`, { op: feature }),
+    );
   }
 
-  getAllChildrenNumber(): Promise<number> { return this.unsupported('getAllChildrenNumber'); }
-  getEphemerals(): Promise<string[]> { return this.unsupported('getEphemerals'); }
-  whoAmI(): Promise<Array<{ scheme: string; user: string }>> { return this.unsupported('whoAmI'); }
-  multi(): Promise<never> { return this.unsupported('multi'); }
-  multiRead(): Promise<never> { return this.unsupported('multiRead'); }
-  addWatch(): Promise<void> { return this.unsupported('addWatch (persistent watches)'); }
-  removeWatch(): Promise<boolean> { return this.unsupported('removeWatch (persistent watches)'); }
+  getAllChildrenNumber(): Promise<number> {
+    return this.unsupported('getAllChildrenNumber');
+  }
+  getEphemerals(): Promise<string[]> {
+    return this.unsupported('getEphemerals');
+  }
+  whoAmI(): Promise<Array<{ scheme: string; user: string }>> {
+    return this.unsupported('whoAmI');
+  }
+  multi(): Promise<never> {
+    return this.unsupported('multi');
+  }
+  multiRead(): Promise<never> {
+    return this.unsupported('multiRead');
+  }
+  addWatch(): Promise<void> {
+    return this.unsupported('addWatch (persistent watches)');
+  }
+  removeWatch(): Promise<boolean> {
+    return this.unsupported('removeWatch (persistent watches)');
+  }
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -285,7 +372,11 @@ class NativeTransport extends EventEmitter<TransportEvents> implements Transport
       h.on('close', () => resolve());
       const t = setTimeout(resolve, 2000); // never let close() hang on a dead connection
       t.unref();
-      try { h.close(); } catch { resolve(); }
+      try {
+        h.close();
+      } catch {
+        resolve();
+      }
     });
   }
 }

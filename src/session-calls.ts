@@ -57,10 +57,18 @@ export function sessionCore(conn: SessionConnection, calls: SessionCalls, call: 
   return {
     opts: calls.opts,
     calls,
-    get state() { return conn.state; },
-    get sessionId() { return conn.sessionId; },
-    get sessionTimeoutMs() { return conn.sessionTimeoutMs; },
-    get aclAtCreate() { return conn.transport?.aclAtCreate ?? true; },
+    get state() {
+      return conn.state;
+    },
+    get sessionId() {
+      return conn.sessionId;
+    },
+    get sessionTimeoutMs() {
+      return conn.sessionTimeoutMs;
+    },
+    get aclAtCreate() {
+      return conn.transport?.aclAtCreate ?? true;
+    },
     call,
     waitConnected: (ms, op, signal) => conn.waitConnected(ms, op, signal),
     exists: (path, o) => reads.exists(path, o),
@@ -72,7 +80,10 @@ export function sessionCore(conn: SessionConnection, calls: SessionCalls, call: 
 
 /** The namespace mapping, single attempts and retries of one session. */
 export class SessionCalls {
-  constructor(private readonly conn: SessionConnection, readonly opts: Resolved) {}
+  constructor(
+    private readonly conn: SessionConnection,
+    readonly opts: Resolved,
+  ) {}
 
   /** `path` as the server sees it (namespace put on). */
   full(path: string): string {
@@ -103,11 +114,20 @@ export class SessionCalls {
     const t = this.conn.transport;
     const state = this.conn.state;
     if (!t || state === 'closed') {
-      return Promise.reject(state === 'closed'
-        ? new ClosedError(`${op} ${path}: session is closed`, { op, path })
-        : new ConnectionLossError(`${op} ${path}: no connection (session ${state})`, { op, path }));
+      return Promise.reject(
+        state === 'closed'
+          ? new ClosedError(`${op} ${path}: session is closed`, { op, path })
+          : new ConnectionLossError(`${op} ${path}: no connection (session ${state})`, { op, path }),
+      );
     }
-    return raceAbort(run(t).catch((err: unknown) => { throw this.callError(err, op, path); }), signal, op, path);
+    return raceAbort(
+      run(t).catch((err: unknown) => {
+        throw this.callError(err, op, path);
+      }),
+      signal,
+      op,
+      path,
+    );
   }
 
   /**
@@ -127,18 +147,21 @@ export class SessionCalls {
     }
     const r = this.opts.retry;
     try {
-      return await pRetry(async () => {
-        await this.conn.waitConnected(this.conn.sessionTimeoutMs, op, signal);
-        return attempt();
-      }, {
-        retries: r.retries - 1,
-        minTimeout: r.minDelayMs,
-        maxTimeout: r.maxDelayMs,
-        factor: r.factor,
-        randomize: true,
-        signal,
-        shouldRetry: ({ error }) => isRetryable(error) && this.conn.state !== 'closed',
-      });
+      return await pRetry(
+        async () => {
+          await this.conn.waitConnected(this.conn.sessionTimeoutMs, op, signal);
+          return attempt();
+        },
+        {
+          retries: r.retries - 1,
+          minTimeout: r.minDelayMs,
+          maxTimeout: r.maxDelayMs,
+          factor: r.factor,
+          randomize: true,
+          signal,
+          shouldRetry: ({ error }) => isRetryable(error) && this.conn.state !== 'closed',
+        },
+      );
     } catch (err) {
       throw signal?.aborted ? abortError(signal, op, path) : err;
     }
@@ -164,7 +187,8 @@ export class SessionCalls {
    * and errors name the caller's path, without the namespace.
    */
   private callError(err: unknown, op: string, path: string): unknown {
-    if (this.conn.state === 'closed' && err instanceof ConnectionLossError) return new ClosedError(`${op} ${path}: session is closed`, { op, path, cause: err });
+    if (this.conn.state === 'closed' && err instanceof ConnectionLossError)
+      return new ClosedError(`${op} ${path}: session is closed`, { op, path, cause: err });
     return this.opts.namespace ? relabel(err, op, path) : err;
   }
 }

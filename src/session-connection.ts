@@ -78,9 +78,23 @@ export class SessionConnection {
   open(): void {
     const o = this.opts;
     const auth = o.auth.map((a) => ({ scheme: a.scheme ?? 'digest', credentials: a.credentials }));
-    const t: Transport = o.transport === 'native'
-      ? openNativeTransport(this.connectString, { sessionTimeoutMs: o.sessionTimeoutMs, auth, canBeReadOnly: o.canBeReadOnly, tls: o.tls, maxFrameBytes: o.maxFrameBytes, nativeLogLevel: o.nativeLogLevel })
-      : new ZkClient(this.connectString, { sessionTimeoutMs: o.sessionTimeoutMs, auth, canBeReadOnly: o.canBeReadOnly, tls: o.tls, maxFrameBytes: o.maxFrameBytes });
+    const t: Transport =
+      o.transport === 'native'
+        ? openNativeTransport(this.connectString, {
+            sessionTimeoutMs: o.sessionTimeoutMs,
+            auth,
+            canBeReadOnly: o.canBeReadOnly,
+            tls: o.tls,
+            maxFrameBytes: o.maxFrameBytes,
+            nativeLogLevel: o.nativeLogLevel,
+          })
+        : new ZkClient(this.connectString, {
+            sessionTimeoutMs: o.sessionTimeoutMs,
+            auth,
+            canBeReadOnly: o.canBeReadOnly,
+            tls: o.tls,
+            maxFrameBytes: o.maxFrameBytes,
+          });
     this.t = t;
     t.on('connected', (info) => this.onConnect(t, info.readOnly));
     t.on('disconnected', () => this.onDisconnected(t));
@@ -204,6 +218,9 @@ export class SessionConnection {
     const delayMs = this.connectedOnce.has(t) ? 0 : Math.min(Math.max(this.reopenDelayMs * 2, 50), 5000);
     this.reopenDelayMs = delayMs;
     if (delayMs === 0) this.open();
-    else setTimeout(() => { if (this._state === 'lost') this.open(); }, delayMs);
+    else
+      setTimeout(() => {
+        if (this._state === 'lost') this.open();
+      }, delayMs);
   }
 }

@@ -66,7 +66,12 @@ interface CreateRequest {
  * sent.
  */
 export async function createNode(
-  core: SessionCore, background: BackgroundTasks, path: string, data: NodeData | undefined, options: CreateOptions = {}, withStat = false,
+  core: SessionCore,
+  background: BackgroundTasks,
+  path: string,
+  data: NodeData | undefined,
+  options: CreateOptions = {},
+  withStat = false,
 ): Promise<Created> {
   const req = checkRequest(core, path, data, options);
   throwIfAborted(req.signal, 'create', path);
@@ -102,7 +107,10 @@ class CreateCall {
   /** Some create request failed with a connection loss: it may have been applied. */
   private unknown = false;
 
-  constructor(private readonly core: SessionCore, private readonly req: CreateRequest) {}
+  constructor(
+    private readonly core: SessionCore,
+    private readonly req: CreateRequest,
+  ) {}
 
   async run(withStat: boolean): Promise<Created> {
     const created = await this.create();
@@ -119,7 +127,10 @@ class CreateCall {
     const { core, req } = this;
     if (!sent || !req.prefix) return;
     const prefix = req.prefix;
-    const late = sent.then((c) => core.calls.strip(c.path), () => undefined);
+    const late = sent.then(
+      (c) => core.calls.strip(c.path),
+      () => undefined,
+    );
     background.run(`protected ${req.target}`, `removal of the aborted protected create ${req.target}`, async () => {
       const doomed = new Set<string>();
       const name = await late;
@@ -169,7 +180,9 @@ class CreateCall {
 
   private track<T extends { path: string }>(p: Promise<T>): Promise<T> {
     this.sent = p;
-    p.catch((err: unknown) => { if (isRetryable(err)) this.unknown = true; });
+    p.catch((err: unknown) => {
+      if (isRetryable(err)) this.unknown = true;
+    });
     return p;
   }
 }
@@ -180,7 +193,13 @@ async function setAclAfter(core: SessionCore, path: string, acl: readonly Acl[] 
 }
 
 /** Creates `path` and its missing ancestors (containers by default). Existing nodes are kept. */
-export async function mkdirs(core: SessionCore, path: string, mode: 'container' | 'persistent', acl: readonly Acl[] | undefined, signal?: AbortSignal): Promise<void> {
+export async function mkdirs(
+  core: SessionCore,
+  path: string,
+  mode: 'container' | 'persistent',
+  acl: readonly Acl[] | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
   if (path === '/' && !core.opts.namespace) return;
   const full = core.calls.full(path);
   const flags = mode === 'container' ? Z.container : Z.persistent;
@@ -201,7 +220,13 @@ export async function mkdirs(core: SessionCore, path: string, mode: 'container' 
  * leader committed from the old connection (a paused leader does this), and listing without it
  * would miss the node and create a second one.
  */
-async function findProtected(core: SessionCore, parent: string, prefix: string, mode: CreateMode, signal: AbortSignal | undefined): Promise<string | undefined> {
+async function findProtected(
+  core: SessionCore,
+  parent: string,
+  prefix: string,
+  mode: CreateMode,
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
   const found = (await markedChildren(core, parent, prefix, signal))[0];
   if (!found) return undefined;
   if (mode === 'ephemeral' || mode === 'ephemeral_sequential') {
@@ -227,8 +252,10 @@ async function markedChildren(core: SessionCore, parent: string, prefix: string,
 
 async function deleteIfThere(core: SessionCore, path: string): Promise<void> {
   const full = core.calls.full(path);
-  await core.call('delete', path, (t) => t.delete(full, -1)).catch((err: unknown) => {
-    if (!(err instanceof NoNodeError)) throw err;
-  });
+  await core
+    .call('delete', path, (t) => t.delete(full, -1))
+    .catch((err: unknown) => {
+      if (!(err instanceof NoNodeError)) throw err;
+    });
   log('removed %s, created by an aborted protected create', path);
 }

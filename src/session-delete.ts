@@ -49,9 +49,11 @@ export class BackgroundTasks {
 
   /** A guaranteed delete of `path`, carried on in the background. */
   delete(path: string, version: number): void {
-    this.run(path, `guaranteed delete of ${path}`, () => deleteOnce(this.core, path, version, undefined).catch((err: unknown) => {
-      if (!(err instanceof NoNodeError)) throw err;
-    }));
+    this.run(path, `guaranteed delete of ${path}`, () =>
+      deleteOnce(this.core, path, version, undefined).catch((err: unknown) => {
+        if (!(err instanceof NoNodeError)) throw err;
+      }),
+    );
   }
 
   private async loop(what: string, task: () => Promise<void>): Promise<void> {
@@ -65,7 +67,10 @@ export class BackgroundTasks {
         return;
       } catch (err) {
         if (err instanceof ClosedError) return;
-        if (!isRetryable(err)) { log('%s failed: %s', what, (err as Error).message); return; }
+        if (!isRetryable(err)) {
+          log('%s failed: %s', what, (err as Error).message);
+          return;
+        }
       }
       await delay(delayMs);
       delayMs = Math.min(delayMs * r.factor, r.maxDelayMs);

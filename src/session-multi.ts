@@ -23,22 +23,28 @@ export async function multi(core: SessionCore, ops: readonly TxnOp[], options?: 
   if (core.state !== 'connected' && core.state !== 'closed') {
     await core.waitConnected(core.opts.connectTimeoutMs, 'multi', signal).catch(() => throwIfAborted(signal, 'multi'));
   }
-  const results = await core.call('multi', ops[0]!.path, (t) => t.multi(wire), signal).catch((err: unknown) => {
-    if (err instanceof ZkError && err.opIndex !== undefined && core.opts.namespace) {
-      const o = ops[err.opIndex]!;
-      throw fromRc(err.rc ?? -1, `multi op ${err.opIndex} (${o.op})`, o.path, err, err.opIndex);
-    }
-    throw err;
-  });
+  const results = await core
+    .call('multi', ops[0]!.path, (t) => t.multi(wire), signal)
+    .catch((err: unknown) => {
+      if (err instanceof ZkError && err.opIndex !== undefined && core.opts.namespace) {
+        const o = ops[err.opIndex]!;
+        throw fromRc(err.rc ?? -1, `multi op ${err.opIndex} (${o.op})`, o.path, err, err.opIndex);
+      }
+      throw err;
+    });
   return results.map((r) => txnResult(core, r));
 }
 
 function txnResult(core: SessionCore, r: MultiResult): TxnResult {
   switch (r.type) {
-    case 'create': return { op: 'create', path: core.calls.strip(r.path) };
-    case 'setData': return { op: 'set', stat: r.stat };
-    case 'delete': return { op: 'delete' };
-    default: return { op: 'check' };
+    case 'create':
+      return { op: 'create', path: core.calls.strip(r.path) };
+    case 'setData':
+      return { op: 'set', stat: r.stat };
+    case 'delete':
+      return { op: 'delete' };
+    default:
+      return { op: 'check' };
   }
 }
 
@@ -64,6 +70,9 @@ function txnOp(core: SessionCore, o: TxnOp, i: number): MultiOp {
       validatePath(o.path, `${name} (check)`);
       return { type: 'check', path: full(), version: version(o.version, undefined) };
     default:
-      throw new InvalidArgumentError(`${name}: op must be 'create', 'delete', 'set' or 'check', got ${JSON.stringify((o as { op?: unknown }).op)}`, { op: 'multi', opIndex: i });
+      throw new InvalidArgumentError(`${name}: op must be 'create', 'delete', 'set' or 'check', got ${JSON.stringify((o as { op?: unknown }).op)}`, {
+        op: 'multi',
+        opIndex: i,
+      });
   }
 }

@@ -33,8 +33,18 @@ export interface Resolved {
 const DEFAULTS = { sessionTimeoutMs: 10000, connectTimeoutMs: 15000 };
 const RETRY_DEFAULTS: Required<RetryOptions> = { retries: 5, minDelayMs: 100, maxDelayMs: 5000, factor: 2 };
 const KNOWN = [
-  'sessionTimeoutMs', 'connectTimeoutMs', 'namespace', 'retry', 'auth', 'defaultAcl', 'reconnectAfterLost', 'transport',
-  'canBeReadOnly', 'tls', 'maxFrameBytes', 'nativeLogLevel',
+  'sessionTimeoutMs',
+  'connectTimeoutMs',
+  'namespace',
+  'retry',
+  'auth',
+  'defaultAcl',
+  'reconnectAfterLost',
+  'transport',
+  'canBeReadOnly',
+  'tls',
+  'maxFrameBytes',
+  'nativeLogLevel',
 ];
 const HOST = String.raw`(\[[0-9a-fA-F:.]+\]|[^\s,/[\]]+):\d+`;
 const CONNECT_STRING = new RegExp(`^${HOST}(,${HOST})*(\\/.*)?$`);
@@ -67,7 +77,11 @@ function num(v: unknown, name: string, min: number, integer = true): number {
 
 /** `acl` as a non-empty ACL list. @throws InvalidArgumentError naming `name` */
 export function checkAcl(acl: unknown, name: string): readonly Acl[] {
-  if (!Array.isArray(acl) || acl.length === 0 || !acl.every((a) => a && typeof a.perms === 'number' && typeof a.scheme === 'string' && typeof a.id === 'string')) {
+  if (
+    !Array.isArray(acl)
+    || acl.length === 0
+    || !acl.every((a) => a && typeof a.perms === 'number' && typeof a.scheme === 'string' && typeof a.id === 'string')
+  ) {
     throw new InvalidArgumentError(`${name} must be a non-empty array of { perms, scheme, id }`, { op: name });
   }
   return acl as readonly Acl[];
@@ -115,7 +129,11 @@ export interface CreateSpec {
  */
 export function checkCreate(
   o: { mode?: CreateMode | undefined; ttlMs?: number | undefined; acl?: readonly Acl[] | undefined },
-  path: string, where: string, pathOp: string, ctx: ZkErrorContext, defaultAcl: readonly Acl[] | undefined,
+  path: string,
+  where: string,
+  pathOp: string,
+  ctx: ZkErrorContext,
+  defaultAcl: readonly Acl[] | undefined,
 ): CreateSpec {
   const mode = o.mode ?? 'persistent';
   const flags = MODE_FLAGS[mode];
@@ -171,7 +189,8 @@ function checkFlags(opts: SessionOptions): void {
   const transport = opts.transport ?? 'client';
   if (transport !== 'client' && transport !== 'native') bad(`session: option transport must be 'client' or 'native', got ${String(transport)}`);
   if (opts.canBeReadOnly !== undefined && typeof opts.canBeReadOnly !== 'boolean') bad('session: option canBeReadOnly must be a boolean');
-  if (opts.tls !== undefined && (opts.tls === null || typeof opts.tls !== 'object')) bad('session: option tls must be an object { ca?, cert?, key?, servername?, rejectUnauthorized? }');
+  if (opts.tls !== undefined && (opts.tls === null || typeof opts.tls !== 'object'))
+    bad('session: option tls must be an object { ca?, cert?, key?, servername?, rejectUnauthorized? }');
 }
 
 function resolveNamespace(namespace: string | undefined): string {

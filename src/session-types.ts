@@ -251,29 +251,35 @@ export type ConnectionState = 'connecting' | 'connected' | 'readOnly' | 'suspend
 /** Typed events of a {@link ZkSession}. */
 export interface SessionEvents {
   /** First connection made. */
-  connected: [info: {
-    /** The session id (hex, as {@link ZkSession.sessionId}). */
-    sessionId: string;
-  }];
+  connected: [
+    info: {
+      /** The session id (hex, as {@link ZkSession.sessionId}). */
+      sessionId: string;
+    },
+  ];
   /** The connection dropped; the session may still be alive on the server. */
   suspended: [];
   /** Connected again: the same session (`newSession: false`) or a new one after `lost`. */
-  reconnected: [info: {
-    /** The session id now in use (hex). */
-    sessionId: string;
-    /** True when this is a new session (after `lost`): every ephemeral node and watch of the old one is gone. */
-    newSession: boolean;
-  }];
+  reconnected: [
+    info: {
+      /** The session id now in use (hex). */
+      sessionId: string;
+      /** True when this is a new session (after `lost`): every ephemeral node and watch of the old one is gone. */
+      newSession: boolean;
+    },
+  ];
   /** The session is gone: expired on the server, or suspended longer than its timeout. */
-  lost: [info: {
-    /** The id of the session that was lost (hex). */
-    sessionId: string;
-    /**
-     * `expired`: the server expired it; `timeout`: suspended longer than the session timeout;
-     * `auth_failed`: the server rejected the credentials.
-     */
-    reason: 'expired' | 'timeout' | 'auth_failed';
-  }];
+  lost: [
+    info: {
+      /** The id of the session that was lost (hex). */
+      sessionId: string;
+      /**
+       * `expired`: the server expired it; `timeout`: suspended longer than the session timeout;
+       * `auth_failed`: the server rejected the credentials.
+       */
+      reason: 'expired' | 'timeout' | 'auth_failed';
+    },
+  ];
   /** `close()` was called. */
   closed: [];
   /** Every state change. */
@@ -286,68 +292,68 @@ export const kCredentials = Symbol('zk-recipes.credentials');
 /** One write of a {@link ZkSession.multi} transaction. */
 export type TxnOp =
   | {
-    /** Create a node. */
-    op: 'create';
-    /** The node's path (a sequential mode's prefix). */
-    path: string;
-    /** Payload (≤ 1 MB). */
-    data?: NodeData;
-    /** @default 'persistent' */
-    mode?: CreateMode;
-    /** @default the session's `defaultAcl` */
-    acl?: readonly Acl[];
-    /** For `_ttl` modes. */
-    ttlMs?: number;
-  }
+      /** Create a node. */
+      op: 'create';
+      /** The node's path (a sequential mode's prefix). */
+      path: string;
+      /** Payload (≤ 1 MB). */
+      data?: NodeData;
+      /** @default 'persistent' */
+      mode?: CreateMode;
+      /** @default the session's `defaultAcl` */
+      acl?: readonly Acl[];
+      /** For `_ttl` modes. */
+      ttlMs?: number;
+    }
   | {
-    /** Delete a node. */
-    op: 'delete';
-    /** The node's path. */
-    path: string;
-    /** Expected data version; -1 (default) matches any. */
-    version?: number;
-  }
+      /** Delete a node. */
+      op: 'delete';
+      /** The node's path. */
+      path: string;
+      /** Expected data version; -1 (default) matches any. */
+      version?: number;
+    }
   | {
-    /** Write a node's data. */
-    op: 'set';
-    /** The node's path. */
-    path: string;
-    /** New payload. */
-    data: NodeData;
-    /** Expected data version; -1 (default) matches any. */
-    version?: number;
-  }
+      /** Write a node's data. */
+      op: 'set';
+      /** The node's path. */
+      path: string;
+      /** New payload. */
+      data: NodeData;
+      /** Expected data version; -1 (default) matches any. */
+      version?: number;
+    }
   | {
-    /** Check a node's data version (the transaction fails unless it matches). */
-    op: 'check';
-    /** The node's path. */
-    path: string;
-    /** Expected data version. */
-    version: number;
-  };
+      /** Check a node's data version (the transaction fails unless it matches). */
+      op: 'check';
+      /** The node's path. */
+      path: string;
+      /** Expected data version. */
+      version: number;
+    };
 
 /** The result of one op of a committed transaction, in the order of the ops. */
 export type TxnResult =
   | {
-    /** A create. */
-    op: 'create';
-    /** The created path (with the sequence suffix). */
-    path: string;
-  }
+      /** A create. */
+      op: 'create';
+      /** The created path (with the sequence suffix). */
+      path: string;
+    }
   | {
-    /** A delete. */
-    op: 'delete';
-  }
+      /** A delete. */
+      op: 'delete';
+    }
   | {
-    /** A data write. */
-    op: 'set';
-    /** The node's new stat. */
-    stat: Stat;
-  }
+      /** A data write. */
+      op: 'set';
+      /** The node's new stat. */
+      stat: Stat;
+    }
   | {
-    /** A version check. */
-    op: 'check';
-  };
+      /** A version check. */
+      op: 'check';
+    };
 
 /** A persistent watch from {@link ZkSession.addWatch}: remove it with `remove()` or `await using`. */
 export interface PersistentWatch {

@@ -46,7 +46,13 @@ export class PersistentWatches {
     throwIfAborted(signal, 'addWatch', path);
     const recursive = options.recursive ?? false;
     let abandoned = false;
-    const watcher = this.core.calls.wrapWatcher(signal ? (ev) => { if (!abandoned) listener(ev); } : listener);
+    const watcher = this.core.calls.wrapWatcher(
+      signal
+        ? (ev) => {
+            if (!abandoned) listener(ev);
+          }
+        : listener,
+    );
     const entry: Entry = { path, recursive, watcher };
     const full = this.core.calls.full(path);
     let last: Promise<void> | undefined;
@@ -56,7 +62,12 @@ export class PersistentWatches {
     } catch (err) {
       if (signal?.aborted && last) {
         abandoned = true;
-        last.then(() => this.unwatch(entry), () => undefined).catch((e: unknown) => log('removing the abandoned watch on %s failed: %s', path, (e as Error).message));
+        last
+          .then(
+            () => this.unwatch(entry),
+            () => undefined,
+          )
+          .catch((e: unknown) => log('removing the abandoned watch on %s failed: %s', path, (e as Error).message));
       }
       throw err;
     }
@@ -89,9 +100,14 @@ export class PersistentWatches {
     const kind: WatchKind = e.recursive ? 'persistentRecursive' : 'persistent';
     const full = this.core.calls.full(e.path);
     if (this.core.state === 'closed') return Promise.resolve();
-    return this.core.call('removeWatch', e.path, (t) => t.removeWatch(full, kind, e.watcher)).then(() => undefined, (err: unknown) => {
-      if (!isRetryable(err) && !(err instanceof ClosedError)) throw err;
-      // Not connected: the watch is forgotten here and dies with the connection's session.
-    });
+    return this.core
+      .call('removeWatch', e.path, (t) => t.removeWatch(full, kind, e.watcher))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (!isRetryable(err) && !(err instanceof ClosedError)) throw err;
+          // Not connected: the watch is forgotten here and dies with the connection's session.
+        },
+      );
   }
 }

@@ -39,8 +39,20 @@ import { BackgroundTasks, deleteNode } from './session-delete.js';
 import { multi } from './session-multi.js';
 import { checkAcl, checkVersion, resolveOptions, toData, type Resolved } from './session-options.js';
 import {
-  kCredentials, type Acl, type ConnectionState, type CreateOptions, type DeleteOptions, type NodeData, type PersistentWatch,
-  type SessionCallOptions, type SessionEvents, type SessionOptions, type Stat, type TxnOp, type TxnResult, type Watcher,
+  kCredentials,
+  type Acl,
+  type ConnectionState,
+  type CreateOptions,
+  type DeleteOptions,
+  type NodeData,
+  type PersistentWatch,
+  type SessionCallOptions,
+  type SessionEvents,
+  type SessionOptions,
+  type Stat,
+  type TxnOp,
+  type TxnResult,
+  type Watcher,
   type WatchOptions,
 } from './session-types.js';
 import { PersistentWatches } from './session-watch.js';
@@ -155,10 +167,15 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * @throws ConnectionLossError when not connected within `timeoutMs`
    * @throws AbortedError (or the signal's ZkError reason) when `signal` aborts first
    */
-  async waitConnected(timeoutMs?: number | (SessionCallOptions & {
-    /** How long to wait, in ms (a finite number >= 0). @default the session's `connectTimeoutMs` */
-    timeoutMs?: number;
-  }), op = 'waitConnected'): Promise<void> {
+  async waitConnected(
+    timeoutMs?:
+      | number
+      | (SessionCallOptions & {
+          /** How long to wait, in ms (a finite number >= 0). @default the session's `connectTimeoutMs` */
+          timeoutMs?: number;
+        }),
+    op = 'waitConnected',
+  ): Promise<void> {
     if (typeof timeoutMs === 'number' || timeoutMs === undefined) {
       return this.conn.waitConnected(timeoutMs ?? this.opts.connectTimeoutMs, op);
     }
@@ -180,7 +197,12 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * (for the path as the server sees it, and the options' watch if any; checking its other
    * arguments) sent with the session's retries, bounded by the options' `signal`.
    */
-  private operation<T>(op: string, path: string, options: WatchOptions | undefined, prepare: (full: string, watch: ClientWatcher | undefined) => Run<T>): Promise<T> {
+  private operation<T>(
+    op: string,
+    path: string,
+    options: WatchOptions | undefined,
+    prepare: (full: string, watch: ClientWatcher | undefined) => Run<T>,
+  ): Promise<T> {
     validatePath(path, op);
     const signal = callSignal(options, op, path);
     const run = prepare(this.calls.full(path), options?.watch ? this.calls.wrapWatcher(options.watch) : undefined);
@@ -205,20 +227,27 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * reply (no second round trip). With the native transport, and for a node a retried protected
    * create adopted, `stat` is read with an `exists` after the create.
    */
-  async createWithStat(path: string, data?: NodeData, options: CreateOptions = {}): Promise<{
+  async createWithStat(
+    path: string,
+    data?: NodeData,
+    options: CreateOptions = {},
+  ): Promise<{
     /** The created path. */
     path: string;
     /** The new node's stat. */
     stat: Stat;
   }> {
-    return await createNode(this.core, this.background, path, data, options, true) as { path: string; stat: Stat };
+    return (await createNode(this.core, this.background, path, data, options, true)) as { path: string; stat: Stat };
   }
 
   /**
    * Reads a node's data and stat.
    * @throws NoNodeError
    */
-  async get(path: string, options: WatchOptions = {}): Promise<{
+  async get(
+    path: string,
+    options: WatchOptions = {},
+  ): Promise<{
     /** The node's data (empty when it has none). */
     data: Buffer;
     /** The node's stat at the time of the read. */
@@ -232,10 +261,14 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * `set` may have been applied ({@link SessionCallOptions}).
    * @throws NoNodeError, BadVersionError
    */
-  async set(path: string, data: NodeData, options: SessionCallOptions & {
-    /** Expected data version; `-1` (default) matches any. */
-    version?: number;
-  } = {}): Promise<Stat> {
+  async set(
+    path: string,
+    data: NodeData,
+    options: SessionCallOptions & {
+      /** Expected data version; `-1` (default) matches any. */
+      version?: number;
+    } = {},
+  ): Promise<Stat> {
     return this.operation('set', path, options, (full) => {
       const bytes = toData(data, 'set', path);
       const version = checkVersion(options.version, -1, `set ${path}`, { op: 'set', path });
@@ -264,7 +297,10 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * `pzxid` is what recipes use as a fencing token.
    * @throws NoNodeError
    */
-  async getChildrenWithStat(path: string, options: WatchOptions = {}): Promise<{
+  async getChildrenWithStat(
+    path: string,
+    options: WatchOptions = {},
+  ): Promise<{
     /** Child names, unordered. */
     children: string[];
     /** The parent's stat, read atomically with the list (its `pzxid` changes with every child created or deleted). */
@@ -306,10 +342,14 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * re-read on `reconnected`, as a cache does.
    * `UnsupportedError` on the native transport.
    */
-  async addWatch(path: string, listener: Watcher, options: SessionCallOptions & {
-    /** Watch the whole subtree. @default false */
-    recursive?: boolean;
-  } = {}): Promise<PersistentWatch> {
+  async addWatch(
+    path: string,
+    listener: Watcher,
+    options: SessionCallOptions & {
+      /** Watch the whole subtree. @default false */
+      recursive?: boolean;
+    } = {},
+  ): Promise<PersistentWatch> {
     return this.watches.add(path, listener, options);
   }
 
@@ -326,12 +366,14 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   }
 
   /** The identities the server associates with this session (ZooKeeper 3.7+). */
-  async whoAmI(options: SessionCallOptions = {}): Promise<Array<{
-    /** Auth scheme (`ip`, `digest`, ...). */
-    scheme: string;
-    /** The identity within the scheme. */
-    user: string;
-  }>> {
+  async whoAmI(options: SessionCallOptions = {}): Promise<
+    Array<{
+      /** Auth scheme (`ip`, `digest`, ...). */
+      scheme: string;
+      /** The identity within the scheme. */
+      user: string;
+    }>
+  > {
     return this.operation('whoAmI', '/', options, () => (t) => t.whoAmI());
   }
 
@@ -341,7 +383,10 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   }
 
   /** Reads a node's ACL. */
-  async getAcl(path: string, options: SessionCallOptions = {}): Promise<{
+  async getAcl(
+    path: string,
+    options: SessionCallOptions = {},
+  ): Promise<{
     /** The node's ACL entries. */
     acl: Acl[];
     /** The node's stat (`aversion` is the ACL version). */
@@ -354,10 +399,14 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * Replaces a node's ACL; `version` (default -1) is the expected ACL version. An aborted
    * `setAcl` may have been applied ({@link SessionCallOptions}).
    */
-  async setAcl(path: string, acl: readonly Acl[], options: SessionCallOptions & {
-    /** Expected ACL version; `-1` (default) matches any. */
-    version?: number;
-  } = {}): Promise<void> {
+  async setAcl(
+    path: string,
+    acl: readonly Acl[],
+    options: SessionCallOptions & {
+      /** Expected ACL version; `-1` (default) matches any. */
+      version?: number;
+    } = {},
+  ): Promise<void> {
     await this.operation('setAcl', path, options, (full) => {
       checkAcl(acl, `setAcl ${path}: acl`);
       const version = checkVersion(options.version, -1, `setAcl ${path}`, { op: 'setAcl', path });

@@ -59,7 +59,11 @@ export interface Transport extends EventEmitter<TransportEvents> {
   readonly sessionTimeoutMs: number;
   /** Starts connecting. */
   start(): this;
-  create(path: string, data: Uint8Array, o: { acl: readonly WireAcl[]; flags: number; ttl?: number | undefined }): Promise<{ path: string; stat?: Stat | undefined }>;
+  create(
+    path: string,
+    data: Uint8Array,
+    o: { acl: readonly WireAcl[]; flags: number; ttl?: number | undefined },
+  ): Promise<{ path: string; stat?: Stat | undefined }>;
   delete(path: string, version?: number): Promise<void>;
   exists(path: string, watcher?: ClientWatcher): Promise<Stat | null>;
   getData(path: string, watcher?: ClientWatcher): Promise<{ data: Buffer; stat: Stat }>;

@@ -42,7 +42,11 @@ export class WaitScope {
    * @param op - operation named in errors
    * @param path - path named in errors
    */
-  constructor(private readonly opts: WaitOptions | undefined, private readonly op: string, private readonly path?: string) {
+  constructor(
+    private readonly opts: WaitOptions | undefined,
+    private readonly op: string,
+    private readonly path?: string,
+  ) {
     const s = opts?.signal;
     // Fast path: with neither a signal nor a timeout there is nothing to combine or race.
     if (!s && opts?.timeoutMs === undefined) return;
@@ -90,8 +94,14 @@ export class WaitScope {
       const onAbort = () => reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       p.then(
-        (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-        (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
       );
     });
   }
@@ -114,7 +124,10 @@ export interface Deferred<T> {
 export function deferred<T>(): Deferred<T> {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -122,8 +135,14 @@ export function deferred<T>(): Deferred<T> {
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(t); reject(signal!.reason); };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -6,9 +6,31 @@
 // before and after.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Barrier, ChildrenCache, DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, DoubleBarrier, GroupMember,
-  InvalidArgumentError, InvalidPathError, LeaderLatch, LeaderSelector, Lock, MAX_DATA_BYTES, NodeCache, ReadWriteLock,
-  Semaphore, ServiceCache, ServiceDiscovery, SharedCounter, SharedValue, TaskScheduler, TreeCache, ZkError, ZkSession, type Codec,
+  Barrier,
+  ChildrenCache,
+  DistributedDelayQueue,
+  DistributedPriorityQueue,
+  DistributedQueue,
+  DoubleBarrier,
+  GroupMember,
+  InvalidArgumentError,
+  InvalidPathError,
+  LeaderLatch,
+  LeaderSelector,
+  Lock,
+  MAX_DATA_BYTES,
+  NodeCache,
+  ReadWriteLock,
+  Semaphore,
+  ServiceCache,
+  ServiceDiscovery,
+  SharedCounter,
+  SharedValue,
+  TaskScheduler,
+  TreeCache,
+  ZkError,
+  ZkSession,
+  type Codec,
 } from '../src/index.js';
 import { uniquePath, useServer, waitUntil } from './helpers.js';
 
@@ -22,7 +44,7 @@ async function snapshot(session: ZkSession, path = '/'): Promise<string[]> {
   for (const c of await session.getChildren(path)) {
     const p = path === '/' ? `/${c}` : `${path}/${c}`;
     if (p === '/zookeeper') continue;
-    out.push(p, ...await snapshot(session, p));
+    out.push(p, ...(await snapshot(session, p)));
   }
   return out.sort();
 }
@@ -81,7 +103,11 @@ const BAD_PATHS: Array<[string, unknown, RegExp]> = [
 /** Expects `fn` to throw (or reject with) `type`, its message matching every pattern. */
 async function expectTyped(fn: () => unknown, type: new (...a: never[]) => ZkError, ...patterns: RegExp[]): Promise<void> {
   let err: unknown;
-  try { await fn(); } catch (e) { err = e; }
+  try {
+    await fn();
+  } catch (e) {
+    err = e;
+  }
   expect(err, 'expected an error').toBeInstanceOf(type);
   for (const p of patterns) expect((err as Error).message).toMatch(p);
 }
@@ -113,7 +139,10 @@ describe('bad input: nothing is written, typed errors name the problem', () => {
     'Lock.acquire': (w) => new Lock(s, P).acquire(w as never),
     'ReadWriteLock.readLock.acquire': (w) => new ReadWriteLock(s, P).readLock.acquire(w as never),
     'Semaphore.acquire': (w) => new Semaphore(s, P, { maxLeases: 1 }).acquire(w as never),
-    'LeaderLatch.await': (w) => { const l = new LeaderLatch(s, P); return l.await(w as never); },
+    'LeaderLatch.await': (w) => {
+      const l = new LeaderLatch(s, P);
+      return l.await(w as never);
+    },
     'Barrier.wait': (w) => new Barrier(s, P).wait(w as never),
     'DoubleBarrier.enter': (w) => new DoubleBarrier(s, P, { members: 2 }).enter(w as never),
     'NodeCache.start': (w) => new NodeCache(s, P).start(w as never),
@@ -155,14 +184,38 @@ describe('bad input: nothing is written, typed errors name the problem', () => {
     ['TaskScheduler.submit: empty type', () => new TaskScheduler(s, P, { roles: [] }).submit(''), /^scheduler.*type/],
     ['TaskScheduler.submit: NaN delayMs', () => new TaskScheduler(s, P, { roles: [] }).submit('t', {}, { delayMs: Number.NaN }), /^scheduler.*delayMs/],
     ['TaskScheduler.schedule: everyMs -5', () => new TaskScheduler(s, P, { roles: [] }).schedule('x', { everyMs: -5 }, 't'), /^scheduler.*everyMs/],
-    ['TaskScheduler.schedule: cron with 4 fields', () => new TaskScheduler(s, P, { roles: [] }).schedule('x', { cron: '* * * *' }, 't'), /^cron "\* \* \* \*": expected 5 fields/],
-    ['TaskScheduler.schedule: cron and everyMs', () => new TaskScheduler(s, P, { roles: [] }).schedule('x', { cron: '@daily', everyMs: 100 }, 't'), /^scheduler.*exactly one of everyMs and cron/],
-    ['TaskScheduler.schedule: neither cron nor everyMs', () => new TaskScheduler(s, P, { roles: [] }).schedule('x', {}, 't'), /^scheduler.*exactly one of everyMs and cron/],
+    [
+      'TaskScheduler.schedule: cron with 4 fields',
+      () => new TaskScheduler(s, P, { roles: [] }).schedule('x', { cron: '* * * *' }, 't'),
+      /^cron "\* \* \* \*": expected 5 fields/,
+    ],
+    [
+      'TaskScheduler.schedule: cron and everyMs',
+      () => new TaskScheduler(s, P, { roles: [] }).schedule('x', { cron: '@daily', everyMs: 100 }, 't'),
+      /^scheduler.*exactly one of everyMs and cron/,
+    ],
+    [
+      'TaskScheduler.schedule: neither cron nor everyMs',
+      () => new TaskScheduler(s, P, { roles: [] }).schedule('x', {}, 't'),
+      /^scheduler.*exactly one of everyMs and cron/,
+    ],
     ['TaskScheduler.schedule: id with a slash', () => new TaskScheduler(s, P, { roles: [] }).schedule('a/b', { everyMs: 100 }, 't'), /^scheduler.*schedule id/],
     ['Lock: oversized data', () => new Lock(s, P, { data: big }).acquire(), /data/],
     ['GroupMember: oversized data', () => new GroupMember(s, P, { id: 'm', data: big }).join(), /data/],
     ['DistributedQueue.put: oversized item', () => new DistributedQueue<string>(s, P).put('x'.repeat(MAX_DATA_BYTES + 1)), /bytes|limit|large/],
-    ['DistributedQueue.put: a codec that throws', () => new DistributedQueue<string>(s, P, { codec: { encode: () => { throw new Error('boom'); }, decode: (b) => b.toString() } as Codec<string> }).put('x'), /^queue.*(encode|codec)/],
+    [
+      'DistributedQueue.put: a codec that throws',
+      () =>
+        new DistributedQueue<string>(s, P, {
+          codec: {
+            encode: () => {
+              throw new Error('boom');
+            },
+            decode: (b) => b.toString(),
+          } as Codec<string>,
+        }).put('x'),
+      /^queue.*(encode|codec)/,
+    ],
     ['DistributedQueue.consume: concurrency 0', () => new DistributedQueue(s, P).consume(noop, { concurrency: 0 }), /^queue.*concurrency/],
     ['DistributedQueue.consume: handler not a function', () => new DistributedQueue(s, P).consume(5 as never), /^queue.*handler/],
   ];
@@ -183,7 +236,12 @@ describe('handlers that throw or hang', () => {
     const errors: unknown[] = [];
     q.on('handlerError', (e) => errors.push(e.error));
     let calls = 0;
-    const c = q.consume(() => { if (++calls === 1) throw new Error('handler failed'); }, { retryDelayMs: 20 });
+    const c = q.consume(
+      () => {
+        if (++calls === 1) throw new Error('handler failed');
+      },
+      { retryDelayMs: 20 },
+    );
     await waitUntil(() => c.processed === 1, 'the retry to succeed');
     expect(errors).toEqual([expect.objectContaining({ message: 'handler failed' })]);
     await c.close();
@@ -195,7 +253,9 @@ describe('handlers that throw or hang', () => {
     const path = uniquePath('bi-s');
     const dispatcher = new TaskScheduler(s, path, { roles: ['dispatcher'], rescanMs: 100 });
     const sched = new TaskScheduler(s, path, {
-      workerId: 'w', drainTimeoutMs: 200, rescanMs: 100,
+      workerId: 'w',
+      drainTimeoutMs: 200,
+      rescanMs: 100,
       handlers: { hang: () => new Promise(() => undefined) }, // never settles, ignores its signal
     });
     await sched.start();
@@ -215,7 +275,13 @@ describe('handlers that throw or hang', () => {
   it('a leader selector whose handler throws gives up leadership and is re-queued', async () => {
     const path = uniquePath('bi-ls');
     let calls = 0;
-    const sel = new LeaderSelector(s, path, { autoRequeue: true, onLeadership: () => { calls++; throw new Error('leader work failed'); } });
+    const sel = new LeaderSelector(s, path, {
+      autoRequeue: true,
+      onLeadership: () => {
+        calls++;
+        throw new Error('leader work failed');
+      },
+    });
     sel.on('error' as never, noop);
     sel.start();
     await waitUntil(() => calls >= 2, 'leadership to be taken again after the throw');

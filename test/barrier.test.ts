@@ -15,7 +15,11 @@ describe('Barrier', () => {
     let removedAt = 0;
     const passed: number[] = [];
     const waiters = await Promise.all([1, 2, 3].map(() => zk.connect()));
-    const waits = waiters.map((s) => new Barrier(s, path).wait({ timeoutMs: 20_000 }).then(() => { passed.push(Date.now()); }));
+    const waits = waiters.map((s) =>
+      new Barrier(s, path).wait({ timeoutMs: 20_000 }).then(() => {
+        passed.push(Date.now());
+      }),
+    );
     // A later request on each session is answered after its wait's first read: all are watching.
     await Promise.all(waiters.map((s) => s.exists('/')));
     expect(passed).toHaveLength(0);
@@ -57,7 +61,9 @@ describe('Barrier', () => {
     const b = new Barrier(owner, path);
     await b.set();
     let passed = false;
-    const p = new Barrier(waiter, path).wait({ timeoutMs: 30_000 }).then(() => { passed = true; });
+    const p = new Barrier(waiter, path).wait({ timeoutMs: 30_000 }).then(() => {
+      passed = true;
+    });
     const reconnected = new Promise((r) => waiter.once('reconnected', r));
     await expireSession(waiter);
     await reconnected;

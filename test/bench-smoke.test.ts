@@ -15,15 +15,30 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 function runBench(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/index.ts', ...args], {
-      cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`bench did not finish; stderr:\n${stderr}`)); }, 100_000);
-    child.on('error', (e) => { clearTimeout(t); reject(e); });
-    child.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bench did not finish; stderr:\n${stderr}`));
+    }, 100_000);
+    child.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -68,7 +83,10 @@ describe('bench', () => {
   it('runs only the selected workloads', async () => {
     const { code, stdout } = await runBench(['--json', '--tiny', 'only=W0'], { ZK_CONNECT: zk.server.connectString });
     expect(code).toBe(0);
-    const kinds = stdout.trim().split('\n').map((l) => (JSON.parse(l) as { workload: string }).workload);
+    const kinds = stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { workload: string }).workload);
     expect(kinds).toEqual(['meta', 'W0']);
   }, 60_000);
 
@@ -83,6 +101,11 @@ describe('bench', () => {
     expect(pct(s, 50)).toBe(3);
     expect(pct(s, 99)).toBe(5);
     expect(pct(s, 0)).toBe(1);
-    expect(pct(Array.from({ length: 100 }, (_, i) => i + 1), 99)).toBe(99);
+    expect(
+      pct(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        99,
+      ),
+    ).toBe(99);
   });
 });

@@ -9,7 +9,11 @@ const zk = useServer();
 async function serverChildren(s: ZkSession, path: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   let names: string[] = [];
-  try { names = await s.getChildren(path); } catch { return out; }
+  try {
+    names = await s.getChildren(path);
+  } catch {
+    return out;
+  }
   for (const n of names.sort()) out[n] = (await s.get(`${path}/${n}`)).data.toString();
   return out;
 }
@@ -54,7 +58,11 @@ describe('NodeCache', () => {
     const cache = new NodeCache(s, path);
     await cache.start();
     expect(cache.data?.toString()).toBe('before');
-    const newSession = new Promise<void>((r) => s.on('reconnected', (i) => { if (i.newSession) r(); }));
+    const newSession = new Promise<void>((r) =>
+      s.on('reconnected', (i) => {
+        if (i.newSession) r();
+      }),
+    );
     const lost = nextEvent(s, 'lost');
     await expireSession(s);
     await lost; // the cache's session is gone: the write below reaches it through no watch
@@ -189,7 +197,11 @@ describe('ChildrenCache', () => {
     const cache = new ChildrenCache(s, path, { withData: true });
     await cache.start();
     expect(cached(cache)).toEqual({ drop: 'x', keep: 'k1' });
-    const newSession = new Promise<void>((r) => s.on('reconnected', (i) => { if (i.newSession) r(); }));
+    const newSession = new Promise<void>((r) =>
+      s.on('reconnected', (i) => {
+        if (i.newSession) r();
+      }),
+    );
     const lost = nextEvent(s, 'lost');
     await expireSession(s);
     await lost;

@@ -14,12 +14,38 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DecodeError, Reader, Writer } from '../src/client/jute.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameTooLargeError } from '../src/client/framing.js';
 import {
-  EventType, KeeperState, Op, STAT_BYTES, expectEnd, readAcls, readConnectResponse, readData, readReplyHeader, readStat,
-  readWatcherEvent, writeAcls, writeConnectRequest, writeSetWatches2, type Stat, type WireAcl,
+  EventType,
+  KeeperState,
+  Op,
+  STAT_BYTES,
+  expectEnd,
+  readAcls,
+  readConnectResponse,
+  readData,
+  readReplyHeader,
+  readStat,
+  readWatcherEvent,
+  writeAcls,
+  writeConnectRequest,
+  writeSetWatches2,
+  type Stat,
+  type WireAcl,
 } from '../src/client/records.js';
 import {
-  readChildren2, readCreate2, readGetAcl, readGetData, readWhoAmI, writeAuth, writeCreate, writePath, writePathInt,
-  writePathVersion, writePathWatch, writeReconfig, writeSetAcl, writeSetData,
+  readChildren2,
+  readCreate2,
+  readGetAcl,
+  readGetData,
+  readWhoAmI,
+  writeAuth,
+  writeCreate,
+  writePath,
+  writePathInt,
+  writePathVersion,
+  writePathWatch,
+  writeReconfig,
+  writeSetAcl,
+  writeSetData,
 } from '../src/client/requests.js';
 import { readMulti, readMultiRead, writeMulti, writeMultiRead, type MultiOp, type ReadOp } from '../src/client/multi.js';
 import { NoNodeError, NodeExistsError, ZkError } from '../src/errors.js';
@@ -29,22 +55,64 @@ import { NoNodeError, NodeExistsError, ZkError } from '../src/errors.js';
 /** An encoder written independently of `Writer` (BigInt for longs): bytes "by hand". */
 class Raw {
   private parts: Buffer[] = [];
-  int(v: number): this { const b = Buffer.alloc(4); b.writeInt32BE(v); this.parts.push(b); return this; }
-  long(v: number | bigint): this { const b = Buffer.alloc(8); b.writeBigInt64BE(BigInt(v)); this.parts.push(b); return this; }
-  /** A long from its unsigned hex (session ids). */
-  hex64(hex: string): this { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(`0x${hex}`)); this.parts.push(b); return this; }
-  bool(v: boolean): this { this.parts.push(Buffer.from([v ? 1 : 0])); return this; }
-  bytes(b: Uint8Array): this { this.parts.push(Buffer.from(b)); return this; }
-  buf(b: Uint8Array | null): this { return b === null ? this.int(-1) : this.int(b.length).bytes(b); }
-  str(s: string | null): this { return s === null ? this.int(-1) : this.buf(Buffer.from(s, 'utf8')); }
-  strs(list: readonly string[]): this { this.int(list.length); for (const s of list) this.str(s); return this; }
-  /** A multi header: type, done, err. */
-  hdr(type: number, done: boolean, err: number): this { return this.int(type).bool(done).int(err); }
-  stat(s: Stat): this {
-    return this.long(s.czxid).long(s.mzxid).long(s.ctime.getTime()).long(s.mtime.getTime()).int(s.version).int(s.cversion)
-      .int(s.aversion).hex64(s.ephemeralOwner).int(s.dataLength).int(s.numChildren).long(s.pzxid);
+  int(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(v);
+    this.parts.push(b);
+    return this;
   }
-  done(): Buffer { return Buffer.concat(this.parts); }
+  long(v: number | bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(BigInt(v));
+    this.parts.push(b);
+    return this;
+  }
+  /** A long from its unsigned hex (session ids). */
+  hex64(hex: string): this {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(`0x${hex}`));
+    this.parts.push(b);
+    return this;
+  }
+  bool(v: boolean): this {
+    this.parts.push(Buffer.from([v ? 1 : 0]));
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.parts.push(Buffer.from(b));
+    return this;
+  }
+  buf(b: Uint8Array | null): this {
+    return b === null ? this.int(-1) : this.int(b.length).bytes(b);
+  }
+  str(s: string | null): this {
+    return s === null ? this.int(-1) : this.buf(Buffer.from(s, 'utf8'));
+  }
+  strs(list: readonly string[]): this {
+    this.int(list.length);
+    for (const s of list) this.str(s);
+    return this;
+  }
+  /** A multi header: type, done, err. */
+  hdr(type: number, done: boolean, err: number): this {
+    return this.int(type).bool(done).int(err);
+  }
+  stat(s: Stat): this {
+    return this.long(s.czxid)
+      .long(s.mzxid)
+      .long(s.ctime.getTime())
+      .long(s.mtime.getTime())
+      .int(s.version)
+      .int(s.cversion)
+      .int(s.aversion)
+      .hex64(s.ephemeralOwner)
+      .int(s.dataLength)
+      .int(s.numChildren)
+      .long(s.pzxid);
+  }
+  done(): Buffer {
+    return Buffer.concat(this.parts);
+  }
 }
 
 /** One frame from a fresh writer; returns [whole frame, payload]. */
@@ -87,7 +155,9 @@ const chroot = (p: string): string => (p.startsWith('/app') ? p.slice(4) || '/' 
 describe('jute Writer / Reader round trips', () => {
   it('ints, including the int32 extremes', () => {
     const values = [0, 1, -1, 255, 256, 65_535, -65_536, 2_147_483_647, -2_147_483_648, 123_456_789];
-    const [frame, body] = encode((w) => { for (const v of values) w.int(v); });
+    const [frame, body] = encode((w) => {
+      for (const v of values) w.int(v);
+    });
     expect(frame.readInt32BE(0)).toBe(values.length * 4);
     const hand = new Raw();
     for (const v of values) hand.int(v);
@@ -98,9 +168,27 @@ describe('jute Writer / Reader round trips', () => {
   });
 
   it('longs: negative, around 2^32, up to ±(2^53 - 1)', () => {
-    const values = [0, 1, -1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, -(2 ** 32), -(2 ** 32) - 1, -(2 ** 32) + 1, 2 ** 31, -(2 ** 31) - 1,
-      1_234_567_890_123, -1_234_567_890_123, 2 ** 53 - 1, -(2 ** 53 - 1), 1_700_000_000_123];
-    const body = payload((w) => { for (const v of values) w.long(v); });
+    const values = [
+      0,
+      1,
+      -1,
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 32 + 1,
+      -(2 ** 32),
+      -(2 ** 32) - 1,
+      -(2 ** 32) + 1,
+      2 ** 31,
+      -(2 ** 31) - 1,
+      1_234_567_890_123,
+      -1_234_567_890_123,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      1_700_000_000_123,
+    ];
+    const body = payload((w) => {
+      for (const v of values) w.long(v);
+    });
     const hand = new Raw();
     for (const v of values) hand.long(v);
     expect(body.toString('hex')).toBe(hand.done().toString('hex'));
@@ -137,7 +225,10 @@ describe('jute Writer / Reader round trips', () => {
 
   it('strings: empty, multi-byte UTF-8 (2, 3 and 4 byte sequences), NUL; null writes -1 and reads as ""', () => {
     const values = ['', 'a', '/zk/node-0000000001', 'héllo wörld', '日本語のノード', '🦄🚀 emoji', 'nul\u0000inside', 'ü'.repeat(5000)];
-    const body = payload((w) => { for (const v of values) w.string(v); w.string(null); }, new Writer(16));
+    const body = payload((w) => {
+      for (const v of values) w.string(v);
+      w.string(null);
+    }, new Writer(16));
     const hand = new Raw();
     for (const v of values) hand.str(v);
     hand.int(-1);
@@ -207,7 +298,10 @@ describe('jute Writer / Reader round trips', () => {
   });
 
   it('ACL lists', () => {
-    const acl: WireAcl[] = [{ perms: 31, scheme: 'world', id: 'anyone' }, { perms: 1, scheme: 'digest', id: 'bob:hé=' }];
+    const acl: WireAcl[] = [
+      { perms: 31, scheme: 'world', id: 'anyone' },
+      { perms: 1, scheme: 'digest', id: 'bob:hé=' },
+    ];
     const body = payload((w) => writeAcls(w, acl));
     expect(body.equals(new Raw().int(2).int(31).str('world').str('anyone').int(1).str('digest').str('bob:hé=').done())).toBe(true);
     const r = new Reader(body);
@@ -230,8 +324,17 @@ describe('jute Writer / Reader round trips', () => {
 describe('records', () => {
   it('readStat reads the 11 fields in jute order (czxid, mzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, dataLength, numChildren, pzxid)', () => {
     const hand = new Raw()
-      .long(0x1_0000_0001).long(2 ** 53 - 1).long(1_700_000_000_123).long(1_700_000_000_456)
-      .int(7).int(-1).int(2_147_483_647).hex64('8000000000000001').int(5).int(3).long(0x1_0000_0002)
+      .long(0x1_0000_0001)
+      .long(2 ** 53 - 1)
+      .long(1_700_000_000_123)
+      .long(1_700_000_000_456)
+      .int(7)
+      .int(-1)
+      .int(2_147_483_647)
+      .hex64('8000000000000001')
+      .int(5)
+      .int(3)
+      .long(0x1_0000_0002)
       .done();
     expect(hand.length).toBe(STAT_BYTES);
     const r = new Reader(hand);
@@ -299,7 +402,11 @@ describe('requests', () => {
     const data = Buffer.from('dätä');
     const cases: Array<[string, (w: Writer) => void, Raw]> = [
       ['create', (w) => writeCreate(w, '/a', data, acl, 3, undefined), new Raw().str('/a').buf(data).int(1).int(31).str('world').str('anyone').int(3)],
-      ['createTTL', (w) => writeCreate(w, '/t', data, acl, 5, 60_000), new Raw().str('/t').buf(data).int(1).int(31).str('world').str('anyone').int(5).long(60_000)],
+      [
+        'createTTL',
+        (w) => writeCreate(w, '/t', data, acl, 5, 60_000),
+        new Raw().str('/t').buf(data).int(1).int(31).str('world').str('anyone').int(5).long(60_000),
+      ],
       ['delete', (w) => writePathVersion(w, '/a', -1), new Raw().str('/a').int(-1)],
       ['exists', (w) => writePathWatch(w, '/a', true), new Raw().str('/a').bool(true)],
       ['sync', (w) => writePath(w, '/ü'), new Raw().str('/ü')],
@@ -326,10 +433,19 @@ describe('requests', () => {
     expect(readChildren2(r)).toEqual({ children: ['a', 'bé', 'c'], stat: STAT });
 
     r = new Reader(new Raw().int(2).int(31).str('world').str('anyone').int(1).str('ip').str('10.0.0.1').stat(STAT2).done());
-    expect(readGetAcl(r)).toEqual({ acl: [{ perms: 31, scheme: 'world', id: 'anyone' }, { perms: 1, scheme: 'ip', id: '10.0.0.1' }], stat: STAT2 });
+    expect(readGetAcl(r)).toEqual({
+      acl: [
+        { perms: 31, scheme: 'world', id: 'anyone' },
+        { perms: 1, scheme: 'ip', id: '10.0.0.1' },
+      ],
+      stat: STAT2,
+    });
 
     r = new Reader(new Raw().int(2).str('ip').str('127.0.0.1').str('digest').str('bob').done());
-    expect(readWhoAmI(r)).toEqual([{ scheme: 'ip', user: '127.0.0.1' }, { scheme: 'digest', user: 'bob' }]);
+    expect(readWhoAmI(r)).toEqual([
+      { scheme: 'ip', user: '127.0.0.1' },
+      { scheme: 'digest', user: 'bob' },
+    ]);
     expect(readWhoAmI(new Reader(new Raw().int(0).done()))).toEqual([]);
   });
 });
@@ -351,7 +467,9 @@ describe('multi', () => {
     const want = new Raw();
     aclRaw(want.hdr(Op.create2, false, -1).str('/app/a').buf(data)).int(0);
     aclRaw(want.hdr(Op.createContainer, false, -1).str('/app/c').buf(data)).int(4);
-    aclRaw(want.hdr(Op.createTTL, false, -1).str('/app/t').buf(data)).int(5).long(1000);
+    aclRaw(want.hdr(Op.createTTL, false, -1).str('/app/t').buf(data))
+      .int(5)
+      .long(1000);
     want.hdr(Op.delete, false, -1).str('/app/d').int(3);
     want.hdr(Op.setData, false, -1).str('/app/s').buf(data).int(-1);
     want.hdr(Op.check, false, -1).str('/app/k').int(9);
@@ -361,7 +479,10 @@ describe('multi', () => {
   });
 
   it('writeMultiRead: getData / getChildren with path and watch=false', () => {
-    const ops: ReadOp[] = [{ type: 'getData', path: '/x' }, { type: 'getChildren', path: '/y' }];
+    const ops: ReadOp[] = [
+      { type: 'getData', path: '/x' },
+      { type: 'getChildren', path: '/y' },
+    ];
     const want = new Raw().hdr(Op.getData, false, -1).str('/x').bool(false).hdr(Op.getChildren, false, -1).str('/y').bool(false).hdr(-1, true, -1);
     expect(payload((w) => writeMultiRead(w, ops)).toString('hex')).toBe(want.done().toString('hex'));
   });
@@ -375,10 +496,14 @@ describe('multi', () => {
       { type: 'check', path: '/app/d', version: 0 },
     ];
     const reply = new Raw()
-      .hdr(Op.create2, false, 0).str('/app/a0000000001').stat(STAT)
-      .hdr(Op.create, false, 0).str('/app/old')
+      .hdr(Op.create2, false, 0)
+      .str('/app/a0000000001')
+      .stat(STAT)
+      .hdr(Op.create, false, 0)
+      .str('/app/old')
       .hdr(Op.delete, false, 0)
-      .hdr(Op.setData, false, 0).stat(STAT2)
+      .hdr(Op.setData, false, 0)
+      .stat(STAT2)
       .hdr(Op.check, false, 0)
       .hdr(-1, true, -1)
       .done();
@@ -399,14 +524,13 @@ describe('multi', () => {
       { type: 'create', path: '/app/y', data, acl, flags: 0 },
       { type: 'delete', path: '/app/z', version: -1 },
     ];
-    const reply = new Raw()
-      .hdr(Op.error, false, 0).int(0)
-      .hdr(Op.error, false, -110).int(-110)
-      .hdr(Op.error, false, -2).int(-2)
-      .hdr(-1, true, -1)
-      .done();
+    const reply = new Raw().hdr(Op.error, false, 0).int(0).hdr(Op.error, false, -110).int(-110).hdr(Op.error, false, -2).int(-2).hdr(-1, true, -1).done();
     let caught: unknown;
-    try { readMulti(new Reader(reply), ops, chroot); } catch (e) { caught = e; }
+    try {
+      readMulti(new Reader(reply), ops, chroot);
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).toBeInstanceOf(NodeExistsError);
     const e = caught as NodeExistsError;
     expect(e).toBeInstanceOf(ZkError);
@@ -440,17 +564,29 @@ describe('multi', () => {
     const reply = new Raw().hdr(Op.error, false, 0).int(0).hdr(Op.error, false, -2).int(-2).hdr(-1, true, -1).done();
     let caught: unknown;
     let value: unknown;
-    try { value = readMulti(new Reader(reply), ops, chroot); } catch (e) { caught = e; }
+    try {
+      value = readMulti(new Reader(reply), ops, chroot);
+    } catch (e) {
+      caught = e;
+    }
     expect(value, 'readMulti returned a success for a failed transaction').toBeUndefined();
     expect(caught instanceof ZkError || caught instanceof DecodeError).toBe(true);
   });
 
   it('readMultiRead: one getData, one getChildren and one error result', () => {
-    const ops: ReadOp[] = [{ type: 'getData', path: '/app/d' }, { type: 'getChildren', path: '/app/c' }, { type: 'getData', path: '/app/missing' }];
+    const ops: ReadOp[] = [
+      { type: 'getData', path: '/app/d' },
+      { type: 'getChildren', path: '/app/c' },
+      { type: 'getData', path: '/app/missing' },
+    ];
     const reply = new Raw()
-      .hdr(Op.getData, false, 0).buf(Buffer.from('däta')).stat(STAT)
-      .hdr(Op.getChildren, false, 0).strs(['x', 'y'])
-      .hdr(Op.error, false, -101).int(-101)
+      .hdr(Op.getData, false, 0)
+      .buf(Buffer.from('däta'))
+      .stat(STAT)
+      .hdr(Op.getChildren, false, 0)
+      .strs(['x', 'y'])
+      .hdr(Op.error, false, -101)
+      .int(-101)
       .hdr(-1, true, -1)
       .done();
     const r = new Reader(reply);
@@ -484,7 +620,11 @@ describe('Writer with a tiny initial size', () => {
     for (const n of [1, 2, 3]) {
       let frame: Buffer | undefined;
       let err: unknown;
-      try { frame = new Writer(n).begin().finish(); } catch (e) { err = e; }
+      try {
+        frame = new Writer(n).begin().finish();
+      } catch (e) {
+        err = e;
+      }
       expect(err, `new Writer(${n}).begin().finish() threw`).toBeUndefined();
       expect(frame?.toString('hex')).toBe('00000000');
     }
@@ -496,7 +636,9 @@ describe('Writer with a tiny initial size', () => {
       const f = new Writer(0).begin().int(7).string('x').finish();
       process.stdout.write(f.toString('hex'));`;
     const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8', timeout: 3000,
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      encoding: 'utf8',
+      timeout: 3000,
     });
     expect(res.signal, `child was killed after 3 s (Writer.room() loops forever); stderr: ${res.stderr}`).toBeNull();
     expect(res.stdout).toBe('00000009' + '00000007' + '00000001' + '78');
@@ -528,14 +670,26 @@ function feed(dec: FrameDecoder, chunks: Buffer[]): string[] {
 function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
   const out: Buffer[] = [];
   let last = 0;
-  for (const c of [...cuts, buf.length]) { out.push(buf.subarray(last, c)); last = c; }
+  for (const c of [...cuts, buf.length]) {
+    out.push(buf.subarray(last, c));
+    last = c;
+  }
   return out;
 }
 
 describe('FrameDecoder', () => {
-  afterEach(() => { vi.restoreAllMocks(); });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
-  const bodies = [Buffer.from('first'), Buffer.alloc(0), Buffer.from('日本語'), Buffer.from('0123456789abcdef0123'), Buffer.alloc(0), Buffer.from([0xff, 0, 0xff])];
+  const bodies = [
+    Buffer.from('first'),
+    Buffer.alloc(0),
+    Buffer.from('日本語'),
+    Buffer.from('0123456789abcdef0123'),
+    Buffer.alloc(0),
+    Buffer.from([0xff, 0, 0xff]),
+  ];
   const stream = Buffer.concat(bodies.map(frameOf));
   const want = bodies.map((b) => b.toString('hex'));
 
@@ -560,7 +714,10 @@ describe('FrameDecoder', () => {
     for (let iter = 0; iter < 300; iter++) {
       const cuts: number[] = [];
       let at = 0;
-      while (at < stream.length) { at += rnd.below(4) === 0 ? 0 : 1 + rnd.below(12); cuts.push(Math.min(at, stream.length)); }
+      while (at < stream.length) {
+        at += rnd.below(4) === 0 ? 0 : 1 + rnd.below(12);
+        cuts.push(Math.min(at, stream.length));
+      }
       expect(feed(new FrameDecoder(), splitAt(stream, cuts)), `${rnd.tag} cuts ${cuts.join(',')}`).toEqual(want);
     }
   });
@@ -574,7 +731,8 @@ describe('FrameDecoder', () => {
 
   it('a length prefix split across chunks (1+3, 2+2, 3+1, 1+1+1+1, after a frame)', () => {
     const f = frameOf(Buffer.from('payload'));
-    for (const cuts of [[1], [2], [3], [1, 2, 3], [4], [1, 9]]) expect(feed(new FrameDecoder(), splitAt(f, cuts))).toEqual([Buffer.from('payload').toString('hex')]);
+    for (const cuts of [[1], [2], [3], [1, 2, 3], [4], [1, 9]])
+      expect(feed(new FrameDecoder(), splitAt(f, cuts))).toEqual([Buffer.from('payload').toString('hex')]);
     const two = Buffer.concat([frameOf(Buffer.from('a')), frameOf(Buffer.from('b'))]);
     for (let i = 5; i <= 9; i++) expect(feed(new FrameDecoder(), splitAt(two, [i]))).toEqual(['61', '62']);
   });
@@ -588,7 +746,13 @@ describe('FrameDecoder', () => {
         const last = chunks.pop()!;
         expect(feed(dec, chunks)).toEqual([]);
         let err: unknown;
-        try { dec.push(Buffer.concat([last, bad.subarray(4)]), () => { throw new Error('no frame expected'); }); } catch (e) { err = e; }
+        try {
+          dec.push(Buffer.concat([last, bad.subarray(4)]), () => {
+            throw new Error('no frame expected');
+          });
+        } catch (e) {
+          err = e;
+        }
         expect(err).toBeInstanceOf(DecodeError);
         expect(err).not.toBeInstanceOf(FrameTooLargeError);
         expect((err as Error).message).toContain(`bad frame length ${n}`);
@@ -607,7 +771,11 @@ describe('FrameDecoder', () => {
         const last = chunks.pop()!;
         expect(feed(dec, chunks)).toEqual([]);
         let err: unknown;
-        try { dec.push(last, () => undefined); } catch (e) { err = e; }
+        try {
+          dec.push(last, () => undefined);
+        } catch (e) {
+          err = e;
+        }
         expect(err).toBeInstanceOf(FrameTooLargeError);
         expect(err).toBeInstanceOf(DecodeError);
         expect((err as FrameTooLargeError).length).toBe(n);
@@ -682,21 +850,39 @@ function seedFor(name: string): number {
 /** xorshift32. */
 class Rng {
   private s: number;
-  constructor(readonly seed: number) { this.s = seed >>> 0 || 0x9e3779b9; }
-  get tag(): string { return `CODEC_FUZZ_SEED=0x${BASE_SEED.toString(16)} (stream seed 0x${this.seed.toString(16)})`; }
+  constructor(readonly seed: number) {
+    this.s = seed >>> 0 || 0x9e3779b9;
+  }
+  get tag(): string {
+    return `CODEC_FUZZ_SEED=0x${BASE_SEED.toString(16)} (stream seed 0x${this.seed.toString(16)})`;
+  }
   u32(): number {
     let x = this.s;
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     this.s = x;
     return x;
   }
-  below(n: number): number { return Math.floor((this.u32() / 4294967296) * n); }
-  int32(): number { return this.u32() | 0; }
-  chance(p: number): boolean { return this.u32() / 4294967296 < p; }
-  pick<T>(a: readonly T[]): T { return a[this.below(a.length)]!; }
-  bytes(n: number): Buffer { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff; return b; }
+  below(n: number): number {
+    return Math.floor((this.u32() / 4294967296) * n);
+  }
+  int32(): number {
+    return this.u32() | 0;
+  }
+  chance(p: number): boolean {
+    return this.u32() / 4294967296 < p;
+  }
+  pick<T>(a: readonly T[]): T {
+    return a[this.below(a.length)]!;
+  }
+  bytes(n: number): Buffer {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
+    return b;
+  }
   str(max = 12): string {
     const parts = ['a', 'z', '/', '-', '0', 'é', 'ü', '日', '本', '🦄', '\u0000', ' '];
     let s = '';
@@ -706,8 +892,27 @@ class Rng {
   }
   /** A length / count field an attacker would send. */
   evilInt(room: number): number {
-    return this.pick([-1, -2, -3, -0x80000000, 0x7fffffff, 0x40000000, 0x3fffffff, 0x20000000, 0x15555556, 0x10000000, 0xffff,
-      room, room + 1, room - 1, room * 4, Math.floor(room / 4) + 1, this.int32()]) | 0;
+    return (
+      this.pick([
+        -1,
+        -2,
+        -3,
+        -0x80000000,
+        0x7fffffff,
+        0x40000000,
+        0x3fffffff,
+        0x20000000,
+        0x15555556,
+        0x10000000,
+        0xffff,
+        room,
+        room + 1,
+        room - 1,
+        room * 4,
+        Math.floor(room / 4) + 1,
+        this.int32(),
+      ]) | 0
+    );
   }
 }
 
@@ -727,25 +932,44 @@ class AllocProbe {
         if (self.armed) self.note(`Buffer.${name}`, sizeOf(name, args));
         return orig.apply(this, args);
       };
-      this.undo.push(() => { B[name] = orig; });
+      this.undo.push(() => {
+        B[name] = orig;
+      });
     }
     const RealArray = globalThis.Array;
-    const note = (args: unknown[]): void => { if (this.armed && args.length === 1 && typeof args[0] === 'number') this.note('new Array', args[0]); };
+    const note = (args: unknown[]): void => {
+      if (this.armed && args.length === 1 && typeof args[0] === 'number') this.note('new Array', args[0]);
+    };
     globalThis.Array = new Proxy(RealArray, {
-      construct(t, args, nt) { note(args); return Reflect.construct(t, args, nt) as object; },
-      apply(t, self, args) { note(args); return Reflect.apply(t, self, args) as unknown; },
+      construct(t, args, nt) {
+        note(args);
+        return Reflect.construct(t, args, nt) as object;
+      },
+      apply(t, self, args) {
+        note(args);
+        return Reflect.apply(t, self, args) as unknown;
+      },
     });
-    this.undo.push(() => { globalThis.Array = RealArray; });
+    this.undo.push(() => {
+      globalThis.Array = RealArray;
+    });
   }
 
   uninstall(): void {
     for (const u of this.undo.splice(0).reverse()) u();
   }
 
-  arm(): void { this.armed = true; this.max = 0; this.what = ''; }
+  arm(): void {
+    this.armed = true;
+    this.max = 0;
+    this.what = '';
+  }
 
   private note(what: string, n: number): void {
-    if (n > this.max) { this.max = n; this.what = what; }
+    if (n > this.max) {
+      this.max = n;
+      this.what = what;
+    }
   }
 }
 
@@ -770,7 +994,11 @@ function canon(v: unknown): string {
   if (v instanceof Date) return `D${v.getTime()}`;
   if (v instanceof ZkError) return `E${v.name}:${v.code}:${v.rc}:${v.opIndex}:${v.path}`;
   if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-  if (typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${k}=${canon((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${k}=${canon((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
   return JSON.stringify(v);
 }
@@ -810,7 +1038,10 @@ function describeError(e: unknown): string {
   return e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e);
 }
 
-interface GenInfo { throwsZk?: boolean; optionalTail?: boolean }
+interface GenInfo {
+  throwsZk?: boolean;
+  optionalTail?: boolean;
+}
 
 interface Spec {
   name: string;
@@ -824,16 +1055,32 @@ const FUZZ_MULTI_OPS: MultiOp[] = [
   { type: 'setData', path: '/app/s', data: Buffer.from('y'), version: 0 },
   { type: 'check', path: '/app/k', version: 1 },
 ];
-const FUZZ_READ_OPS: ReadOp[] = [{ type: 'getData', path: '/app/a' }, { type: 'getChildren', path: '/app/b' }, { type: 'getData', path: '/app/c' }];
+const FUZZ_READ_OPS: ReadOp[] = [
+  { type: 'getData', path: '/app/a' },
+  { type: 'getChildren', path: '/app/b' },
+  { type: 'getData', path: '/app/c' },
+];
 
 function genStat(w: Writer, rnd: Rng): void {
   const long = (): number => rnd.pick([0, 1, -1, 2 ** 32, rnd.u32() * 1024 + rnd.below(1024), 2 ** 53 - 1]);
-  w.long(long()).long(long()).long(long()).long(long()).int(rnd.int32()).int(rnd.int32()).int(rnd.int32())
-    .longBytes(rnd.bytes(8)).int(rnd.int32()).int(rnd.int32()).long(long());
+  w.long(long())
+    .long(long())
+    .long(long())
+    .long(long())
+    .int(rnd.int32())
+    .int(rnd.int32())
+    .int(rnd.int32())
+    .longBytes(rnd.bytes(8))
+    .int(rnd.int32())
+    .int(rnd.int32())
+    .long(long());
 }
 
 function genStrings(w: Writer, rnd: Rng): void {
-  if (rnd.chance(0.1)) { w.strings(null); return; }
+  if (rnd.chance(0.1)) {
+    w.strings(null);
+    return;
+  }
   const list: string[] = [];
   const n = rnd.below(6);
   for (let i = 0; i < n; i++) list.push(rnd.str());
@@ -852,22 +1099,74 @@ const SPECS: Spec[] = [
   {
     name: 'readConnectResponse',
     gen(w, rnd) {
-      w.int(0).int(rnd.int32()).longBytes(rnd.bytes(8)).buffer(rnd.chance(0.1) ? null : rnd.bytes(rnd.pick([0, 16, rnd.below(40)])));
-      if (rnd.chance(0.5)) { w.bool(rnd.chance(0.5)); return { optionalTail: true }; }
+      w.int(0)
+        .int(rnd.int32())
+        .longBytes(rnd.bytes(8))
+        .buffer(rnd.chance(0.1) ? null : rnd.bytes(rnd.pick([0, 16, rnd.below(40)])));
+      if (rnd.chance(0.5)) {
+        w.bool(rnd.chance(0.5));
+        return { optionalTail: true };
+      }
       return {};
     },
     decode: readConnectResponse,
   },
-  { name: 'readReplyHeader', gen: (w, rnd) => { w.int(rnd.int32()).long(rnd.u32()).int(rnd.int32()); }, decode: readReplyHeader },
-  { name: 'readWatcherEvent', gen: (w, rnd) => { w.int(rnd.below(8) - 1).int(rnd.pick([0, 3, 4, 5, 6, -112])).string(rnd.chance(0.1) ? null : rnd.str(30)); }, decode: readWatcherEvent },
-  { name: 'readCreate2', gen: (w, rnd) => { w.string(rnd.str(30)); genStat(w, rnd); }, decode: readCreate2 },
-  { name: 'readGetData', gen: (w, rnd) => { w.buffer(rnd.chance(0.1) ? null : rnd.bytes(rnd.below(64))); genStat(w, rnd); }, decode: readGetData },
-  { name: 'readChildren2', gen: (w, rnd) => { genStrings(w, rnd); genStat(w, rnd); }, decode: readChildren2 },
-  { name: 'readGetAcl', gen: (w, rnd) => { genAcls(w, rnd); genStat(w, rnd); }, decode: readGetAcl },
+  {
+    name: 'readReplyHeader',
+    gen: (w, rnd) => {
+      w.int(rnd.int32()).long(rnd.u32()).int(rnd.int32());
+    },
+    decode: readReplyHeader,
+  },
+  {
+    name: 'readWatcherEvent',
+    gen: (w, rnd) => {
+      w.int(rnd.below(8) - 1)
+        .int(rnd.pick([0, 3, 4, 5, 6, -112]))
+        .string(rnd.chance(0.1) ? null : rnd.str(30));
+    },
+    decode: readWatcherEvent,
+  },
+  {
+    name: 'readCreate2',
+    gen: (w, rnd) => {
+      w.string(rnd.str(30));
+      genStat(w, rnd);
+    },
+    decode: readCreate2,
+  },
+  {
+    name: 'readGetData',
+    gen: (w, rnd) => {
+      w.buffer(rnd.chance(0.1) ? null : rnd.bytes(rnd.below(64)));
+      genStat(w, rnd);
+    },
+    decode: readGetData,
+  },
+  {
+    name: 'readChildren2',
+    gen: (w, rnd) => {
+      genStrings(w, rnd);
+      genStat(w, rnd);
+    },
+    decode: readChildren2,
+  },
+  {
+    name: 'readGetAcl',
+    gen: (w, rnd) => {
+      genAcls(w, rnd);
+      genStat(w, rnd);
+    },
+    decode: readGetAcl,
+  },
   { name: 'readAcls', gen: genAcls, decode: readAcls },
   {
     name: 'readWhoAmI',
-    gen(w, rnd) { const n = rnd.below(4); w.int(n); for (let i = 0; i < n; i++) w.string(rnd.str()).string(rnd.str()); },
+    gen(w, rnd) {
+      const n = rnd.below(4);
+      w.int(n);
+      for (let i = 0; i < n; i++) w.string(rnd.str()).string(rnd.str());
+    },
     decode: readWhoAmI,
   },
   {
@@ -877,7 +1176,10 @@ const SPECS: Spec[] = [
         // A failed transaction: 0 before the failing op, its code, -2 after.
         const failAt = rnd.below(FUZZ_MULTI_OPS.length);
         const code = rnd.pick([-101, -110, -103, -111, -102, -108, -114, -999]);
-        FUZZ_MULTI_OPS.forEach((_, i) => { const c = i < failAt ? 0 : i === failAt ? code : -2; w.int(Op.error).bool(false).int(c).int(c); });
+        FUZZ_MULTI_OPS.forEach((_, i) => {
+          const c = i < failAt ? 0 : i === failAt ? code : -2;
+          w.int(Op.error).bool(false).int(c).int(c);
+        });
         w.int(-1).bool(true).int(-1);
         return { throwsZk: true };
       }
@@ -889,9 +1191,16 @@ const SPECS: Spec[] = [
             if (t !== Op.create) genStat(w, rnd);
             break;
           }
-          case 'delete': w.int(Op.delete).bool(false).int(0); break;
-          case 'setData': w.int(Op.setData).bool(false).int(0); genStat(w, rnd); break;
-          case 'check': w.int(Op.check).bool(false).int(0); break;
+          case 'delete':
+            w.int(Op.delete).bool(false).int(0);
+            break;
+          case 'setData':
+            w.int(Op.setData).bool(false).int(0);
+            genStat(w, rnd);
+            break;
+          case 'check':
+            w.int(Op.check).bool(false).int(0);
+            break;
         }
       }
       w.int(-1).bool(true).int(-1);
@@ -903,31 +1212,100 @@ const SPECS: Spec[] = [
     name: 'readMultiRead',
     gen(w, rnd) {
       for (const o of FUZZ_READ_OPS) {
-        if (rnd.chance(0.3)) { const c = rnd.pick([-101, -102, -4, 0, -12345]); w.int(Op.error).bool(false).int(c).int(c); continue; }
-        if (o.type === 'getData') { w.int(Op.getData).bool(false).int(0).buffer(rnd.bytes(rnd.below(32))); genStat(w, rnd); }
-        else { w.int(Op.getChildren).bool(false).int(0); genStrings(w, rnd); }
+        if (rnd.chance(0.3)) {
+          const c = rnd.pick([-101, -102, -4, 0, -12345]);
+          w.int(Op.error).bool(false).int(c).int(c);
+          continue;
+        }
+        if (o.type === 'getData') {
+          w.int(Op.getData)
+            .bool(false)
+            .int(0)
+            .buffer(rnd.bytes(rnd.below(32)));
+          genStat(w, rnd);
+        } else {
+          w.int(Op.getChildren).bool(false).int(0);
+          genStrings(w, rnd);
+        }
       }
       w.int(-1).bool(true).int(-1);
     },
     decode: (r) => readMultiRead(r, FUZZ_READ_OPS, chroot),
   },
-  { name: 'Reader.int', gen: (w, rnd) => { w.int(rnd.int32()); }, decode: (r) => r.int() },
-  { name: 'Reader.long', gen: (w, rnd) => { w.long(rnd.int32() * 4096); }, decode: (r) => r.long() },
-  { name: 'Reader.longHex', gen: (w, rnd) => { w.longBytes(rnd.bytes(8)); }, decode: (r) => r.longHex() },
-  { name: 'Reader.longBytes', gen: (w, rnd) => { w.longBytes(rnd.bytes(8)); }, decode: (r) => r.longBytes() },
-  { name: 'Reader.bool', gen: (w, rnd) => { w.bool(rnd.chance(0.5)); }, decode: (r) => r.bool() },
-  { name: 'Reader.buffer', gen: (w, rnd) => { w.buffer(rnd.chance(0.1) ? null : rnd.bytes(rnd.below(40))); }, decode: (r) => r.buffer() },
-  { name: 'Reader.string', gen: (w, rnd) => { w.string(rnd.chance(0.1) ? null : rnd.str(40)); }, decode: (r) => r.string() },
+  {
+    name: 'Reader.int',
+    gen: (w, rnd) => {
+      w.int(rnd.int32());
+    },
+    decode: (r) => r.int(),
+  },
+  {
+    name: 'Reader.long',
+    gen: (w, rnd) => {
+      w.long(rnd.int32() * 4096);
+    },
+    decode: (r) => r.long(),
+  },
+  {
+    name: 'Reader.longHex',
+    gen: (w, rnd) => {
+      w.longBytes(rnd.bytes(8));
+    },
+    decode: (r) => r.longHex(),
+  },
+  {
+    name: 'Reader.longBytes',
+    gen: (w, rnd) => {
+      w.longBytes(rnd.bytes(8));
+    },
+    decode: (r) => r.longBytes(),
+  },
+  {
+    name: 'Reader.bool',
+    gen: (w, rnd) => {
+      w.bool(rnd.chance(0.5));
+    },
+    decode: (r) => r.bool(),
+  },
+  {
+    name: 'Reader.buffer',
+    gen: (w, rnd) => {
+      w.buffer(rnd.chance(0.1) ? null : rnd.bytes(rnd.below(40)));
+    },
+    decode: (r) => r.buffer(),
+  },
+  {
+    name: 'Reader.string',
+    gen: (w, rnd) => {
+      w.string(rnd.chance(0.1) ? null : rnd.str(40));
+    },
+    decode: (r) => r.string(),
+  },
   { name: 'Reader.strings', gen: genStrings, decode: (r) => r.strings() },
   {
     name: 'Reader.count',
-    gen(w, rnd) { const n = rnd.below(5); w.int(n); for (let i = 0; i < n; i++) w.int(rnd.int32()).int(rnd.int32()); },
-    decode(r) { const n = r.count(8, 'pairs'); const out: number[] = []; for (let i = 0; i < n; i++) out.push(r.int(), r.int()); return out; },
+    gen(w, rnd) {
+      const n = rnd.below(5);
+      w.int(n);
+      for (let i = 0; i < n; i++) w.int(rnd.int32()).int(rnd.int32());
+    },
+    decode(r) {
+      const n = r.count(8, 'pairs');
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push(r.int(), r.int());
+      return out;
+    },
   },
   {
     name: 'Reader.mixed',
     gen(w, rnd) {
-      w.int(rnd.int32()).long(rnd.u32()).longBytes(rnd.bytes(8)).longBytes(rnd.bytes(8)).bool(true).buffer(rnd.bytes(rnd.below(9))).string(rnd.str());
+      w.int(rnd.int32())
+        .long(rnd.u32())
+        .longBytes(rnd.bytes(8))
+        .longBytes(rnd.bytes(8))
+        .bool(true)
+        .buffer(rnd.bytes(rnd.below(9)))
+        .string(rnd.str());
       genStrings(w, rnd);
       w.int(0);
     },
@@ -939,7 +1317,12 @@ const SPECS: Spec[] = [
   },
 ];
 
-interface Failure { spec: string; kind: string; input: string; problem: string }
+interface Failure {
+  spec: string;
+  kind: string;
+  input: string;
+  problem: string;
+}
 
 describe('fuzz (seeded)', () => {
   it('the allocation probe sees Buffer.from and new Array inside the decoders', () => {
@@ -968,10 +1351,17 @@ describe('fuzz (seeded)', () => {
         const tail = new Raw().str('x').stat(STAT).done();
         const plain = Buffer.concat([prefix(n), tail]);
         const cases: Array<[string, (r: Reader) => unknown, Buffer]> = [
-          ['strings', (r) => r.strings(), plain], ['count', (r) => r.count(12, 'x'), plain], ['readAcls', readAcls, plain],
-          ['readWhoAmI', readWhoAmI, plain], ['readChildren2', readChildren2, plain], ['readGetAcl', readGetAcl, plain],
-          ['readMultiRead getChildren', (r) => readMultiRead(r, [{ type: 'getChildren', path: '/' }], ident),
-            Buffer.concat([new Raw().hdr(Op.getChildren, false, 0).done(), plain])],
+          ['strings', (r) => r.strings(), plain],
+          ['count', (r) => r.count(12, 'x'), plain],
+          ['readAcls', readAcls, plain],
+          ['readWhoAmI', readWhoAmI, plain],
+          ['readChildren2', readChildren2, plain],
+          ['readGetAcl', readGetAcl, plain],
+          [
+            'readMultiRead getChildren',
+            (r) => readMultiRead(r, [{ type: 'getChildren', path: '/' }], ident),
+            Buffer.concat([new Raw().hdr(Op.getChildren, false, 0).done(), plain]),
+          ],
         ];
         for (const [name, decode, input] of cases) {
           const a = attempt(probe, decode, input, 0, input.length);
@@ -1004,24 +1394,40 @@ describe('fuzz (seeded)', () => {
           const kind = i < 50 ? 'valid' : rnd.pick(kinds);
           let input: Buffer;
           switch (kind) {
-            case 'valid': input = valid; break;
-            case 'random': input = rnd.bytes(rnd.below(valid.length * 2 + 16)); break;
-            case 'truncated': input = valid.subarray(0, rnd.below(Math.max(valid.length, 1))); break;
+            case 'valid':
+              input = valid;
+              break;
+            case 'random':
+              input = rnd.bytes(rnd.below(valid.length * 2 + 16));
+              break;
+            case 'truncated':
+              input = valid.subarray(0, rnd.below(Math.max(valid.length, 1)));
+              break;
             case 'bitflip': {
               input = Buffer.from(valid);
               const flips = 1 + rnd.below(4);
-              for (let f = 0; f < flips && input.length > 0; f++) { const at = rnd.below(input.length); input[at] = input[at]! ^ (1 << rnd.below(8)); }
+              for (let f = 0; f < flips && input.length > 0; f++) {
+                const at = rnd.below(input.length);
+                input[at] = input[at]! ^ (1 << rnd.below(8));
+              }
               break;
             }
             case 'smash': {
               input = Buffer.from(valid);
-              if (input.length >= 4) { const at = rnd.below(input.length - 3); input.writeInt32BE(rnd.evilInt(input.length - at - 4), at); }
+              if (input.length >= 4) {
+                const at = rnd.below(input.length - 3);
+                input.writeInt32BE(rnd.evilInt(input.length - at - 4), at);
+              }
               break;
             }
-            case 'splice': input = Buffer.concat([valid.subarray(0, rnd.below(valid.length + 1)), rnd.bytes(rnd.below(24))]); break;
+            case 'splice':
+              input = Buffer.concat([valid.subarray(0, rnd.below(valid.length + 1)), rnd.bytes(rnd.below(24))]);
+              break;
           }
           counts[kind] = (counts[kind] ?? 0) + 1;
-          const fail = (problem: string): void => { failures.push({ spec: spec.name, kind, input: input.toString('hex'), problem }); };
+          const fail = (problem: string): void => {
+            failures.push({ spec: spec.name, kind, input: input.toString('hex'), problem });
+          };
 
           // The same bytes, alone and inside a window with plausible bytes around them.
           const plain = attempt(probe, spec.decode, input, 0, input.length);
@@ -1029,23 +1435,33 @@ describe('fuzz (seeded)', () => {
           const around = Buffer.concat([rnd.bytes(padL), input, valid, rnd.bytes(rnd.below(64))]);
           const windowed = attempt(probe, spec.decode, around, padL, padL + input.length);
 
-          for (const [where, o] of [['plain', plain], ['window', windowed]] as const) {
+          for (const [where, o] of [
+            ['plain', plain],
+            ['window', windowed],
+          ] as const) {
             if (!o.ok && !allowed(o.error)) fail(`${where}: ${describeError(o.error)}`);
             if (o.alloc > input.length) fail(`${where}: allocated ${o.alloc} bytes/slots (${o.allocWhat}) from ${input.length} input bytes`);
             if (o.ok && largest(o.value) > input.length) fail(`${where}: result holds ${largest(o.value)} elements from ${input.length} bytes`);
           }
-          if (plain.ok !== windowed.ok || (plain.ok && windowed.ok && plain.text !== windowed.text)
-            || (!plain.ok && !windowed.ok && (plain.error as Error)?.constructor !== (windowed.error as Error)?.constructor)) {
-            fail(`read outside its window: plain ${plain.ok ? plain.text : describeError(plain.error)} vs window ${windowed.ok ? windowed.text : describeError(windowed.error)}`);
+          if (
+            plain.ok !== windowed.ok
+            || (plain.ok && windowed.ok && plain.text !== windowed.text)
+            || (!plain.ok && !windowed.ok && (plain.error as Error)?.constructor !== (windowed.error as Error)?.constructor)
+          ) {
+            fail(
+              `read outside its window: plain ${plain.ok ? plain.text : describeError(plain.error)} vs window ${windowed.ok ? windowed.text : describeError(windowed.error)}`,
+            );
           }
           if (kind === 'valid') {
-            if (plain.ok) { if (plain.remaining !== 0) fail(`valid input left ${plain.remaining} bytes unread`); }
-            else if (!(info.throwsZk && plain.error instanceof ZkError)) fail(`valid input rejected: ${describeError(plain.error)}`);
+            if (plain.ok) {
+              if (plain.remaining !== 0) fail(`valid input left ${plain.remaining} bytes unread`);
+            } else if (!(info.throwsZk && plain.error instanceof ZkError)) fail(`valid input rejected: ${describeError(plain.error)}`);
           }
           if (kind === 'truncated' && plain.ok && !(info.optionalTail && input.length === valid.length - 1)) {
             fail(`truncated input (${input.length} of ${valid.length} bytes) decoded: ${plain.text}`);
           }
-          if (kind === 'truncated' && !plain.ok && !(plain.error instanceof DecodeError)) fail(`truncated input: ${describeError(plain.error)} instead of DecodeError`);
+          if (kind === 'truncated' && !plain.ok && !(plain.error instanceof DecodeError))
+            fail(`truncated input: ${describeError(plain.error)} instead of DecodeError`);
         }
       }
     } finally {
@@ -1072,19 +1488,29 @@ describe('fuzz (seeded)', () => {
         if (k < 5) parts.push(frameOf(rnd.bytes(rnd.below(Math.min(max, 200) + 1))));
         else if (k === 5) parts.push(frameOf(Buffer.alloc(0)));
         else if (k === 6) parts.push(frameOf(rnd.bytes(Math.min(max, 300))));
-        else if (k === 7) parts.push(prefix(rnd.pick([-1, -0x80000000, rnd.int32() | 0x80000000, max + 1, 0x7fffffff, max + 1 + rnd.below(1 << 24)])), rnd.bytes(rnd.below(8)));
+        else if (k === 7)
+          parts.push(prefix(rnd.pick([-1, -0x80000000, rnd.int32() | 0x80000000, max + 1, 0x7fffffff, max + 1 + rnd.below(1 << 24)])), rnd.bytes(rnd.below(8)));
         else parts.push(rnd.bytes(1 + rnd.below(12)));
       }
       let wire = Buffer.concat(parts);
-      if (rnd.chance(0.2)) { wire = Buffer.from(wire); for (let f = 0; f < 3 && wire.length; f++) { const at = rnd.below(wire.length); wire[at] = wire[at]! ^ (1 << rnd.below(8)); } }
+      if (rnd.chance(0.2)) {
+        wire = Buffer.from(wire);
+        for (let f = 0; f < 3 && wire.length; f++) {
+          const at = rnd.below(wire.length);
+          wire[at] = wire[at]! ^ (1 << rnd.below(8));
+        }
+      }
       if (rnd.chance(0.2)) wire = wire.subarray(0, rnd.below(wire.length + 1));
 
       // Reference: parse the whole stream at once.
       const ref: string[] = [];
       let refErr: { at: number; tooLarge: boolean; length: number } | undefined;
-      for (let pos = 0; pos + 4 <= wire.length;) {
+      for (let pos = 0; pos + 4 <= wire.length; ) {
         const n = wire.readInt32BE(pos);
-        if (n < 0 || n > max) { refErr = { at: pos + 3, tooLarge: n >= 0, length: n }; break; }
+        if (n < 0 || n > max) {
+          refErr = { at: pos + 3, tooLarge: n >= 0, length: n };
+          break;
+        }
         if (pos + 4 + n > wire.length) break;
         ref.push(wire.subarray(pos + 4, pos + 4 + n).toString('hex'));
         pos += 4 + n;
@@ -1093,7 +1519,7 @@ describe('fuzz (seeded)', () => {
       // The decoder, fed in random chunks.
       const mode = rnd.below(4);
       const cuts: number[] = [];
-      for (let at = 0; at < wire.length;) {
+      for (let at = 0; at < wire.length; ) {
         at += mode === 0 ? 1 : mode === 1 ? rnd.below(9) : mode === 2 ? 1 + rnd.below(200) : wire.length;
         cuts.push(Math.min(at, wire.length));
       }
@@ -1107,18 +1533,44 @@ describe('fuzz (seeded)', () => {
         const start = offset;
         offset += c.length;
         // Each frame takes at least its 4-byte prefix: more frames than that means the decoder loops.
-        const onFrame = (f: Buffer): void => { if (got.push(f.toString('hex')) > wire.length / 4 + 1) throw new Error('more frames than the stream can hold'); };
-        try { dec.push(c, onFrame); } catch (e) { err = e; errChunk = [start, offset]; break; }
+        const onFrame = (f: Buffer): void => {
+          if (got.push(f.toString('hex')) > wire.length / 4 + 1) throw new Error('more frames than the stream can hold');
+        };
+        try {
+          dec.push(c, onFrame);
+        } catch (e) {
+          err = e;
+          errChunk = [start, offset];
+          break;
+        }
       }
       const where = `${rnd.tag} iter ${iter} max ${max} wire ${wire.toString('hex').slice(0, 400)} cuts ${cuts.slice(0, 40).join(',')}`;
-      if (err !== undefined && !(err instanceof DecodeError)) { problems.push(`${where}: ${describeError(err)}`); continue; }
-      if (got.join('|') !== ref.join('|')) { problems.push(`${where}: frames ${got.length} vs reference ${ref.length}`); continue; }
+      if (err !== undefined && !(err instanceof DecodeError)) {
+        problems.push(`${where}: ${describeError(err)}`);
+        continue;
+      }
+      if (got.join('|') !== ref.join('|')) {
+        problems.push(`${where}: frames ${got.length} vs reference ${ref.length}`);
+        continue;
+      }
       if (refErr) {
-        if (err === undefined) { problems.push(`${where}: bad length ${refErr.length} not rejected`); continue; }
-        if ((err instanceof FrameTooLargeError) !== refErr.tooLarge) { problems.push(`${where}: ${describeError(err)} for length ${refErr.length}`); continue; }
-        if (err instanceof FrameTooLargeError && (err.length !== refErr.length || err.limit !== max)) { problems.push(`${where}: FrameTooLargeError fields ${err.length}/${err.limit}`); continue; }
+        if (err === undefined) {
+          problems.push(`${where}: bad length ${refErr.length} not rejected`);
+          continue;
+        }
+        if (err instanceof FrameTooLargeError !== refErr.tooLarge) {
+          problems.push(`${where}: ${describeError(err)} for length ${refErr.length}`);
+          continue;
+        }
+        if (err instanceof FrameTooLargeError && (err.length !== refErr.length || err.limit !== max)) {
+          problems.push(`${where}: FrameTooLargeError fields ${err.length}/${err.limit}`);
+          continue;
+        }
         // Rejected in the very chunk that completed the prefix, before any of its payload is waited for.
-        if (!(refErr.at >= errChunk[0]! && refErr.at < errChunk[1]!)) { problems.push(`${where}: rejected in chunk [${errChunk.join(', ')}), the prefix ends at ${refErr.at}`); continue; }
+        if (!(refErr.at >= errChunk[0]! && refErr.at < errChunk[1]!)) {
+          problems.push(`${where}: rejected in chunk [${errChunk.join(', ')}), the prefix ends at ${refErr.at}`);
+          continue;
+        }
       } else if (err !== undefined) {
         problems.push(`${where}: unexpected ${describeError(err)}`);
         continue;

@@ -7,20 +7,44 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Acls, AuthFailedError, BadVersionError, ClosedError, NoAuthError, NoChildrenForEphemeralsError, NoNodeError,
-  NodeExistsError, NotEmptyError, Perms, SessionExpiredError, UnsupportedError, ZkError, ZkSession,
-  type SessionOptions, type WatchEvent,
+  Acls,
+  AuthFailedError,
+  BadVersionError,
+  ClosedError,
+  NoAuthError,
+  NoChildrenForEphemeralsError,
+  NoNodeError,
+  NodeExistsError,
+  NotEmptyError,
+  Perms,
+  SessionExpiredError,
+  UnsupportedError,
+  ZkError,
+  ZkSession,
+  type SessionOptions,
+  type WatchEvent,
 } from '../src/index.js';
 import { ZkClient, type ClientOptions } from '../src/client/client.js';
 import type { ClientWatchEvent } from '../src/client/watches.js';
 import {
-  expireSession, fourLetterWord, startEnsemble, startProxy, startZooKeeper, type ZkProxy, type ZooKeeperEnsemble, type ZooKeeperServer,
+  expireSession,
+  fourLetterWord,
+  startEnsemble,
+  startProxy,
+  startZooKeeper,
+  type ZkProxy,
+  type ZooKeeperEnsemble,
+  type ZooKeeperServer,
 } from '../src/testing/index.js';
 import { nextEvent, spawnClean, uniquePath, waitUntil } from './helpers.js';
 
 let server: ZooKeeperServer;
-beforeAll(async () => { server = await startZooKeeper(); });
-afterAll(async () => { await server?.close(); });
+beforeAll(async () => {
+  server = await startZooKeeper();
+});
+afterAll(async () => {
+  await server?.close();
+});
 
 /** Everything a test opened, closed after it (last first). */
 const closers: Array<() => Promise<unknown>> = [];
@@ -78,7 +102,13 @@ async function fence(watcher: ZkSession, writer: ZkSession, root: string): Promi
   const p = `${root}-fence-${fences++}`; // as the server sees it
   const rel = (s: ZkSession) => (s.namespace ? p.slice(s.namespace.length) : p);
   let fired = false;
-  expect(await watcher.exists(rel(watcher), { watch: () => { fired = true; } })).toBeNull();
+  expect(
+    await watcher.exists(rel(watcher), {
+      watch: () => {
+        fired = true;
+      },
+    }),
+  ).toBeNull();
   await writer.create(rel(writer), '', { mode: 'ephemeral' });
   await waitUntil(() => fired, `fence watch on ${p}`);
 }
@@ -87,7 +117,11 @@ async function fence(watcher: ZkSession, writer: ZkSession, root: string): Promi
 async function clientFence(watcher: ZkClient, writer: ZkClient, root: string): Promise<void> {
   const p = `${root}-fence-${fences++}`;
   let fired = false;
-  expect(await watcher.exists(p, () => { fired = true; })).toBeNull();
+  expect(
+    await watcher.exists(p, () => {
+      fired = true;
+    }),
+  ).toBeNull();
   await writer.create(p, EMPTY, { acl: OPEN, flags: 1 });
   await waitUntil(() => fired, `fence watch on ${p}`);
 }
@@ -263,11 +297,17 @@ describe.each(TRANSPORTS)('session operations on the %s transport', (transport) 
       return;
     }
     // In a child process: on the native transport this call crashes the process it runs in.
-    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/client-native-call.ts', server.connectString, 'getAcl', missing], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/client-native-call.ts', server.connectString, 'getAcl', missing], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     const [code, signal] = await nextEvent<[number | null, NodeJS.Signals | null]>(child, 'exit', 30_000);
     expect({ code, signal, stderr: err.slice(0, 500) }).toEqual({ code: 0, signal: null, stderr: '' });
     expect(JSON.parse(out.trim())).toEqual({ error: 'NO_NODE' });
@@ -364,7 +404,7 @@ describe.each(TRANSPORTS)('session operations on the %s transport', (transport) 
     await raw.delete(ns, { recursive: true });
   });
 
-  it('CREATOR_ALL with digest auth: the node\'s ACL is the creator\'s digest, others get NoAuthError', async () => {
+  it("CREATOR_ALL with digest auth: the node's ACL is the creator's digest, others get NoAuthError", async () => {
     const owner = await connect(transport, { auth: { scheme: 'digest', credentials: 'alice:s3cret' } });
     const stranger = await connect(transport);
     const path = uniquePath(`creator-${transport}`);
@@ -383,9 +423,17 @@ describe.each(TRANSPORTS)('session operations on the %s transport', (transport) 
   });
 
   it('connect rejects with AuthFailedError when the server rejects the credentials (unknown scheme)', async () => {
-    const err = await failure(ZkSession.connect(server.connectString, {
-      transport, sessionTimeoutMs: 10_000, connectTimeoutMs: 15_000, auth: { scheme: 'no-such-scheme', credentials: 'x' },
-    }).then((s) => { closers.push(() => s.close()); return s.state; }));
+    const err = await failure(
+      ZkSession.connect(server.connectString, {
+        transport,
+        sessionTimeoutMs: 10_000,
+        connectTimeoutMs: 15_000,
+        auth: { scheme: 'no-such-scheme', credentials: 'x' },
+      }).then((s) => {
+        closers.push(() => s.close());
+        return s.state;
+      }),
+    );
     expect(err).toBeInstanceOf(AuthFailedError);
     expect(err).toMatchObject({ code: 'AUTH_FAILED', rc: -115 });
   });
@@ -455,7 +503,7 @@ describe('session on the client transport: multi, ACL at create, persistent watc
     await s.delete(root, { recursive: true });
   });
 
-  it('a failing multi throws the failing op\'s typed error with opIndex and applies nothing', async () => {
+  it("a failing multi throws the failing op's typed error with opIndex and applies nothing", async () => {
     const s = await connect('client');
     const root = uniquePath('multi-fail');
     await s.create(root, '');
@@ -464,30 +512,41 @@ describe('session on the client transport: multi, ACL at create, persistent watc
     const before = await s.getChildrenWithStat(root);
     const a0 = await s.get(`${root}/a`);
 
-    const badVersion = await failure(s.multi([
-      { op: 'create', path: `${root}/x`, data: '' },
-      { op: 'set', path: `${root}/a`, data: 'zz', version: 5 },
-      { op: 'delete', path: `${root}/keep` },
-    ]));
+    const badVersion = await failure(
+      s.multi([
+        { op: 'create', path: `${root}/x`, data: '' },
+        { op: 'set', path: `${root}/a`, data: 'zz', version: 5 },
+        { op: 'delete', path: `${root}/keep` },
+      ]),
+    );
     expect(badVersion).toBeInstanceOf(BadVersionError);
     expect(badVersion).toMatchObject({ code: 'BAD_VERSION', rc: -103, opIndex: 1, path: `${root}/a` });
 
-    const exists = await failure(s.multi([
-      { op: 'set', path: `${root}/a`, data: 'zz' },
-      { op: 'delete', path: `${root}/keep` },
-      { op: 'create', path: `${root}/a`, data: '' },
-    ]));
+    const exists = await failure(
+      s.multi([
+        { op: 'set', path: `${root}/a`, data: 'zz' },
+        { op: 'delete', path: `${root}/keep` },
+        { op: 'create', path: `${root}/a`, data: '' },
+      ]),
+    );
     expect(exists).toBeInstanceOf(NodeExistsError);
     expect(exists).toMatchObject({ code: 'NODE_EXISTS', opIndex: 2, path: `${root}/a` });
 
-    const noNode = await failure(s.multi([
-      { op: 'check', path: `${root}/missing`, version: 0 },
-      { op: 'create', path: `${root}/y`, data: '' },
-    ]));
+    const noNode = await failure(
+      s.multi([
+        { op: 'check', path: `${root}/missing`, version: 0 },
+        { op: 'create', path: `${root}/y`, data: '' },
+      ]),
+    );
     expect(noNode).toBeInstanceOf(NoNodeError);
     expect(noNode).toMatchObject({ code: 'NO_NODE', opIndex: 0, path: `${root}/missing` });
 
-    const notEmpty = await failure(s.multi([{ op: 'create', path: `${root}/keep/k`, data: '' }, { op: 'delete', path: `${root}/keep` }]));
+    const notEmpty = await failure(
+      s.multi([
+        { op: 'create', path: `${root}/keep/k`, data: '' },
+        { op: 'delete', path: `${root}/keep` },
+      ]),
+    );
     expect(notEmpty).toBeInstanceOf(NotEmptyError);
     expect(notEmpty.opIndex).toBe(1);
 
@@ -500,7 +559,12 @@ describe('session on the client transport: multi, ACL at create, persistent watc
 
     // With a namespace the error names the caller's path.
     const nsd = await connect('client', { namespace: root });
-    const inNs = await failure(nsd.multi([{ op: 'create', path: '/z', data: '' }, { op: 'set', path: '/a', data: '', version: 9 }]));
+    const inNs = await failure(
+      nsd.multi([
+        { op: 'create', path: '/z', data: '' },
+        { op: 'set', path: '/a', data: '', version: 9 },
+      ]),
+    );
     expect(inNs).toBeInstanceOf(BadVersionError);
     expect(inNs).toMatchObject({ opIndex: 1, path: '/a' });
     expect(await s.exists(`${root}/z`)).toBeNull();
@@ -514,13 +578,20 @@ describe('session on the client transport: multi, ACL at create, persistent watc
     const stranger = await connect('client');
     const path = uniquePath('acl-at-create');
     let seen: Promise<unknown> | undefined;
-    expect(await observer.exists(path, {
-      // Sent from the watch callback: the first request after the create.
-      watch: () => { seen = observer.getAcl(path).then((r) => r.acl, (e: unknown) => e); },
-    })).toBeNull();
+    expect(
+      await observer.exists(path, {
+        // Sent from the watch callback: the first request after the create.
+        watch: () => {
+          seen = observer.getAcl(path).then(
+            (r) => r.acl,
+            (e: unknown) => e,
+          );
+        },
+      }),
+    ).toBeNull();
     const created = await owner.createWithStat(path, 'x', { acl: Acls.CREATOR_ALL });
     expect(created.stat.aversion).toBe(0); // no setAcl after the create
-    await waitUntil(() => seen, 'the observer\'s watch');
+    await waitUntil(() => seen, "the observer's watch");
     expect(await seen).toEqual([{ perms: Perms.ALL, scheme: 'digest', id: expect.stringMatching(/^bob:/) }]);
     expect((await owner.getAcl(path)).stat.aversion).toBe(0);
     expect(await failure(stranger.get(path))).toBeInstanceOf(NoAuthError);
@@ -544,11 +615,24 @@ describe('session on the client transport: multi, ACL at create, persistent watc
     await other.create(path, 'again');
     await waitUntil(() => events.length >= 7, 'seven persistent watch events');
     expect(events).toEqual([
-      { type: 'created', path }, { type: 'changed', path }, { type: 'changed', path },
-      { type: 'child', path }, { type: 'child', path }, { type: 'deleted', path }, { type: 'created', path },
+      { type: 'created', path },
+      { type: 'changed', path },
+      { type: 'changed', path },
+      { type: 'child', path },
+      { type: 'child', path },
+      { type: 'deleted', path },
+      { type: 'created', path },
     ]);
     // soft: what follows shows whether the listener at least went quiet.
-    expect.soft(await w.remove().then(() => 'removed', (e: unknown) => e), 'remove() resolves').toBe('removed');
+    expect
+      .soft(
+        await w.remove().then(
+          () => 'removed',
+          (e: unknown) => e,
+        ),
+        'remove() resolves',
+      )
+      .toBe('removed');
     expect.soft((await serverWatches(server.port)).has(path), 'the server still holds the watch').toBe(false);
     await other.set(path, 'unheard');
     await fence(s, other, path);
@@ -574,10 +658,22 @@ describe('session on the client transport: multi, ACL at create, persistent watc
     await waitUntil(() => events.length >= 6, 'six recursive watch events');
     await fence(s, other, `${ns}/r-done`);
     expect(events).toEqual([
-      { type: 'created', path: '/r/a' }, { type: 'changed', path: '/r/a' }, { type: 'created', path: '/r/a/b' },
-      { type: 'changed', path: '/r/a/b' }, { type: 'deleted', path: '/r/a/b' }, { type: 'changed', path: '/r' },
+      { type: 'created', path: '/r/a' },
+      { type: 'changed', path: '/r/a' },
+      { type: 'created', path: '/r/a/b' },
+      { type: 'changed', path: '/r/a/b' },
+      { type: 'deleted', path: '/r/a/b' },
+      { type: 'changed', path: '/r' },
     ]);
-    expect.soft(await w.remove().then(() => 'removed', (e: unknown) => e), 'remove() resolves').toBe('removed');
+    expect
+      .soft(
+        await w.remove().then(
+          () => 'removed',
+          (e: unknown) => e,
+        ),
+        'remove() resolves',
+      )
+      .toBe('removed');
     expect.soft((await serverWatches(server.port)).has(`${ns}/r`), 'the server still holds the watch').toBe(false);
     await other.create(`${ns}/r/unheard`, '');
     await fence(s, other, `${ns}/r-after`);
@@ -594,7 +690,7 @@ describe('session on the client transport: multi, ACL at create, persistent watc
     expect((await anon.whoAmI()).filter((i) => i.scheme === 'digest')).toEqual([]);
   });
 
-  it('getEphemerals lists exactly this session\'s ephemerals', async () => {
+  it("getEphemerals lists exactly this session's ephemerals", async () => {
     const s = await connect('client');
     const other = await connect('client');
     const root = uniquePath('ephs');
@@ -640,12 +736,21 @@ describe('ZkClient session semantics', () => {
     for (let round = 0; round < 15; round++) {
       const log: Array<{ kind: 'watch' } | { kind: 'reply'; mzxid: number }> = [];
       const events: ClientWatchEvent[] = [];
-      await a.getData(root, (e) => { events.push(e); log.push({ kind: 'watch' }); });
+      await a.getData(root, (e) => {
+        events.push(e);
+        log.push({ kind: 'watch' });
+      });
       let pumping = true;
       // Reads in flight all the time, before, during and after the change.
       const pump = (async () => {
         while (pumping) {
-          await Promise.all(Array.from({ length: 8 }, () => a.getData(root).then((r) => { log.push({ kind: 'reply', mzxid: r.stat.mzxid }); })));
+          await Promise.all(
+            Array.from({ length: 8 }, () =>
+              a.getData(root).then((r) => {
+                log.push({ kind: 'reply', mzxid: r.stat.mzxid });
+              }),
+            ),
+          );
         }
       })();
       const changed = await b.setData(root, Buffer.from(`r${round}`));
@@ -656,7 +761,8 @@ describe('ZkClient session semantics', () => {
       expect(watchAt, `round ${round}: the watch fired`).toBeGreaterThanOrEqual(0);
       expect(events).toEqual([{ type: 'changed', path: root }]);
       log.forEach((e, i) => {
-        if (e.kind === 'reply' && e.mzxid >= changed.mzxid) expect(i, `round ${round}: reply ${i} shows the change before the watch (${watchAt})`).toBeGreaterThan(watchAt);
+        if (e.kind === 'reply' && e.mzxid >= changed.mzxid)
+          expect(i, `round ${round}: reply ${i} shows the change before the watch (${watchAt})`).toBeGreaterThan(watchAt);
       });
     }
   });
@@ -768,7 +874,9 @@ describe('ZkClient session semantics', () => {
     expect(err).toMatchObject({ code: 'AUTH_FAILED', rc: -115 });
     expect(c.state).toBe('authFailed'); // terminal: no reconnect
 
-    const viaSession = await failure(ZkSession.connect(server.connectString, { auth: { scheme: 'no-such-scheme', credentials: 'x' }, connectTimeoutMs: 15_000 }));
+    const viaSession = await failure(
+      ZkSession.connect(server.connectString, { auth: { scheme: 'no-such-scheme', credentials: 'x' }, connectTimeoutMs: 15_000 }),
+    );
     expect(viaSession).toBeInstanceOf(AuthFailedError);
 
     // ZooKeeper 3.8's digest provider takes any bytes: "no colon" is the user name.
@@ -836,7 +944,11 @@ describe('ZkClient session semantics', () => {
     // A second client on the same session, closed: the server ends the session. Repeated while
     // the original reconnects in between (the session moves back and the close is refused).
     while (a.state !== 'expired') {
-      const twin = new ZkClient(server.connectString, { sessionTimeoutMs: 10_000, session: { id: a.sessionId, password: a.sessionPassword }, followConfig: false });
+      const twin = new ZkClient(server.connectString, {
+        sessionTimeoutMs: 10_000,
+        session: { id: a.sessionId, password: a.sessionPassword },
+        followConfig: false,
+      });
       const ready = Promise.race([nextEvent(twin, 'connected'), nextEvent(twin, 'expired')]);
       twin.start();
       await ready;
@@ -854,7 +966,9 @@ describe('ZkClient session semantics', () => {
     const oldId = s.sessionId;
     const lost = nextEvent<[{ sessionId: string; reason: string }]>(s, 'lost', 30_000);
     const fresh: Array<{ sessionId: string; newSession: boolean }> = [];
-    s.on('reconnected', (i) => { if (i.newSession) fresh.push(i); });
+    s.on('reconnected', (i) => {
+      if (i.newSession) fresh.push(i);
+    });
     await expireSession(s);
     expect((await lost)[0]).toEqual({ sessionId: oldId, reason: 'expired' });
     const info = await waitUntil(() => fresh[0], 'a new session');
@@ -890,7 +1004,12 @@ describe('ZkClient watch registration: a notification right behind the reply tha
     // The server holds the watch once the request got through the delay (the child watch shows
     // in no four-letter word; the request is through when a data watch set behind it is).
     if (expected === 'child') void a.getData('/', () => undefined);
-    await waitUntil(async () => (await serverWatches(server.port)).get(expected === 'child' ? '/' : path)?.includes(a.sessionId), 'the server to hold the watch', 20_000, 10);
+    await waitUntil(
+      async () => (await serverWatches(server.port)).get(expected === 'child' ? '/' : path)?.includes(a.sessionId),
+      'the server to hold the watch',
+      20_000,
+      10,
+    );
     if (expected === 'created') await b.create(path, EMPTY, { acl: OPEN, flags: 0 });
     else if (expected === 'child') await b.create(`${path}/k`, EMPTY, { acl: OPEN, flags: 0 });
     else await b.setData(path, Buffer.from('x'));
@@ -911,8 +1030,12 @@ describe('ZkClient watch registration: a notification right behind the reply tha
 
 describe('ensemble: the session moves to another server', () => {
   let ensemble: ZooKeeperEnsemble | undefined;
-  beforeAll(async () => { ensemble = await startEnsemble(3); }, 120_000);
-  afterAll(async () => { await ensemble?.close(); });
+  beforeAll(async () => {
+    ensemble = await startEnsemble(3);
+  }, 120_000);
+  afterAll(async () => {
+    await ensemble?.close();
+  });
 
   it('kill the server a client is connected to: same session on another server, its ephemeral intact, serverOf follows', async () => {
     const ens = ensemble!;
@@ -922,7 +1045,10 @@ describe('ensemble: the session moves to another server', () => {
     const i = ens.servers.findIndex((s) => s.port === portOf(a.connectedServer));
     expect(i).toBeGreaterThanOrEqual(0);
     await waitUntil(async () => (await ens.serverOf(id)) === i, `serverOf to report server ${i}`);
-    const others = ens.servers.filter((_, k) => k !== i).map((s) => s.connectString).join(',');
+    const others = ens.servers
+      .filter((_, k) => k !== i)
+      .map((s) => s.connectString)
+      .join(',');
     const observer = await startClient(others, { sessionTimeoutMs: 20_000 });
     const path = uniquePath('moved');
     await a.create(path, Buffer.from('mine'), { acl: OPEN, flags: 1 });

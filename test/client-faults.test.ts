@@ -13,13 +13,21 @@ import type { ProxyCorruption, ProxyDirection } from '../src/testing/proxy.js';
 import { nextEvent, uniquePath, waitUntil } from './helpers.js';
 
 let server: ZooKeeperServer;
-beforeAll(async () => { server = await startZooKeeper(); });
-afterAll(async () => { await server?.close(); });
+beforeAll(async () => {
+  server = await startZooKeeper();
+});
+afterAll(async () => {
+  await server?.close();
+});
 
 // Process-level: whatever the faults do, nothing escapes to the process.
 const escaped: Array<{ kind: string; error: string }> = [];
-const onUncaught = (err: unknown) => { escaped.push({ kind: 'uncaughtException', error: String((err as Error)?.stack ?? err) }); };
-const onUnhandled = (reason: unknown) => { escaped.push({ kind: 'unhandledRejection', error: String((reason as Error)?.stack ?? reason) }); };
+const onUncaught = (err: unknown) => {
+  escaped.push({ kind: 'uncaughtException', error: String((err as Error)?.stack ?? err) });
+};
+const onUnhandled = (reason: unknown) => {
+  escaped.push({ kind: 'unhandledRejection', error: String((reason as Error)?.stack ?? reason) });
+};
 beforeAll(() => {
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUnhandled);
@@ -114,7 +122,7 @@ describe('fault proxy against the client', () => {
     expect(states).toEqual(['suspended', 'lost']);
     expect(s.state).toBe('lost'); // still cut off: no new session yet
     // The server expired it as well: its ephemeral is gone for everyone.
-    await waitUntil(async () => (await direct.exists(path)) === null, 'the lost session\'s ephemeral to vanish', 30_000);
+    await waitUntil(async () => (await direct.exists(path)) === null, "the lost session's ephemeral to vanish", 30_000);
     expect(s.state).toBe('lost');
 
     const reconnected = nextEvent<[{ sessionId: string; newSession: boolean }]>(s, 'reconnected', 30_000);
@@ -136,10 +144,16 @@ describe('fault proxy against the client', () => {
     const id = a.sessionId;
     proxy.freeze(); // requests go out, replies are held
     const settled: Array<{ i: number; err: unknown }> = [];
-    const pending = Array.from({ length: 50 }, (_, i) => a.getData(path).then(
-      () => { settled.push({ i, err: undefined }); },
-      (err: unknown) => { settled.push({ i, err }); },
-    ));
+    const pending = Array.from({ length: 50 }, (_, i) =>
+      a.getData(path).then(
+        () => {
+          settled.push({ i, err: undefined });
+        },
+        (err: unknown) => {
+          settled.push({ i, err });
+        },
+      ),
+    );
     await new Promise((r) => setImmediate(r)); // the frames are written
     expect(settled).toEqual([]); // held by the freeze: no reply yet
     const up = nextEvent<[{ sessionId: string; newSession: boolean }]>(a, 'connected', 20_000);
@@ -156,7 +170,10 @@ describe('fault proxy against the client', () => {
   });
 
   const corruptions: Array<[ProxyDirection, ProxyCorruption]> = [
-    ['toClient', 'garbage'], ['toClient', 'truncate'], ['toClient', 'oversize'], ['toServer', 'oversize'],
+    ['toClient', 'garbage'],
+    ['toClient', 'truncate'],
+    ['toClient', 'oversize'],
+    ['toServer', 'oversize'],
   ];
 
   it.each(corruptions)('a corrupted frame (%s, %s) drops that connection only: the client reconnects and requests succeed', async (direction, how) => {
@@ -171,7 +188,10 @@ describe('fault proxy against the client', () => {
     const up = nextEvent<[{ sessionId: string; newSession: boolean }]>(a, 'connected', 20_000);
     proxy.corruptNext(direction, how);
     // The next frame through the proxy in that direction: this request, or its reply.
-    const inFlight = a.getData(path).then(() => undefined, (err: unknown) => err);
+    const inFlight = a.getData(path).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     const [reason] = await down;
     expect(reason.reason).toBeTruthy();
     const err = await inFlight;
@@ -186,23 +206,26 @@ describe('fault proxy against the client', () => {
     expect(events.map((e) => e.ev)).toEqual(['disconnected', 'connected']);
   });
 
-  it.each(['garbage', 'truncate', 'oversize'] as const)('a corrupted ConnectResponse (%s) fails that attempt only; the next one connects, same session', async (how) => {
-    const proxy = await proxyTo(server.connectString);
-    const a = await startClient(proxy.connectString);
-    const path = uniquePath(`corrupt-hs-${how}`);
-    await a.create(path, Buffer.from('data'), { acl: OPEN, flags: 1 });
-    const id = a.sessionId;
-    const events = recordEvents(a);
-    const down = nextEvent(a, 'disconnected', 20_000);
-    const up = nextEvent<[{ sessionId: string; newSession: boolean }]>(a, 'connected', 20_000);
-    proxy.corruptNext('toClient', how); // the next chunk to the client: the new connection's handshake answer
-    proxy.dropConnections();
-    await down;
-    const [info] = await up;
-    expect(info).toMatchObject({ sessionId: id, newSession: false });
-    expect((await a.getData(path)).data.toString()).toBe('data');
-    expect(events.map((e) => e.ev)).toEqual(['disconnected', 'connected']);
-  });
+  it.each(['garbage', 'truncate', 'oversize'] as const)(
+    'a corrupted ConnectResponse (%s) fails that attempt only; the next one connects, same session',
+    async (how) => {
+      const proxy = await proxyTo(server.connectString);
+      const a = await startClient(proxy.connectString);
+      const path = uniquePath(`corrupt-hs-${how}`);
+      await a.create(path, Buffer.from('data'), { acl: OPEN, flags: 1 });
+      const id = a.sessionId;
+      const events = recordEvents(a);
+      const down = nextEvent(a, 'disconnected', 20_000);
+      const up = nextEvent<[{ sessionId: string; newSession: boolean }]>(a, 'connected', 20_000);
+      proxy.corruptNext('toClient', how); // the next chunk to the client: the new connection's handshake answer
+      proxy.dropConnections();
+      await down;
+      const [info] = await up;
+      expect(info).toMatchObject({ sessionId: id, newSession: false });
+      expect((await a.getData(path)).data.toString()).toBe('data');
+      expect(events.map((e) => e.ev)).toEqual(['disconnected', 'connected']);
+    },
+  );
 
   it('a request that fails on a dead connection fails as a typed error, never as a throw', async () => {
     const proxy = await proxyTo(server.connectString);
@@ -212,7 +235,10 @@ describe('fault proxy against the client', () => {
     proxy.dropConnections();
     await down;
     // Not connected: calls reject at once with CONNECTION_LOSS (the session layer retries them).
-    const err = await a.getData('/').then(() => undefined, (e: unknown) => e);
+    const err = await a.getData('/').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ZkError);
     expect(err).toMatchObject({ code: 'CONNECTION_LOSS' });
     const up = nextEvent(a, 'connected', 20_000);

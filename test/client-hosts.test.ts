@@ -14,14 +14,26 @@ const OPEN = [{ perms: 31, scheme: 'world', id: 'anyone' }];
 describe('connect strings', () => {
   it('parses hosts, IPv6 literals and a chroot', () => {
     expect(parseConnectString('a:1,[::1]:2181,10.0.0.1:2/app/x')).toEqual({
-      hosts: [{ host: 'a', port: 1 }, { host: '::1', port: 2181 }, { host: '10.0.0.1', port: 2 }],
+      hosts: [
+        { host: 'a', port: 1 },
+        { host: '::1', port: 2181 },
+        { host: '10.0.0.1', port: 2 },
+      ],
       chroot: '/app/x',
     });
     expect(parseConnectString('h:2181/').chroot).toBe('');
   });
 
   it('rejects bad ones with a typed error naming the bad part', () => {
-    for (const [cs, why] of [['', /non-empty/], ['h', /"h"/], ['h:0', /"h:0"/], ['h:70000', /"h:70000"/], ['[::1:2181', /\[::1:2181/], ['h:1/a/', /chroot/], ['h:1,,g:2', /""/]] as const) {
+    for (const [cs, why] of [
+      ['', /non-empty/],
+      ['h', /"h"/],
+      ['h:0', /"h:0"/],
+      ['h:70000', /"h:70000"/],
+      ['[::1:2181', /\[::1:2181/],
+      ['h:1/a/', /chroot/],
+      ['h:1,,g:2', /""/],
+    ] as const) {
       expect(() => parseConnectString(cs), cs).toThrow(InvalidArgumentError);
       expect(() => parseConnectString(cs), cs).toThrow(why);
     }
@@ -46,12 +58,19 @@ describe('reaching servers', () => {
     // An IPv6 listener piping to the (IPv4 loopback) server: the client must connect over IPv6.
     v6 = createServer((c) => {
       const up = netConnect(zk.server.port, '127.0.0.1');
-      links.add(c); links.add(up);
-      c.pipe(up); up.pipe(c);
-      c.on('error', () => up.destroy()); up.on('error', () => c.destroy());
-      c.on('close', () => up.destroy()); up.on('close', () => c.destroy());
+      links.add(c);
+      links.add(up);
+      c.pipe(up);
+      up.pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+      c.on('close', () => up.destroy());
+      up.on('close', () => c.destroy());
     });
-    await new Promise<void>((resolve, reject) => { v6!.once('error', reject); v6!.listen(0, '::1', () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      v6!.once('error', reject);
+      v6!.listen(0, '::1', () => resolve());
+    });
     v6Port = (v6.address() as { port: number }).port;
   });
   afterAll(async () => {
@@ -90,7 +109,12 @@ describe('reaching servers', () => {
       expect(created.path).toMatch(/^\/a\d{10}$/);
       expect(await plain.exists(root + created.path)).not.toBeNull();
       const events: Array<{ type: string; path: string }> = [];
-      const fired = new Promise<void>((r) => { void c.getData(created.path, (e) => { events.push(e); r(); }); });
+      const fired = new Promise<void>((r) => {
+        void c.getData(created.path, (e) => {
+          events.push(e);
+          r();
+        });
+      });
       await c.sync('/');
       await plain.set(root + created.path, 'y');
       await fired;

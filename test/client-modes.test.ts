@@ -34,7 +34,10 @@ function reach<S extends string>(x: Stateful<S>, want: S, what: string, timeoutM
       x.off('state', fn);
       resolve();
     };
-    const t = setTimeout(() => { x.off('state', fn); reject(new Error(`${what}: state '${want}' not reached within ${timeoutMs} ms (now '${x.state}')`)); }, timeoutMs);
+    const t = setTimeout(() => {
+      x.off('state', fn);
+      reject(new Error(`${what}: state '${want}' not reached within ${timeoutMs} ms (now '${x.state}')`));
+    }, timeoutMs);
     x.on('state', fn);
   });
 }
@@ -62,7 +65,11 @@ async function countingForwarder(port: number): Promise<{ port: number; accepted
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('error', () => undefined);
-      s.on('close', () => { sockets.delete(s); client.destroy(); upstream.destroy(); });
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
     }
     client.pipe(upstream);
     upstream.pipe(client);
@@ -71,7 +78,11 @@ async function countingForwarder(port: number): Promise<{ port: number; accepted
   return {
     port: (srv.address() as { port: number }).port,
     accepted: () => accepted,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); srv.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
   };
 }
 
@@ -131,7 +142,10 @@ describe('TLS (secureClientPort, client certificate required)', () => {
       const attempt = async (o: typeof wrong) => {
         const started = Date.now();
         const err = await ZkSession.connect(tls.connectString, { tls: o, connectTimeoutMs }).then(
-          async (s) => { await s.close(); return undefined; },
+          async (s) => {
+            await s.close();
+            return undefined;
+          },
           (e: unknown) => e,
         );
         return { err, elapsed: Date.now() - started };
@@ -155,7 +169,7 @@ describe('TLS (secureClientPort, client certificate required)', () => {
       const right = new ZkClient(`127.0.0.1:${fwd.port}`, { tls: { ...wrong, ca: tls.ca } }).start();
       try {
         await reach<ClientState>(right, 'connected', 'right-CA client through the forwarder', 30_000);
-        expect((await right.exists('/'))).not.toBeNull();
+        expect(await right.exists('/')).not.toBeNull();
       } finally {
         await right.close();
       }
@@ -169,8 +183,12 @@ describe('TLS (secureClientPort, client certificate required)', () => {
 
 describe('read-only mode (startLocalEnsemble(3, { readOnly: true }))', () => {
   let ensemble: LocalZooKeeperEnsemble;
-  beforeAll(async () => { ensemble = await startLocalEnsemble(3, { readOnly: true }); });
-  afterAll(async () => { await ensemble?.close(); });
+  beforeAll(async () => {
+    ensemble = await startLocalEnsemble(3, { readOnly: true });
+  });
+  afterAll(async () => {
+    await ensemble?.close();
+  });
 
   // ZooKeeper's semantics (3.8 here), as for the Java client: a read-only server refuses to reattach a
   // session made on a read-write server ("Refusing global session reconnection in RO mode"), so
@@ -197,14 +215,22 @@ describe('read-only mode (startLocalEnsemble(3, { readOnly: true }))', () => {
       // The read-only server takes a new canBeReadOnly session (the kit's servers must allow it).
       const fresh = new ZkClient(survivor.connectString, { canBeReadOnly: true, sessionTimeoutMs: 8000 }).start();
       probes.push(fresh);
-      await reach<ClientState>(fresh, 'readOnly', 'a new canBeReadOnly client on the read-only server (a ZooKeeper 3.8 read-only server answers a new global session with NOTREADONLY and can only '
-        + 'make local sessions: the kit must start readOnly ensembles with localSessionsEnabled=true)', 30_000);
+      await reach<ClientState>(
+        fresh,
+        'readOnly',
+        'a new canBeReadOnly client on the read-only server (a ZooKeeper 3.8 read-only server answers a new global session with NOTREADONLY and can only '
+          + 'make local sessions: the kit must start readOnly ensembles with localSessionsEnabled=true)',
+        30_000,
+      );
       expect((await fresh.getData(path)).data.toString()).toBe('before');
 
       await reach<ConnectionState>(ro, 'readOnly', 'canBeReadOnly session', 60_000);
       expect(await ensemble.serverOf(ro.sessionId)).toBe(2);
       // Meanwhile the other session tries a read: it waits for a connection (connectTimeoutMs), in vain.
-      const rwRead = rw.get(path).then(() => 'read', (e: unknown) => e);
+      const rwRead = rw.get(path).then(
+        () => 'read',
+        (e: unknown) => e,
+      );
 
       // Reads work, writes fail with NOT_READONLY.
       expect((await ro.get(path)).data.toString()).toBe('before');
@@ -247,8 +273,12 @@ describe('read-only mode (startLocalEnsemble(3, { readOnly: true }))', () => {
 
 describe('dynamic reconfig (startLocalEnsemble(3, { reconfig: true }))', () => {
   let ensemble: LocalZooKeeperEnsemble;
-  beforeAll(async () => { ensemble = await startLocalEnsemble(3, { reconfig: true }); });
-  afterAll(async () => { await ensemble?.close(); });
+  beforeAll(async () => {
+    ensemble = await startLocalEnsemble(3, { reconfig: true });
+  });
+  afterAll(async () => {
+    await ensemble?.close();
+  });
 
   it('a client told about one member follows /zookeeper/config: sees the joiner, survives its server leaving and dying', async () => {
     const [s0, s1, s2] = ensemble.servers as [ZooKeeperServer, ZooKeeperServer, ZooKeeperServer];
@@ -273,14 +303,14 @@ describe('dynamic reconfig (startLocalEnsemble(3, { reconfig: true }))', () => {
       const added = await admin.reconfig({ joining: joiner.serverLine });
       expect(added.data.toString()).toContain(joiner.serverLine);
 
-      await waitUntil(() => client.serverList.some((h) => h.port === joiner.port), 'the joiner in the client\'s host list', 30_000);
+      await waitUntil(() => client.serverList.some((h) => h.port === joiner.port), "the joiner in the client's host list", 30_000);
       expect(ports()).toEqual([s0.port, s1.port, s2.port, joiner.port].sort((a, b) => a - b));
 
       // Server 0 (id 1) leaves the ensemble, then dies.
       const removed = await admin.reconfig({ leaving: '1' });
       expect(removed.data.toString()).not.toMatch(/^server\.1=/m);
       expect(removed.data.toString()).toContain(joiner.serverLine);
-      await waitUntil(() => !client.serverList.some((h) => h.port === s0.port), 'server 0 out of the client\'s host list', 30_000);
+      await waitUntil(() => !client.serverList.some((h) => h.port === s0.port), "server 0 out of the client's host list", 30_000);
       expect(ports()).toEqual([s1.port, s2.port, joiner.port].sort((a, b) => a - b));
       // Its server left the configuration: the client moves to a member (same session), before
       // server 0 is even gone.

@@ -9,8 +9,12 @@ import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 const zk = useServer();
 const OPEN = [{ perms: 31, scheme: 'world', id: 'anyone' }];
 let proxy: ZkProxy;
-beforeAll(async () => { proxy = await startProxy(zk.server.connectString); });
-afterAll(async () => { await proxy.close(); });
+beforeAll(async () => {
+  proxy = await startProxy(zk.server.connectString);
+});
+afterAll(async () => {
+  await proxy.close();
+});
 
 async function connected(cs: string): Promise<ZkClient> {
   const c = new ZkClient(cs, { sessionTimeoutMs: 10_000 }).start();
@@ -19,7 +23,9 @@ async function connected(cs: string): Promise<ZkClient> {
 }
 
 describe('watches after a reconnect', () => {
-  it('more than 128 KB of watched paths all come back (several SetWatches batches) and all fire for changes made while away', { timeout: 120_000 }, async () => {
+  it('more than 128 KB of watched paths all come back (several SetWatches batches) and all fire for changes made while away', {
+    timeout: 120_000,
+  }, async () => {
     const root = uniquePath('many');
     const writer = await zk.connect();
     await writer.create(root);
@@ -29,7 +35,13 @@ describe('watches after a reconnect', () => {
     const c = await connected(proxy.connectString);
     try {
       const fired = new Set<string>();
-      await Promise.all(Array.from({ length: n }, (_, i) => c.getData(`${root}/${name(i)}`, (e) => { if (e.type === 'changed') fired.add(e.path); })));
+      await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          c.getData(`${root}/${name(i)}`, (e) => {
+            if (e.type === 'changed') fired.add(e.path);
+          }),
+        ),
+      );
       expect(c.watchedPaths().data).toHaveLength(n);
       const id = c.sessionId;
       const down = nextEvent(c, 'disconnected');
@@ -60,8 +72,12 @@ describe('watches after a reconnect', () => {
     process.on('warning', onWarning);
     try {
       let second = false;
-      await c.getData(path, () => { throw new Error('boom in a watcher'); });
-      await c.getData(path, () => { second = true; });
+      await c.getData(path, () => {
+        throw new Error('boom in a watcher');
+      });
+      await c.getData(path, () => {
+        second = true;
+      });
       await writer.set(path, 'b');
       await waitUntil(() => second, 'the second watcher of the same event');
       await waitUntil(() => warnings.some((m) => m.includes('boom in a watcher')), 'a warning naming the error');
@@ -90,7 +106,9 @@ describe('diagnostics channels', () => {
     try {
       await c.create(path, Buffer.alloc(0), { acl: OPEN, flags: 0 });
       await c.getData(`${path}/missing`).catch(() => undefined);
-      expect(requests).toEqual(expect.arrayContaining([expect.objectContaining({ op: 'create', path }), expect.objectContaining({ op: 'get', path: `${path}/missing` })]));
+      expect(requests).toEqual(
+        expect.arrayContaining([expect.objectContaining({ op: 'create', path }), expect.objectContaining({ op: 'get', path: `${path}/missing` })]),
+      );
       expect(replies.find((r) => r.op === 'create')).toMatchObject({ err: 0 });
       expect(replies.find((r) => r.op === 'get')).toMatchObject({ err: -101 });
       expect(replies.every((r) => r.ms >= 0)).toBe(true);

@@ -27,7 +27,9 @@ describe('test kit servers', () => {
 
   beforeAll(async () => {
     if (wantContainers && !(await dockerAvailable())) {
-      throw new Error(`ZK_STRATEGY=container but no Docker engine answers at DOCKER_HOST=${process.env['DOCKER_HOST'] ?? '(unset)'}; run: eval "$(bash scripts/containers.sh start)"`);
+      throw new Error(
+        `ZK_STRATEGY=container but no Docker engine answers at DOCKER_HOST=${process.env['DOCKER_HOST'] ?? '(unset)'}; run: eval "$(bash scripts/containers.sh start)"`,
+      );
     }
     if (wantContainers) expect(await listTestContainers('process')).toEqual([]);
     server = await startZooKeeper();
@@ -93,13 +95,21 @@ describe('test kit servers', () => {
     const s = await connect(ensemble.connectString, 8000);
     const path = uniquePath('ens');
     await s.create(path, 'replicated');
-    const victim = await waitUntil(async () => { const i = await ensemble!.serverOf(s.sessionId); return i >= 0 ? i + 1 : 0; }, 'serverOf the session') - 1;
+    const victim =
+      (await waitUntil(async () => {
+        const i = await ensemble!.serverOf(s.sessionId);
+        return i >= 0 ? i + 1 : 0;
+      }, 'serverOf the session')) - 1;
     const suspended = nextEvent(s, 'suspended');
     const reconnected = nextEvent<[{ sessionId: string; newSession: boolean }]>(s, 'reconnected', 40_000);
     await ensemble.kill(victim);
     await suspended;
     expect((await reconnected)[0].newSession).toBe(false);
-    const now = await waitUntil(async () => { const i = await ensemble!.serverOf(s.sessionId); return i >= 0 ? i + 1 : 0; }, 'serverOf after failover') - 1;
+    const now =
+      (await waitUntil(async () => {
+        const i = await ensemble!.serverOf(s.sessionId);
+        return i >= 0 ? i + 1 : 0;
+      }, 'serverOf after failover')) - 1;
     expect(now).not.toBe(victim);
     expect((await s.get(path)).data.toString()).toBe('replicated');
     // The killed server comes back with its data and rejoins the quorum.
@@ -135,7 +145,7 @@ describe('test kit servers', () => {
 });
 
 describe('freePort', () => {
-  it('hands out distinct bindable ports below the kernel\'s ephemeral range, where outgoing connections cannot take them', async () => {
+  it("hands out distinct bindable ports below the kernel's ephemeral range, where outgoing connections cannot take them", async () => {
     const { readFileSync } = await import('node:fs');
     const { createServer } = await import('node:net');
     const { freePort } = await import('../src/testing/index.js');
@@ -144,7 +154,10 @@ describe('freePort', () => {
     expect(new Set(ports).size).toBe(20);
     for (const p of ports) expect(p).toBeLessThan(lo);
     const srv = createServer();
-    await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(ports[0], '127.0.0.1', resolve); });
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(ports[0], '127.0.0.1', resolve);
+    });
     await new Promise((r) => srv.close(r));
   });
 });

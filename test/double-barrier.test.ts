@@ -15,7 +15,11 @@ describe('DoubleBarrier', () => {
     const sessions = await Promise.all(Array.from({ length: n }, () => zk.connect()));
     const barriers = sessions.map((s, i) => new DoubleBarrier(s, path, { members: n, id: `p${i}` }));
     const enteredAt: number[] = [];
-    const early = barriers.slice(0, n - 1).map((b) => b.enter({ timeoutMs: 20_000 }).then(() => { enteredAt.push(Date.now()); }));
+    const early = barriers.slice(0, n - 1).map((b) =>
+      b.enter({ timeoutMs: 20_000 }).then(() => {
+        enteredAt.push(Date.now());
+      }),
+    );
     // The early ones are all in (their nodes exist) and still waiting.
     await waitUntil(async () => (await childrenOf(sessions[0]!, path)).length === n - 1, 'n-1 participant nodes');
     await Promise.all(sessions.map((s) => s.exists('/')));
@@ -30,7 +34,11 @@ describe('DoubleBarrier', () => {
 
     // Leave: the first n-1 leave and must wait for the last one.
     const leftAt: number[] = [];
-    const leaving = barriers.slice(0, n - 1).map((b) => b.leave({ timeoutMs: 20_000 }).then(() => { leftAt.push(Date.now()); }));
+    const leaving = barriers.slice(0, n - 1).map((b) =>
+      b.leave({ timeoutMs: 20_000 }).then(() => {
+        leftAt.push(Date.now());
+      }),
+    );
     await waitUntil(async () => (await childrenOf(sessions[0]!, path)).filter((c) => c !== 'ready').length === 1, 'one participant left in');
     await Promise.all(sessions.map((s) => s.exists('/')));
     expect(leftAt).toHaveLength(0);
@@ -50,18 +58,20 @@ describe('DoubleBarrier', () => {
     const entering = new Array<number>(n).fill(-1); // last round each participant called enter for
     const leaving = new Array<number>(n).fill(-1); // last round each participant called leave for
     const t0 = performance.now();
-    await Promise.all(barriers.map(async (b, i) => {
-      for (let r = 0; r < rounds; r++) {
-        entering[i] = r;
-        await b.enter({ timeoutMs: 20_000 });
-        // Nobody passes enter r before everyone has called enter r ...
-        expect(Math.min(...entering)).toBeGreaterThanOrEqual(r);
-        leaving[i] = r;
-        await b.leave({ timeoutMs: 20_000 });
-        // ... nor leave r before everyone has called leave r.
-        expect(Math.min(...leaving)).toBeGreaterThanOrEqual(r);
-      }
-    }));
+    await Promise.all(
+      barriers.map(async (b, i) => {
+        for (let r = 0; r < rounds; r++) {
+          entering[i] = r;
+          await b.enter({ timeoutMs: 20_000 });
+          // Nobody passes enter r before everyone has called enter r ...
+          expect(Math.min(...entering)).toBeGreaterThanOrEqual(r);
+          leaving[i] = r;
+          await b.leave({ timeoutMs: 20_000 });
+          // ... nor leave r before everyone has called leave r.
+          expect(Math.min(...leaving)).toBeGreaterThanOrEqual(r);
+        }
+      }),
+    );
     const perRound = (performance.now() - t0) / rounds;
     console.log(`double barrier: ${perRound.toFixed(2)} ms per round (${n} participants, enter+leave)`);
     expect(await childrenOf(sessions[0]!, path)).toEqual([]);
@@ -91,9 +101,15 @@ describe('DoubleBarrier', () => {
     const b = await zk.connect();
     const c = await zk.connect();
     let aPassed = false;
-    const pa = new DoubleBarrier(a, path, { members: 3, id: 'a' }).enter({ timeoutMs: 30_000 }).then(() => { aPassed = true; });
+    const pa = new DoubleBarrier(a, path, { members: 3, id: 'a' }).enter({ timeoutMs: 30_000 }).then(() => {
+      aPassed = true;
+    });
     await waitUntil(async () => (await childrenOf(b, path)).includes('a'), 'a entered');
-    const newSession = new Promise<void>((r) => a.on('reconnected', (info) => { if (info.newSession) r(); }));
+    const newSession = new Promise<void>((r) =>
+      a.on('reconnected', (info) => {
+        if (info.newSession) r();
+      }),
+    );
     await expireSession(a);
     await newSession;
     // a's node comes back in the new session; a is still waiting.
@@ -113,7 +129,9 @@ describe('DoubleBarrier', () => {
     const other = await zk.connect();
     let passed = false;
     const da = new DoubleBarrier(a, path, { members: 2, id: 'a' });
-    const p = da.enter({ timeoutMs: 30_000 }).then(() => { passed = true; });
+    const p = da.enter({ timeoutMs: 30_000 }).then(() => {
+      passed = true;
+    });
     await waitUntil(async () => (await childrenOf(other, path)).includes('a'), 'a entered');
     // The wake-up a reconnection causes, without a real drop: the recipe must check again.
     a.emit('reconnected', { sessionId: a.sessionId, newSession: false });
@@ -150,7 +168,11 @@ describe('DoubleBarrier with Curator DistributedDoubleBarrier participants', () 
     const sessions = await Promise.all([1, 2].map(() => zk.connect()));
     const barriers = sessions.map((s) => new DoubleBarrier(s, path, { members: 3 }));
     let entered = 0;
-    const ours = barriers.map((b) => b.enter({ timeoutMs: 45_000 }).then(() => { entered++; }));
+    const ours = barriers.map((b) =>
+      b.enter({ timeoutMs: 45_000 }).then(() => {
+        entered++;
+      }),
+    );
     await waitUntil(async () => (await childrenOf(sessions[0]!, path)).length === 2, 'two Node participants in');
     await Promise.all(sessions.map((s) => s.exists('/')));
     expect(entered).toBe(0); // 2 of 3: nobody through
@@ -160,7 +182,11 @@ describe('DoubleBarrier with Curator DistributedDoubleBarrier participants', () 
       await Promise.all(ours);
       expect(entered).toBe(2);
       let left = 0;
-      const leaving = barriers.map((b) => b.leave({ timeoutMs: 45_000 }).then(() => { left++; }));
+      const leaving = barriers.map((b) =>
+        b.leave({ timeoutMs: 45_000 }).then(() => {
+          left++;
+        }),
+      );
       await peer.line('left', 45_000);
       await Promise.all(leaving);
       expect(left).toBe(2);

@@ -19,7 +19,9 @@ import { spawnClean, nextEvent, uniquePath, waitUntil } from './helpers.js';
 let ensemble: ZooKeeperEnsemble;
 const pool: ZkSession[] = [];
 
-beforeAll(async () => { ensemble = await startEnsemble(3); }, 120_000);
+beforeAll(async () => {
+  ensemble = await startEnsemble(3);
+}, 120_000);
 afterAll(async () => {
   await Promise.all(pool.map((s) => s.close()));
   await ensemble?.close();
@@ -45,7 +47,10 @@ describe('ensemble failover', () => {
     const ss = await take3();
     const latches = ss.map((s, i) => new LeaderLatch(s, path, { id: `q${i}` }));
     const log = new TermLog();
-    for (const l of latches) { log.watch(l); l.start(); }
+    for (const l of latches) {
+      log.watch(l);
+      l.start();
+    }
     await waitUntil(() => soleLeader(latches), 'a leader');
     await waitUntil(async () => (await ss[0]!.getChildren(path)).length === 3, 'three nodes');
     const ids = ss.map((s) => s.sessionId);
@@ -72,10 +77,12 @@ describe('ensemble failover', () => {
     expect(log.maxConcurrent).toBe(1);
     log.check();
   });
-  it('the leader\'s server is killed: its session reconnects elsewhere and the latch keeps one leader', async () => {
+  it("the leader's server is killed: its session reconnects elsewhere and the latch keeps one leader", async () => {
     // Participants in a child process: a fresh process for this scenario's server kill.
     const path = uniquePath('ens-latch');
-    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/latch-ensemble.ts', ensemble.connectString, path, '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/latch-ensemble.ts', ensemble.connectString, path, '3'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     try {
       const events: Array<Record<string, unknown>> = [];
       const log = new TermLog();
@@ -86,13 +93,26 @@ describe('ensemble failover', () => {
           log.record(String(e['id']), e['event'], e['token'] === undefined ? undefined : BigInt(String(e['token'])), Number(e['t']));
         }
       });
-      const status = async (): Promise<{ leaders: string[]; children: string[]; nodes: Record<string, string | null>; sessions: Record<string, string>; states: Record<string, string> }> => {
+      const status = async (): Promise<{
+        leaders: string[];
+        children: string[];
+        nodes: Record<string, string | null>;
+        sessions: Record<string, string>;
+        states: Record<string, string>;
+      }> => {
         const n = events.length;
         child.stdin!.write('status\n');
         const e = await waitUntil(() => events.slice(n).find((x) => x['event'] === 'status'), 'a status line');
         return e as never;
       };
-      const first = (await waitUntil(async () => { const st = await status(); return st.leaders.length === 1 && Object.values(st.nodes).every(Boolean) ? st : undefined; }, 'a leader in the child', 30_000))!;
+      const first = (await waitUntil(
+        async () => {
+          const st = await status();
+          return st.leaders.length === 1 && Object.values(st.nodes).every(Boolean) ? st : undefined;
+        },
+        'a leader in the child',
+        30_000,
+      ))!;
       const leaderId = first.leaders[0]!;
       const sessionId = first.sessions[leaderId]!;
       const victim = await ensemble.serverOf(sessionId);
@@ -100,9 +120,20 @@ describe('ensemble failover', () => {
       const mark = events.length;
       await ensemble.kill(victim);
       try {
-        await waitUntil(() => events.slice(mark).some((e) => e['event'] === 'state' && e['id'] === leaderId && e['state'] === 'connected'), 'the leader\'s session to reconnect', 30_000);
+        await waitUntil(
+          () => events.slice(mark).some((e) => e['event'] === 'state' && e['id'] === leaderId && e['state'] === 'connected'),
+          "the leader's session to reconnect",
+          30_000,
+        );
         // The same participant leads again, with the same session and node (not deleted and recreated).
-        const after = (await waitUntil(async () => { const st = await status(); return st.leaders.length === 1 && st.leaders[0] === leaderId ? st : undefined; }, 'the leader to reclaim leadership', 30_000))!;
+        const after = (await waitUntil(
+          async () => {
+            const st = await status();
+            return st.leaders.length === 1 && st.leaders[0] === leaderId ? st : undefined;
+          },
+          'the leader to reclaim leadership',
+          30_000,
+        ))!;
         expect(after.sessions[leaderId]).toBe(sessionId);
         expect(after.nodes[leaderId]).toBe(first.nodes[leaderId]);
         expect(await ensemble.serverOf(sessionId)).not.toBe(victim);

@@ -7,8 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { useServer } from './helpers.js';
 
 const SHORT = [
-  'lock', 'leader-election', 'read-write-lock', 'semaphore', 'barrier', 'double-barrier', 'queue',
-  'group-membership', 'caches-counter', 'shared-value', 'service-discovery', 'tree-cache',
+  'lock',
+  'leader-election',
+  'read-write-lock',
+  'semaphore',
+  'barrier',
+  'double-barrier',
+  'queue',
+  'group-membership',
+  'caches-counter',
+  'shared-value',
+  'service-discovery',
+  'tree-cache',
 ];
 const zk = useServer();
 
@@ -16,14 +26,22 @@ function run(name: string, connect: string): Promise<{ code: number | null; out:
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', `examples/${name}.ts`], {
-      env: { ...process.env, ZK_CONNECT: connect }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ZK_CONNECT: connect },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
     child.on('error', reject);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out, ms: Date.now() - t0 }); });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, ms: Date.now() - t0 });
+    });
   });
 }
 
@@ -45,12 +63,14 @@ describe('examples', () => {
     const failures: string[] = [];
     const queue = [...SHORT];
     // Three at a time: each is mostly waiting on the server.
-    await Promise.all([1, 2, 3].map(async () => {
-      for (let name = queue.shift(); name; name = queue.shift()) {
-        const r = await run(name, zk.server.connectString);
-        if (r.code !== 0 || !r.out.includes('ok:')) failures.push(`${name}: exit ${r.code} after ${r.ms} ms\n${r.out}`);
-      }
-    }));
+    await Promise.all(
+      [1, 2, 3].map(async () => {
+        for (let name = queue.shift(); name; name = queue.shift()) {
+          const r = await run(name, zk.server.connectString);
+          if (r.code !== 0 || !r.out.includes('ok:')) failures.push(`${name}: exit ${r.code} after ${r.ms} ms\n${r.out}`);
+        }
+      }),
+    );
     expect(failures).toEqual([]);
   }, 120_000);
 });

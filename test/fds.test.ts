@@ -16,7 +16,12 @@ const run = promisify(execFile);
 function socketsHere(): Set<string> {
   const out = new Set<string>();
   for (const fd of readdirSync('/proc/self/fd')) {
-    try { const l = readlinkSync(`/proc/self/fd/${fd}`); if (l.startsWith('socket:')) out.add(l); } catch { /* closed meanwhile */ }
+    try {
+      const l = readlinkSync(`/proc/self/fd/${fd}`);
+      if (l.startsWith('socket:')) out.add(l);
+    } catch {
+      /* closed meanwhile */
+    }
   }
   return out;
 }
@@ -57,7 +62,9 @@ describe('withoutInheritedFds', () => {
     const { spawn } = await import('node:child_process');
     const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
     let got = '';
-    child.stdio[3]!.on('data', (b: Buffer) => { got += b.toString(); });
+    child.stdio[3]!.on('data', (b: Buffer) => {
+      got += b.toString();
+    });
     const code = await new Promise((r) => child.once('close', r));
     expect(code).toBe(0);
     expect(got.trim()).toBe('kept');

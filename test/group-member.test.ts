@@ -14,15 +14,28 @@ afterEach(() => {
 
 /** Starts a member in a child process and resolves once it has joined. */
 function spawnMember(path: string, id: string, data: string): Promise<ChildProcess> {
-  const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/bcg-member.ts', zk.server.connectString, path, id, data], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/bcg-member.ts', zk.server.connectString, path, id, data], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
     const t = setTimeout(() => reject(new Error(`member ${id} did not join within 30 s: ${err}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('joined')) { clearTimeout(t); resolve(child); } });
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`member ${id} exited with ${code}: ${err}`)); });
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('joined')) {
+        clearTimeout(t);
+        resolve(child);
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`member ${id} exited with ${code}: ${err}`));
+    });
   });
 }
 
@@ -45,7 +58,7 @@ describe('GroupMember', () => {
 
     // data changes reach the others
     await members[1]!.setData('new-b');
-    await waitUntil(() => members[0]!.members().get('b')?.toString() === 'new-b', 'a sees b\'s new data');
+    await waitUntil(() => members[0]!.members().get('b')?.toString() === 'new-b', "a sees b's new data");
     for (const m of members) await m.leave();
   });
 
@@ -74,7 +87,11 @@ describe('GroupMember', () => {
     await m.join();
     await waitUntil(() => ids(observer).join() === 'observer,phoenix', 'observer sees phoenix');
     const left = nextEvent<[string]>(observer, 'leave');
-    const newSession = new Promise<void>((r) => s.on('reconnected', (i) => { if (i.newSession) r(); }));
+    const newSession = new Promise<void>((r) =>
+      s.on('reconnected', (i) => {
+        if (i.newSession) r();
+      }),
+    );
     await expireSession(s);
     expect((await left)[0]).toBe('phoenix');
     await newSession;

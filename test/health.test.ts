@@ -81,9 +81,17 @@ describe('ensembleHealth', () => {
 
   it('reports a silent address (accepts, never answers) as not answering after timeoutMs', async () => {
     const sockets = new Set<import('node:net').Socket>();
-    const silent = createServer((c) => { sockets.add(c); });
+    const silent = createServer((c) => {
+      sockets.add(c);
+    });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise((r) => { for (const c of sockets) c.destroy(); silent.close(r); }));
+    cleanup.push(
+      () =>
+        new Promise((r) => {
+          for (const c of sockets) c.destroy();
+          silent.close(r);
+        }),
+    );
     const addr = `127.0.0.1:${(silent.address() as { port: number }).port}`;
     const t0 = Date.now();
     const h = await ensembleHealth(addr, { timeoutMs: 300 });

@@ -15,12 +15,16 @@ export const TEST_TRANSPORT: 'client' | 'native' = process.env['ZK_TEST_TRANSPOR
 export function useServer(): { readonly server: ZooKeeperServer; connect(opts?: SessionOptions): Promise<ZkSession> } {
   let server: ZooKeeperServer | undefined;
   const sessions = new Set<ZkSession>();
-  beforeAll(async () => { server = await startZooKeeper(); });
+  beforeAll(async () => {
+    server = await startZooKeeper();
+  });
   afterEach(async () => {
     await Promise.all([...sessions].map((s) => s.close()));
     sessions.clear();
   });
-  afterAll(async () => { await server?.close(); });
+  afterAll(async () => {
+    await server?.close();
+  });
   return {
     get server() {
       if (!server) throw new Error('server not started');
@@ -64,8 +68,14 @@ export function nextEvent<A extends unknown[] = unknown[]>(
   timeoutMs = 20_000,
 ): Promise<A> {
   return new Promise((resolve, reject) => {
-    const fn = (...args: A) => { clearTimeout(t); resolve(args); };
-    const t = setTimeout(() => { emitter.off(event, fn); reject(new Error(`no '${event}' event within ${timeoutMs} ms`)); }, timeoutMs);
+    const fn = (...args: A) => {
+      clearTimeout(t);
+      resolve(args);
+    };
+    const t = setTimeout(() => {
+      emitter.off(event, fn);
+      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
+    }, timeoutMs);
     emitter.once(event, fn);
   });
 }

@@ -8,8 +8,16 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import {
-  DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, Lock, ServiceDiscovery, ZkSession, formatInspection, inspect,
-  serviceInstance, type Inspection,
+  DistributedDelayQueue,
+  DistributedPriorityQueue,
+  DistributedQueue,
+  Lock,
+  ServiceDiscovery,
+  ZkSession,
+  formatInspection,
+  inspect,
+  serviceInstance,
+  type Inspection,
 } from '../src/index.js';
 import { freePort } from '../src/testing/index.js';
 import { startProxy } from '../src/testing/proxy.js';
@@ -52,7 +60,11 @@ describe('inspect', () => {
     expect(x.holder?.holding).toMatchObject({ known: 'bounded', notAfter: x.waiters[1]!.createdAt, maxMs: x.holder!.ageMs });
     const text = formatInspection(x);
     expect(text).toContain(`${p}: LOCK, HELD, 2 waiting`);
-    expect(text).toMatch(new RegExp(`holder: #0 _c_f+-.*-lock-0000000000\\n\\s+session 0x${a.sessionId} \\(connected\\), in line for \\d+ m?s \\(since [-0-9T:.]+Z\\); holding between`));
+    expect(text).toMatch(
+      new RegExp(
+        `holder: #0 _c_f+-.*-lock-0000000000\\n\\s+session 0x${a.sessionId} \\(connected\\), in line for \\d+ m?s \\(since [-0-9T:.]+Z\\); holding between`,
+      ),
+    );
     expect(text).toContain('"host-a/101"');
   });
 
@@ -86,24 +98,30 @@ describe('inspect', () => {
     proxy.partition();
     proxy.dropConnections(); // the server sees the connection close; reconnects stall
     await suspended;
-    const found = await waitUntil(async () => {
-      const r = await inspect(me, p);
-      return r.kind === 'lock' && r.holder?.sessionConnected === false ? r : undefined;
-    }, 'the holder to show as not connected', 5000);
+    const found = await waitUntil(
+      async () => {
+        const r = await inspect(me, p);
+        return r.kind === 'lock' && r.holder?.sessionConnected === false ? r : undefined;
+      },
+      'the holder to show as not connected',
+      5000,
+    );
     const x = kind(found!, 'lock');
     expect(x.holder?.sessionId).toBe(`0x${cut.sessionId}`);
     expect(x.hints[0]).toMatch(/holder's session 0x[0-9a-f]+ is not connected to any server/);
     expect(formatInspection(x)).toContain('(NOT CONNECTED)');
   });
 
-  it('lock ages: in line since the node\'s creation; holding exact, bounded or honestly unknown after a hand-over', async () => {
+  it("lock ages: in line since the node's creation; holding exact, bounded or honestly unknown after a hand-over", async () => {
     const [a, b, c, me] = await Promise.all([zk.connect(), zk.connect(), zk.connect(), zk.connect()]);
     const p = uniquePath('lock-ages');
     const leaseA = await new Lock(a, p, { data: 'a' }).acquire();
     let x = kind(await inspect(me, p), 'lock');
     // alone and nothing left since: it has held from the moment it joined the line
     expect(x.holder?.holding).toEqual({ known: 'exact', notAfter: x.holder!.createdAt, minMs: x.holder!.ageMs, maxMs: x.holder!.ageMs });
-    expect(formatInspection(x)).toMatch(/holder: #0 .*\n\s+session 0x[0-9a-f]+ \(connected\), in line for \d+ m?s \(since .*Z\); holding \d+ m?s \(since it joined the line/);
+    expect(formatInspection(x)).toMatch(
+      /holder: #0 .*\n\s+session 0x[0-9a-f]+ \(connected\), in line for \d+ m?s \(since .*Z\); holding \d+ m?s \(since it joined the line/,
+    );
 
     // b queues behind a; a releases; b holds. Its node's age counts from when it queued, and
     // nothing on the server records when a's node went: the hold must not be shown as known.
@@ -118,11 +136,17 @@ describe('inspect', () => {
     const text = formatInspection(x);
     expect(text).toMatch(/in line for \d+ m?s \(since .*Z\); holding for an unknown part of that, at most \d+ m?s \(when it took over is not recorded\)/);
     expect(text).not.toMatch(/holding \d/);
-    const stale = await waitUntil(async () => {
-      const y = kind(await inspect(me, p, { staleAfterMs: 0 }), 'lock');
-      return y.hints.length ? y : undefined;
-    }, 'the stale-holder hint', 5000);
-    expect(stale!.hints[0]).toMatch(/holder has been in line for .*, over 0 ms, holding for how much of it is not recorded: it may have waited most of it behind an earlier holder. Check the process named in its data \("b"\)/);
+    const stale = await waitUntil(
+      async () => {
+        const y = kind(await inspect(me, p, { staleAfterMs: 0 }), 'lock');
+        return y.hints.length ? y : undefined;
+      },
+      'the stale-holder hint',
+      5000,
+    );
+    expect(stale!.hints[0]).toMatch(
+      /holder has been in line for .*, over 0 ms, holding for how much of it is not recorded: it may have waited most of it behind an earlier holder. Check the process named in its data \("b"\)/,
+    );
 
     // c queues after the hand-over: b took over no later than c's node was made
     const acquireC = new Lock(c, p, { data: 'c' }).acquire();
@@ -130,7 +154,9 @@ describe('inspect', () => {
     x = kind(await inspect(me, p), 'lock');
     expect(x.holder?.holding).toMatchObject({ known: 'bounded', notAfter: x.waiters[0]!.createdAt, maxMs: x.holder!.ageMs });
     expect(x.holder!.holding.minMs!).toBeLessThanOrEqual(x.holder!.holding.maxMs);
-    expect(formatInspection(x)).toMatch(/holding between \d+ m?s and \d+ m?s \(took over by .*Z; the moment is not recorded\)[\s\S]*waiters: 1\n\s+1\. #2 .*\n\s+session .*, in line for \d+ m?s \(since/);
+    expect(formatInspection(x)).toMatch(
+      /holding between \d+ m?s and \d+ m?s \(took over by .*Z; the moment is not recorded\)[\s\S]*waiters: 1\n\s+1\. #2 .*\n\s+session .*, in line for \d+ m?s \(since/,
+    );
     await leaseB.release();
     await (await acquireC).release();
   });
@@ -143,10 +169,19 @@ describe('inspect', () => {
     await contender(c, p, '0', '__WRIT__', 'w1');
     await contender(d, p, '1', '__READ__', 'r3');
     const x = kind(await inspect(a, p), 'rwlock');
-    expect(x.holders.map((h) => [h.mode, h.data])).toEqual([['read', 'r1'], ['read', 'r2']]);
-    expect(x.waiters.map((h) => [h.mode, h.data])).toEqual([['write', 'w1'], ['read', 'r3']]);
+    expect(x.holders.map((h) => [h.mode, h.data])).toEqual([
+      ['read', 'r1'],
+      ['read', 'r2'],
+    ]);
+    expect(x.waiters.map((h) => [h.mode, h.data])).toEqual([
+      ['write', 'w1'],
+      ['read', 'r3'],
+    ]);
     // no node left since r3's was made: both readers took over by then
-    expect(x.holders.map((h) => [h.holding.known, h.holding.notAfter])).toEqual([['bounded', x.waiters[1]!.createdAt], ['bounded', x.waiters[1]!.createdAt]]);
+    expect(x.holders.map((h) => [h.holding.known, h.holding.notAfter])).toEqual([
+      ['bounded', x.waiters[1]!.createdAt],
+      ['bounded', x.waiters[1]!.createdAt],
+    ]);
     expect(formatInspection(x)).toContain('READ-WRITE LOCK, held for read, 2 waiting');
   });
 
@@ -247,17 +282,25 @@ describe('inspect', () => {
     await a.create(`${p}/alice`, '{"port":1}', { mode: 'ephemeral', createParents: true });
     await b.create(`${p}/bob`, '{"port":2}', { mode: 'ephemeral' });
     const x = kind(await inspect(a, p), 'group');
-    expect(x.members.map((m) => [m.name, m.data, m.sessionId])).toEqual([['alice', '{"port":1}', `0x${a.sessionId}`], ['bob', '{"port":2}', `0x${b.sessionId}`]]);
+    expect(x.members.map((m) => [m.name, m.data, m.sessionId])).toEqual([
+      ['alice', '{"port":1}', `0x${a.sessionId}`],
+      ['bob', '{"port":2}', `0x${b.sessionId}`],
+    ]);
   });
 
-  it('service: a service discovery service\'s instances with addresses, types, sessions and ages', async () => {
+  it("service: a service discovery service's instances with addresses, types, sessions and ages", async () => {
     const [a, b, me] = await Promise.all([zk.connect(), zk.connect(), zk.connect()]);
     const base = uniquePath('services');
     const da = new ServiceDiscovery(a, base);
     const db = new ServiceDiscovery(b, base);
-    cleanup.push(() => da.close(), () => db.close());
+    cleanup.push(
+      () => da.close(),
+      () => db.close(),
+    );
     const registeredAt = Date.now() - 60_000;
-    await da.registerService(serviceInstance({ name: 'api', id: 'api-1', address: '10.0.0.1', port: 8080, registrationTimeUTC: registeredAt, uriSpec: '{scheme}://{address}:{port}' }));
+    await da.registerService(
+      serviceInstance({ name: 'api', id: 'api-1', address: '10.0.0.1', port: 8080, registrationTimeUTC: registeredAt, uriSpec: '{scheme}://{address}:{port}' }),
+    );
     await db.registerService(serviceInstance({ name: 'api', id: 'api-2', address: '10.0.0.2', sslPort: 8443, enabled: false }));
     await db.registerService(serviceInstance({ name: 'api', id: 'api-3', address: '10.0.0.1', port: 8080, serviceType: 'STATIC' }));
     await db.registerService(serviceInstance({ name: 'api', id: 'seq-', address: '10.0.0.4', port: 81, serviceType: 'DYNAMIC_SEQUENTIAL' }));
@@ -276,7 +319,9 @@ describe('inspect', () => {
     expect(x.hints.join('\n')).toMatch(/instances api-1, api-3 all claim 10\.0\.0\.1:8080/);
     const text = formatInspection(x);
     expect(text).toMatch(/SERVICE api, 4 instance\(s\), 3 enabled/);
-    expect(text).toMatch(/- api-1  10\.0\.0\.1:8080  DYNAMIC  http:\/\/10\.0\.0\.1:8080\n\s+session 0x[0-9a-f]+ \(connected\), node up \d+ m?s \(since .*Z\), registered .*Z \(its own clock\)/);
+    expect(text).toMatch(
+      /- api-1  10\.0\.0\.1:8080  DYNAMIC  http:\/\/10\.0\.0\.1:8080\n\s+session 0x[0-9a-f]+ \(connected\), node up \d+ m?s \(since .*Z\), registered .*Z \(its own clock\)/,
+    );
     expect(text).toMatch(/- api-2  10\.0\.0\.2 \(ssl 8443\)  DYNAMIC, DISABLED/);
     expect(text).toMatch(/- api-3 .* STATIC\n\s+PERSISTENT \(no session\)/);
     // the base path is not a service; a group whose members hold other JSON stays a group
@@ -320,8 +365,13 @@ describe('inspect', () => {
     await d.create(`${p}/tasks/t6`, 'not json at all');
     await contender(d, `${p}/leader`, '7', 'latch-', 'dispatcher-1');
     const now = Date.now();
-    await d.create(`${p}/schedules/beat`, JSON.stringify({ everyMs: 60_000, startAt: now - 90_000, type: 'x', payload: null, maxAttempts: 1, lastFired: 1 }), { createParents: true });
-    await d.create(`${p}/schedules/nightly`, JSON.stringify({ everyMs: 0, cron: '0 0 * * *', startAt: now - 3 * 86_400_000, type: 'y', payload: null, maxAttempts: 1, lastFired: -1 }));
+    await d.create(`${p}/schedules/beat`, JSON.stringify({ everyMs: 60_000, startAt: now - 90_000, type: 'x', payload: null, maxAttempts: 1, lastFired: 1 }), {
+      createParents: true,
+    });
+    await d.create(
+      `${p}/schedules/nightly`,
+      JSON.stringify({ everyMs: 0, cron: '0 0 * * *', startAt: now - 3 * 86_400_000, type: 'y', payload: null, maxAttempts: 1, lastFired: -1 }),
+    );
     const x = kind(await inspect(d, p), 'scheduler');
     const [beat, nightly] = x.schedules;
     expect([beat!.id, beat!.everyMs, beat!.lastFiredAt?.getTime(), beat!.nextDueAt?.getTime()]).toEqual(['beat', 60_000, now - 30_000, now + 30_000]);
@@ -329,13 +379,17 @@ describe('inspect', () => {
     // never fired since it was defined three days ago, with a dispatcher leading: overdue
     expect(nightly!.nextDueAt!.getTime()).toBeLessThan(now - 86_400_000);
     expect(x.hints.join('\n')).toMatch(/schedule nightly: the period due .* ago has not fired although a dispatcher leads/);
-    expect(formatInspection(x)).toMatch(/schedules: 2[\s\S]*beat: every 1 m 0 s, type x, last fired 3\d s ago, next in (2\d|30) s[\s\S]*nightly: cron '0 0 \* \* \*' \(UTC\), type y, not fired yet, next OVERDUE by/);
+    expect(formatInspection(x)).toMatch(
+      /schedules: 2[\s\S]*beat: every 1 m 0 s, type x, last fired 3\d s ago, next in (2\d|30) s[\s\S]*nightly: cron '0 0 \* \* \*' \(UTC\), type y, not fired yet, next OVERDUE by/,
+    );
     expect(x.leader?.data).toBe('dispatcher-1');
     expect(x.leader?.holding.known).toBe('exact'); // alone in leader/, nothing left since
     expect(x.workers.map((v) => [v.name, v.capacity, v.load, v.draining, v.assigned])).toEqual([['w1', 4, 1, false, 1]]);
     expect(x.tasks).toEqual({ total: 6, byState: { pending: 2, running: 2, succeeded: 1, unknown: 1 } });
     expect(x.hints.join('\n')).toMatch(/1 task\(s\) assigned to workers that are not registered.*t5 \(w9\)/);
-    expect(formatInspection(x)).toMatch(/SCHEDULER, 1 worker\(s\), 6 task\(s\)[\s\S]*w1: load 1\/4, 1 assigned[\s\S]*tasks: 6 \(pending 2, running 2, succeeded 1, unknown 1\)/);
+    expect(formatInspection(x)).toMatch(
+      /SCHEDULER, 1 worker\(s\), 6 task\(s\)[\s\S]*w1: load 1\/4, 1 assigned[\s\S]*tasks: 6 \(pending 2, running 2, succeeded 1, unknown 1\)/,
+    );
     await d.delete(p, { recursive: true }).catch(() => undefined);
   });
 

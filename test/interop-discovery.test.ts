@@ -28,37 +28,59 @@ afterAll(() => {
 
 /** An instance as DiscoveryPeer describes it: Curator's getters, the payload's Java class, the URI and Curator's bytes. */
 interface JavaView {
-  name: string; id: string; address: string | null; port: number | null; sslPort: number | null;
-  payload: unknown; payloadClass: string | null; registrationTimeUTC: number; serviceType: string;
-  uriSpec: Array<{ value: string; variable: boolean }> | null; enabled: boolean; uri: string;
+  name: string;
+  id: string;
+  address: string | null;
+  port: number | null;
+  sslPort: number | null;
+  payload: unknown;
+  payloadClass: string | null;
+  registrationTimeUTC: number;
+  serviceType: string;
+  uriSpec: Array<{ value: string; variable: boolean }> | null;
+  enabled: boolean;
+  uri: string;
   /** Base64 of Curator's default serializer's output (no `enabled`), and of its full mode's. */
-  bytes: string; fullBytes: string;
+  bytes: string;
+  fullBytes: string;
 }
 
 /** The peer's latest `cache` or `query` list. */
 function latest(p: Peer, kind: 'cache' | 'query'): JavaView[] | undefined {
   const line = [...p.lines].reverse().find((l) => l.startsWith(`${kind} [`));
-  return line === undefined ? undefined : JSON.parse(line.slice(kind.length + 1)) as JavaView[];
+  return line === undefined ? undefined : (JSON.parse(line.slice(kind.length + 1)) as JavaView[]);
 }
 
 /** What Curator should see for our instance (all but the bytes, checked against the node). */
 function asJava(i: ServiceInstance, javaClass: string | null): Omit<JavaView, 'bytes' | 'fullBytes'> {
   return {
-    name: i.name, id: i.id, address: i.address, port: i.port, sslPort: i.sslPort, payload: i.payload, payloadClass: javaClass,
-    registrationTimeUTC: i.registrationTimeUTC, serviceType: i.serviceType, uriSpec: i.uriSpec?.parts ?? null, enabled: i.enabled,
+    name: i.name,
+    id: i.id,
+    address: i.address,
+    port: i.port,
+    sslPort: i.sslPort,
+    payload: i.payload,
+    payloadClass: javaClass,
+    registrationTimeUTC: i.registrationTimeUTC,
+    serviceType: i.serviceType,
+    uriSpec: i.uriSpec?.parts ?? null,
+    enabled: i.enabled,
     uri: buildUriSpec(i.uriSpec, i),
   };
 }
 
 /** Waits until the peer's cache and query lists both have `ids`, then returns them. */
 async function javaSees(p: Peer, ids: string[], what: string): Promise<{ cache: JavaView[]; query: JavaView[] }> {
-  const has = (k: 'cache' | 'query') => latest(p, k)?.map((v) => v.id).join(',') === ids.join(',');
+  const has = (k: 'cache' | 'query') =>
+    latest(p, k)
+      ?.map((v) => v.id)
+      .join(',') === ids.join(',');
   await waitUntil(() => has('cache') && has('query'), `Curator to see ${what}`, 30_000);
   return { cache: latest(p, 'cache')!, query: latest(p, 'query')! };
 }
 
 describe('service discovery interop with Curator', () => {
-  it('a Curator service\'s instances are found by ours with every field equal, and their unregister is seen', async () => {
+  it("a Curator service's instances are found by ours with every field equal, and their unregister is seen", async () => {
     const base = uniquePath('disc-interop');
     const s = await zk.connect();
     const d = new ServiceDiscovery(s, base);
@@ -73,8 +95,16 @@ describe('service discovery interop with Curator', () => {
       const registered = JSON.parse(java.lines.find((l) => l.startsWith('registered '))!.slice('registered '.length)) as JavaView;
       const found = await d.queryForInstance('java-svc', id);
       expect(found).toEqual({
-        name: 'java-svc', id, address: '10.1.2.3', port: 8080, sslPort: 8443, payload: payloads[kind], registrationTimeUTC: 1700000000123,
-        serviceType: 'DYNAMIC', uriSpec: { parts: registered.uriSpec }, enabled: true,
+        name: 'java-svc',
+        id,
+        address: '10.1.2.3',
+        port: 8080,
+        sslPort: 8443,
+        payload: payloads[kind],
+        registrationTimeUTC: 1700000000123,
+        serviceType: 'DYNAMIC',
+        uriSpec: { parts: registered.uriSpec },
+        enabled: true,
       });
       const { bytes, fullBytes: _full, ...fields } = registered;
       expect(asJava(found!, registered.payloadClass)).toEqual(fields);
@@ -98,13 +128,19 @@ describe('service discovery interop with Curator', () => {
     expect(cache.instances()).toEqual([]);
   }, 150_000); // JVMs start slowly on a loaded machine
 
-  it('our instances are found by Curator\'s queryForInstances and ServiceCache with every field equal; updates and unregisters are seen', async () => {
+  it("our instances are found by Curator's queryForInstances and ServiceCache with every field equal; updates and unregisters are seen", async () => {
     const base = uniquePath('disc-interop');
     const s = await zk.connect();
     const d = new ServiceDiscovery(s, base);
     const n1 = serviceInstance({
-      name: 'node-svc', id: 'node-1', address: '10.9.8.7', port: 3000, sslPort: 3443, registrationTimeUTC: 1700000000456,
-      payload: { region: 'us-east', weight: 5, tags: ['x'], nested: { deep: [1, { k: null }] } }, uriSpec: '{scheme}://{address}:{port}/v2',
+      name: 'node-svc',
+      id: 'node-1',
+      address: '10.9.8.7',
+      port: 3000,
+      sslPort: 3443,
+      registrationTimeUTC: 1700000000456,
+      payload: { region: 'us-east', weight: 5, tags: ['x'], nested: { deep: [1, { k: null }] } },
+      uriSpec: '{scheme}://{address}:{port}/v2',
     });
     const n2 = serviceInstance({ name: 'node-svc', id: 'node-2', address: 'host-2', port: 3001 });
     const str = serviceInstance({ name: 'node-str', id: 'str-1', address: 'host-3', port: 3002, payload: 'hello from node', enabled: false });
@@ -119,7 +155,9 @@ describe('service discovery interop with Curator', () => {
      * default serializer, or for a disabled instance with the one that keeps `enabled`.
      */
     const check = async (views: JavaView[], ours: ServiceInstance[]) => {
-      expect(views.map(({ bytes: _b, fullBytes: _f, ...v }) => v)).toEqual(ours.map((i) => asJava(i, typeof i.payload === 'string' ? 'java.lang.String' : i.payload === null ? null : 'java.util.LinkedHashMap')));
+      expect(views.map(({ bytes: _b, fullBytes: _f, ...v }) => v)).toEqual(
+        ours.map((i) => asJava(i, typeof i.payload === 'string' ? 'java.lang.String' : i.payload === null ? null : 'java.util.LinkedHashMap')),
+      );
       for (const [k, v] of views.entries()) {
         const node = (await s.get(`${base}/${ours[k]!.name}/${ours[k]!.id}`)).data.toString('base64');
         expect(ours[k]!.enabled ? v.bytes : v.fullBytes).toBe(node);

@@ -24,7 +24,11 @@ afterAll(() => {
 });
 
 /** Curator's latest `view` line: who Curator's own getLeader() says leads. */
-const curatorView = (p: Peer) => [...p.lines].reverse().find((l) => l.startsWith('view '))?.slice(5);
+const curatorView = (p: Peer) =>
+  [...p.lines]
+    .reverse()
+    .find((l) => l.startsWith('view '))
+    ?.slice(5);
 
 describe('LeaderLatch interop with Curator', () => {
   it('a Curator LeaderLatch and ours share one election and agree on the leader', async () => {

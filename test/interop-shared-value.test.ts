@@ -22,7 +22,7 @@ afterAll(() => killPeers());
 const fields = (p: Peer, prefix: string) => p.lines.filter((l) => l.startsWith(`${prefix} `)).map((l) => l.split(' ').slice(1));
 
 describe('SharedValue interop with Curator', () => {
-  it('Curator\'s trySetValue and our update() race on one node: every update is applied exactly once', async () => {
+  it("Curator's trySetValue and our update() race on one node: every update is applied exactly once", async () => {
     const path = uniquePath('sv-interop-race');
     const JAVA_N = 60;
     const s = await zk.connect();
@@ -33,9 +33,11 @@ describe('SharedValue interop with Curator', () => {
     const ours: Array<{ value: number; version: number }> = [];
     const javaDone = () => java.lines.some((l) => l.startsWith('done '));
     // Two loops of ours keep updating until Curator is done, so the two sides really overlap.
-    await Promise.all([1, 2].map(async () => {
-      while (!javaDone() || ours.length < 20) ours.push(await sv.update((n) => n + 1));
-    }));
+    await Promise.all(
+      [1, 2].map(async () => {
+        while (!javaDone() || ours.length < 20) ours.push(await sv.update((n) => n + 1));
+      }),
+    );
     await java.exited;
     const theirs = fields(java, 'wrote').map(([n, v]) => ({ value: Number(n), version: Number(v) }));
     expect(theirs).toHaveLength(JAVA_N);
@@ -55,7 +57,7 @@ describe('SharedValue interop with Curator', () => {
     expect(Number(fields(java, 'done')[0]![0])).toBeGreaterThan(0);
   });
 
-  it('a value set by Curator arrives in our change events, and ours in Curator\'s listener', async () => {
+  it("a value set by Curator arrives in our change events, and ours in Curator's listener", async () => {
     const path = uniquePath('sv-interop-echo');
     const s = await zk.connect();
     await using sv = new SharedValue(s, path, { codec: stringCodec, seed: '' });
@@ -74,13 +76,17 @@ describe('SharedValue interop with Curator', () => {
     await sv.set('stop');
     await java.exited;
     // Each side saw the other's values in the order they were written.
-    expect(fields(java, 'seen').map(([v]) => v).filter((v) => v!.startsWith('ping-'))).toEqual([0, 1, 2, 3, 4].map((k) => `ping-${k}`));
+    expect(
+      fields(java, 'seen')
+        .map(([v]) => v)
+        .filter((v) => v!.startsWith('ping-')),
+    ).toEqual([0, 1, 2, 3, 4].map((k) => `ping-${k}`));
     expect(seen.map(([v]) => v).filter((v) => v.startsWith('pong-'))).toEqual([0, 1, 2, 3, 4].map((k) => `pong-${k}`));
     const versions = seen.map(([, v]) => v);
     expect(versions).toEqual([...versions].sort((x, y) => x - y));
   });
 
-  it('SharedCounter and Curator\'s SharedCount hear each other\'s setCount in their listeners', async () => {
+  it("SharedCounter and Curator's SharedCount hear each other's setCount in their listeners", async () => {
     const path = uniquePath('sv-interop-count');
     const s = await zk.connect();
     await using counter = new SharedCounter(s, path);

@@ -20,7 +20,11 @@ const dir = mkdtempSync(join(tmpdir(), 'zk-interop-test-'));
 let compiled: CompiledPeers | Error | undefined;
 function peers(): CompiledPeers {
   if (compiled === undefined) {
-    try { compiled = compilePeers(); } catch (err) { compiled = err as Error; }
+    try {
+      compiled = compilePeers();
+    } catch (err) {
+      compiled = err as Error;
+    }
   }
   if (compiled instanceof Error) throw compiled;
   return compiled;
@@ -33,7 +37,8 @@ afterAll(() => {
 const hold = (ms: number) => new Promise((r) => setTimeout(r, ms)); // the work done while holding
 
 /** Waits until a Java peer logged its first hold: from then on both sides really contend. */
-const started = (...logs: string[]) => waitUntil(() => logs.some((f) => existsSync(f) && statSync(f).size > 0), `a Curator peer's first acquire in ${logs.join(' or ')}`, 60_000);
+const started = (...logs: string[]) =>
+  waitUntil(() => logs.some((f) => existsSync(f) && statSync(f).size > 0), `a Curator peer's first acquire in ${logs.join(' or ')}`, 60_000);
 
 describe('Curator interop', () => {
   it('a Curator InterProcessMutex and our Lock never hold at once', async () => {
@@ -72,15 +77,17 @@ describe('Curator interop', () => {
     const sems = await Promise.all(nodeLogs.map(async () => new Semaphore(await zk.connect(), path, { maxLeases: 2 })));
     writeFileSync(go, '');
     await started(javaLog);
-    await Promise.all(sems.map(async (sem, k) => {
-      for (let i = 0; i < 10; i++) {
-        const [lease] = await sem.acquire({ timeoutMs: 30_000 });
-        logLine(nodeLogs[k]!, 'acquire', undefined);
-        await hold(25);
-        logLine(nodeLogs[k]!, 'release', undefined);
-        await lease!.release();
-      }
-    }));
+    await Promise.all(
+      sems.map(async (sem, k) => {
+        for (let i = 0; i < 10; i++) {
+          const [lease] = await sem.acquire({ timeoutMs: 30_000 });
+          logLine(nodeLogs[k]!, 'acquire', undefined);
+          await hold(25);
+          logLine(nodeLogs[k]!, 'release', undefined);
+          await lease!.release();
+        }
+      }),
+    );
     await peer.exited;
     const holds = [...readHolds(javaLog, 'curator'), ...nodeLogs.flatMap((f, k) => readHolds(f, `node${k}`))];
     expect(holds).toHaveLength(30);
@@ -108,10 +115,7 @@ describe('Curator interop', () => {
         await lease.release();
       }
     };
-    await Promise.all([
-      run(() => w.writeLock.acquire({ timeoutMs: 30_000 }), logs.nodeW),
-      run(() => r.readLock.acquire({ timeoutMs: 30_000 }), logs.nodeR),
-    ]);
+    await Promise.all([run(() => w.writeLock.acquire({ timeoutMs: 30_000 }), logs.nodeW), run(() => r.readLock.acquire({ timeoutMs: 30_000 }), logs.nodeR)]);
     await Promise.all([javaW.exited, javaR.exited]);
     const writes = [...readHolds(logs.javaW, 'curator-writer'), ...readHolds(logs.nodeW, 'node-writer')];
     const all: Hold[] = [...writes, ...readHolds(logs.javaR, 'curator-reader'), ...readHolds(logs.nodeR, 'node-reader')];
@@ -125,17 +129,25 @@ describe('Curator interop', () => {
 });
 
 /** Items a Curator queue-consume peer logged. */
-const javaItems = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('item ')).map((l) => l.slice(5)) : []);
+const javaItems = (file: string): string[] =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('item '))
+        .map((l) => l.slice(5))
+    : [];
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 describe('Curator interop: DistributedQueue (curatorCodec, lockPath <path>-locks)', () => {
-  it('Curator puts, we consume: every item once, in Curator\'s framing', async () => {
+  it("Curator puts, we consume: every item once, in Curator's framing", async () => {
     const path = uniquePath('interop-queue-a');
     const peer = startPeer(peers(), 'CuratorPeer', ['queue-put', zk.server.connectString, path, 'j', '20']);
     await peer.exited;
     const q = new DistributedQueue<string>(await zk.connect(), path, { codec: curatorCodec(stringCodec) });
     const got: string[] = [];
-    const consumer = q.consume((item) => { got.push(item); });
+    const consumer = q.consume((item) => {
+      got.push(item);
+    });
     try {
       await waitUntil(() => got.length >= 20, 'our consumer to get the 20 Curator items', 30_000);
       expect([...got].sort()).toEqual(range('j', 20).sort());
@@ -164,7 +176,13 @@ describe('Curator interop: DistributedQueue (curatorCodec, lockPath <path>-locks
     const peer = startPeer(peers(), 'CuratorPeer', ['queue-consume', zk.server.connectString, path, '40', '20', log, go]);
     await peer.ready;
     const ours: string[] = [];
-    const consumer = q.consume(async (item) => { ours.push(item); await hold(20); }, { concurrency: 2 });
+    const consumer = q.consume(
+      async (item) => {
+        ours.push(item);
+        await hold(20);
+      },
+      { concurrency: 2 },
+    );
     try {
       writeFileSync(go, '');
       await q.putMany(range('m', 40));

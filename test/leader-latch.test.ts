@@ -20,7 +20,10 @@ async function participants(n: number, path: string, opts: { sessionTimeoutMs?: 
 
 const leadersOf = (latches: LeaderLatch[]) => latches.filter((l) => l.hasLeadership());
 /** The one leader among `latches`, or undefined unless exactly one leads. */
-const soleLeader = (latches: LeaderLatch[]) => { const l = leadersOf(latches); return l.length === 1 ? l[0] : undefined; };
+const soleLeader = (latches: LeaderLatch[]) => {
+  const l = leadersOf(latches);
+  return l.length === 1 ? l[0] : undefined;
+};
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -50,11 +53,14 @@ describe('LeaderLatch', () => {
     expect(await s.getChildren(path).catch(() => [])).toEqual([]);
   });
 
-  it('elects exactly one leader among 5 participants, with Curator\'s layout, and hands over on close', async () => {
+  it("elects exactly one leader among 5 participants, with Curator's layout, and hands over on close", async () => {
     const path = uniquePath('latch-five');
     const { sessions, latches } = await participants(5, path);
     const log = new TermLog();
-    for (const l of latches) { log.watch(l); l.start(); }
+    for (const l of latches) {
+      log.watch(l);
+      l.start();
+    }
     await waitUntil(async () => (await sessions[0]!.getChildren(path).catch(() => [])).length === 5, 'all five nodes');
     const first = (await waitUntil(() => soleLeader(latches), 'a leader'))!;
     // Curator's layout: _c_<uuid>-latch-<10 digits>, data = the id in UTF-8.
@@ -85,9 +91,11 @@ describe('LeaderLatch', () => {
     await waitUntil(async () => (await sessions[0]!.getChildren(path).catch(() => [])).length === 0, 'every node deleted');
   });
 
-  it('another participant takes over when the leader\'s process is killed -9', async () => {
+  it("another participant takes over when the leader's process is killed -9", async () => {
     const path = uniquePath('latch-kill');
-    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/latch-participant.ts', zk.server.connectString, path, 'child', '2000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/latch-participant.ts', zk.server.connectString, path, 'child', '2000'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     children.push(child);
     const lines = createInterface({ input: child.stdout! });
     const events: Array<{ event: string; token?: string }> = [];
@@ -95,7 +103,10 @@ describe('LeaderLatch', () => {
     await waitUntil(() => events.some((e) => e.event === 'isLeader'), 'the child to lead', 30_000);
     const { latches } = await participants(2, path);
     const log = new TermLog();
-    for (const l of latches) { log.watch(l); l.start(); }
+    for (const l of latches) {
+      log.watch(l);
+      l.start();
+    }
     await waitUntil(async () => (await latches[0]!.getParticipants()).length === 3, 'three participants');
     expect(await latches[0]!.getLeader()).toBe('child');
     expect(leadersOf(latches)).toEqual([]);
@@ -115,7 +126,10 @@ describe('LeaderLatch', () => {
     await latches[0]!.await({ timeoutMs: 10_000 });
     for (const l of latches.slice(1)) l.start();
     for (const l of latches) log.watch(l);
-    const queue = (await waitUntil(async () => { const p = await latches[0]!.getParticipants(); return p.length === 3 ? p : undefined; }, 'three participants'))!;
+    const queue = (await waitUntil(async () => {
+      const p = await latches[0]!.getParticipants();
+      return p.length === 3 ? p : undefined;
+    }, 'three participants'))!;
     const [second, third] = [queue[1]!.id, queue[2]!.id].map((id) => latches.find((l) => l.id === id)!) as [LeaderLatch, LeaderLatch];
     const oldNode = latches[0]!.nodePath!;
     const notLeader = nextEvent(latches[0]!, 'notLeader');
@@ -125,10 +139,14 @@ describe('LeaderLatch', () => {
     const successor = await newLeader;
     expect(successor).toBe(second);
     // p0 re-enters by itself with a new node, at the back of the queue.
-    await waitUntil(async () => {
-      const parts = await successor.getParticipants();
-      return parts.length === 3 && parts[2]!.id === 'p0';
-    }, 'p0 to re-enter', 20_000);
+    await waitUntil(
+      async () => {
+        const parts = await successor.getParticipants();
+        return parts.length === 3 && parts[2]!.id === 'p0';
+      },
+      'p0 to re-enter',
+      20_000,
+    );
     expect(latches[0]!.nodePath).toBeDefined();
     expect(latches[0]!.nodePath).not.toBe(oldNode);
     expect(latches[0]!.hasLeadership()).toBe(false);
@@ -181,7 +199,11 @@ describe('LeaderLatch', () => {
     await latch.await({ timeoutMs: 10_000 });
     const suspended = nextEvent(s, 'suspended', 20_000);
     await zk.server.pause();
-    try { await suspended; } finally { await zk.server.resume(); }
+    try {
+      await suspended;
+    } finally {
+      await zk.server.resume();
+    }
     await waitUntil(() => s.state === 'connected', 'reconnect');
     expect(await latch.getLeader()).toBe('x');
     expect(latch.hasLeadership()).toBe(true);
@@ -199,8 +221,23 @@ describe('LeaderLatch', () => {
       const latches = [0, 1, 2].map((i) => new LeaderLatch(s!, path, { id: `c${i}` }));
       // Cut the connection at a different moment of each create: before it is sent, as it goes
       // out, and while the answer may be on its way back.
-      const cuts = [() => proxy.dropConnections(), () => new Promise<void>((r) => setImmediate(() => { proxy.dropConnections(); r(); })),
-        () => new Promise<void>((r) => setTimeout(() => { proxy.dropConnections(); r(); }, 1))];
+      const cuts = [
+        () => proxy.dropConnections(),
+        () =>
+          new Promise<void>((r) =>
+            setImmediate(() => {
+              proxy.dropConnections();
+              r();
+            }),
+          ),
+        () =>
+          new Promise<void>((r) =>
+            setTimeout(() => {
+              proxy.dropConnections();
+              r();
+            }, 1),
+          ),
+      ];
       for (let i = 0; i < latches.length; i++) {
         latches[i]!.start();
         await cuts[i]!();
@@ -209,10 +246,12 @@ describe('LeaderLatch', () => {
       const direct = await zk.connect();
       await waitUntil(async () => (await direct.getChildren(path)).length >= 3, 'three nodes');
       const names = await direct.getChildren(path);
-      const nodes = await Promise.all(names.map(async (n) => {
-        const { data, stat } = await direct.get(`${path}/${n}`);
-        return { id: data.toString(), owner: stat.ephemeralOwner };
-      }));
+      const nodes = await Promise.all(
+        names.map(async (n) => {
+          const { data, stat } = await direct.get(`${path}/${n}`);
+          return { id: data.toString(), owner: stat.ephemeralOwner };
+        }),
+      );
       // Exactly one node per participant (no orphan from a create whose answer was lost), all ours.
       expect(nodes.map((o) => o.id).sort()).toEqual(['c0', 'c1', 'c2']);
       for (const o of nodes) expect(o.owner).toBe(s.sessionId);

@@ -8,10 +8,11 @@ import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 const zk = useServer();
 
 /** Resolves when `signal` aborts (the shape of a leader that works until told to stop). */
-const untilAborted = (signal: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal.aborted) resolve();
-  else signal.addEventListener('abort', () => resolve(), { once: true });
-});
+const untilAborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 
 describe('LeaderSelector', () => {
   it('rejects bad input before writing, and enforces its lifecycle', async () => {
@@ -41,20 +42,23 @@ describe('LeaderSelector', () => {
     let active = 0;
     let maxActive = 0;
     const terms: Array<{ id: string; token: bigint }> = [];
-    const selectors = sessions.map((s, i) => new LeaderSelector(s, path, {
-      id: `s${i}`,
-      autoRequeue: true,
-      onLeadership: async (signal, term) => {
-        active++;
-        maxActive = Math.max(maxActive, active);
-        terms.push({ id: `s${i}`, token: term.fencingToken });
-        try {
-          await delay(10, signal); // the leader's work
-        } finally {
-          active--;
-        }
-      },
-    }));
+    const selectors = sessions.map(
+      (s, i) =>
+        new LeaderSelector(s, path, {
+          id: `s${i}`,
+          autoRequeue: true,
+          onLeadership: async (signal, term) => {
+            active++;
+            maxActive = Math.max(maxActive, active);
+            terms.push({ id: `s${i}`, token: term.fencingToken });
+            try {
+              await delay(10, signal); // the leader's work
+            } finally {
+              active--;
+            }
+          },
+        }),
+    );
     for (const sel of selectors) sel.start();
     await waitUntil(() => terms.length >= 16, '16 terms', 30_000);
     await Promise.all(selectors.map((sel) => sel.close()));
@@ -78,7 +82,10 @@ describe('LeaderSelector', () => {
         seen = await s.getChildren(path);
         // Ends on release() or when close() aborts the term (the second term may still be before
         // this line when the test calls release(), and close() waits for the term to return).
-        await new Promise<void>((r) => { release = r; signal.addEventListener('abort', () => r(), { once: true }); });
+        await new Promise<void>((r) => {
+          release = r;
+          signal.addEventListener('abort', () => r(), { once: true });
+        });
       },
     });
     let terms = 0;
@@ -87,7 +94,7 @@ describe('LeaderSelector', () => {
     await waitUntil(() => seen.length === 1, 'the first term');
     expect(seen[0]).toMatch(/^_c_[0-9a-f-]{36}-lock-\d{10}$/);
     expect((await s.get(`${path}/${seen[0]}`)).data.toString()).toBe('solo');
-    expect((await sel.getParticipants())).toEqual([{ id: 'solo', isLeader: true, nodeName: seen[0] }]);
+    expect(await sel.getParticipants()).toEqual([{ id: 'solo', isLeader: true, nodeName: seen[0] }]);
     expect(sel.requeue()).toBe(false); // already leading
     const ended = nextEvent(sel, 'notLeader');
     release();
@@ -104,7 +111,13 @@ describe('LeaderSelector', () => {
     const path = uniquePath('sel-close');
     const [sa, sb] = await Promise.all([zk.connect(), zk.connect()]);
     let aSignal: AbortSignal | undefined;
-    const a = new LeaderSelector(sa, path, { id: 'a', onLeadership: async (signal) => { aSignal = signal; await untilAborted(signal); } });
+    const a = new LeaderSelector(sa, path, {
+      id: 'a',
+      onLeadership: async (signal) => {
+        aSignal = signal;
+        await untilAborted(signal);
+      },
+    });
     const b = new LeaderSelector(sb, path, { id: 'b', onLeadership: (signal) => untilAborted(signal) });
     const aLeads = nextEvent(a, 'isLeader');
     a.start();
@@ -126,7 +139,12 @@ describe('LeaderSelector', () => {
   it('an error thrown by onLeadership is reported, the lock released, and the next leader runs', async () => {
     const path = uniquePath('sel-throw');
     const [sa, sb] = await Promise.all([zk.connect(), zk.connect()]);
-    const a = new LeaderSelector(sa, path, { id: 'a', onLeadership: async () => { throw new Error('boom'); } });
+    const a = new LeaderSelector(sa, path, {
+      id: 'a',
+      onLeadership: async () => {
+        throw new Error('boom');
+      },
+    });
     const b = new LeaderSelector(sb, path, { id: 'b', onLeadership: (signal) => untilAborted(signal) });
     const err = nextEvent<[unknown]>(a, 'error');
     a.start();
@@ -138,14 +156,17 @@ describe('LeaderSelector', () => {
     await a.close();
   });
 
-  it('a suspended connection aborts the term\'s signal; with autoRequeue it leads again after reconnecting', async () => {
+  it("a suspended connection aborts the term's signal; with autoRequeue it leads again after reconnecting", async () => {
     const path = uniquePath('sel-suspend');
     const s: ZkSession = await zk.connect({ sessionTimeoutMs: 4000 });
     const reasons: unknown[] = [];
     const sel = new LeaderSelector(s, path, {
       id: 'x',
       autoRequeue: true,
-      onLeadership: async (signal) => { await untilAborted(signal); reasons.push(signal.reason); },
+      onLeadership: async (signal) => {
+        await untilAborted(signal);
+        reasons.push(signal.reason);
+      },
     });
     const first = nextEvent(sel, 'isLeader');
     sel.start();

@@ -23,7 +23,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-
 describe('Lock', () => {
   it('validates its arguments before anything is written', async () => {
     const s = await zk.connect();
@@ -40,7 +39,10 @@ describe('Lock', () => {
     const path = uniquePath('lock-mx');
     const procs = 4;
     const logs = Array.from({ length: procs }, (_, i) => join(dir, `mx-${i}.log`));
-    await runHammers(dir, logs.map((log) => [zk.server.connectString, 'lock', path, '12', '3', log]));
+    await runHammers(
+      dir,
+      logs.map((log) => [zk.server.connectString, 'lock', path, '12', '3', log]),
+    );
     const holds: Hold[] = logs.flatMap((log, i) => readHolds(log, `p${i}`));
     expect(holds).toHaveLength(procs * 12);
     expect(findOverlap(holds, 1)).toBeUndefined();
@@ -58,7 +60,12 @@ describe('Lock', () => {
     const ctl = new AbortController();
     setMaxListeners(100, ctl.signal);
     const acquired: number[] = [];
-    const waits = locks.map((l, i) => l.acquire({ signal: ctl.signal }).then((lease) => { acquired.push(i); return lease; }));
+    const waits = locks.map((l, i) =>
+      l.acquire({ signal: ctl.signal }).then((lease) => {
+        acquired.push(i);
+        return lease;
+      }),
+    );
     const settled = Promise.allSettled(waits);
     // every waiter has listed and armed its watch on its own predecessor: 50 watched nodes
     await waitUntil(async () => {
@@ -143,10 +150,16 @@ describe('Lock', () => {
       proxy.dropConnections(); // suspended at once, and no reconnect gets through
       await waitUntil(() => s.state === 'suspended', 'the session suspended');
       // The create waits for the connection (up to connectTimeoutMs, 60 s): the call must not.
-      const timedOut = await lock.acquire({ timeoutMs: 300 }).then(() => undefined, (e: unknown) => e);
+      const timedOut = await lock.acquire({ timeoutMs: 300 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(timedOut).toBeInstanceOf(TimeoutError);
       const ctl = new AbortController();
-      const aborted = lock.acquire({ signal: ctl.signal }).then(() => undefined, (e: unknown) => e);
+      const aborted = lock.acquire({ signal: ctl.signal }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       ctl.abort();
       expect(await aborted).toBeInstanceOf(AbortedError);
       proxy.heal();
@@ -196,10 +209,12 @@ describe('Lock', () => {
     const path = uniquePath('lock-with');
     const a = await zk.connect();
     const lock = new Lock(a, path);
-    await expect(lock.withLock(async (lease) => {
-      expect(lease.fencingToken).toBeGreaterThan(0n);
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      lock.withLock(async (lease) => {
+        expect(lease.fencingToken).toBeGreaterThan(0n);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(await childrenOf(a, path)).toEqual([]);
     expect(await lock.withLock(() => 42)).toBe(42);
   });

@@ -61,17 +61,22 @@ describe('npm pack', () => {
     }
 
     const cs = zk.server.connectString;
-    writeFileSync(join(app, 'esm.mjs'), `
+    writeFileSync(
+      join(app, 'esm.mjs'),
+      `
       import { ZkSession, Lock, NoNodeError } from 'zk-recipes';
       const s = await ZkSession.connect(process.argv[2]);
       const lease = await new Lock(s, '/pack-esm').acquire();
       await lease.release();
       const e = await s.get('/pack-missing').catch((x) => x);
       console.log('esm', e instanceof NoNodeError, typeof lease.fencingToken);
-      await s.close();`);
+      await s.close();`,
+    );
     expect(run('node', ['esm.mjs', cs], app).trim()).toBe('esm true bigint');
 
-    writeFileSync(join(app, 'cjs.cjs'), `
+    writeFileSync(
+      join(app, 'cjs.cjs'),
+      `
       const { ZkSession, Lock } = require('zk-recipes');
       const { startZooKeeper } = require('zk-recipes/testing');
       (async () => {
@@ -80,10 +85,13 @@ describe('npm pack', () => {
         await lease.release();
         console.log('cjs', typeof startZooKeeper, s.state);
         await s.close();
-      })();`);
+      })();`,
+    );
     expect(run('node', ['cjs.cjs', cs], app).trim()).toBe('cjs function connected');
 
-    writeFileSync(join(app, 'typed.ts'), `
+    writeFileSync(
+      join(app, 'typed.ts'),
+      `
       import { ZkSession, Lock, type Lease } from 'zk-recipes';
       import { startZooKeeper } from 'zk-recipes/testing';
       export async function f(cs: string): Promise<bigint> {
@@ -91,8 +99,23 @@ describe('npm pack', () => {
         const lease: Lease = await new Lock(s, '/x').acquire({ timeoutMs: 1000 });
         void startZooKeeper;
         return lease.fencingToken;
-      }`);
-    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, lib: ['es2022', 'esnext.disposable'], types: ['node'] }, files: ['typed.ts'] }));
+      }`,
+    );
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          lib: ['es2022', 'esnext.disposable'],
+          types: ['node'],
+        },
+        files: ['typed.ts'],
+      }),
+    );
     run('npx', ['tsc', '-p', '.'], app);
   });
 });

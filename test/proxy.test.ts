@@ -71,7 +71,7 @@ describe('startProxy', () => {
     proxy.partition();
     // The rest of the cluster goes on: the direct session sees the ephemeral node vanish while
     // the proxied client hears nothing at all.
-    await waitUntil(async () => (await direct.exists(path)) === null, 'the partitioned session\'s ephemeral node to vanish', 20_000);
+    await waitUntil(async () => (await direct.exists(path)) === null, "the partitioned session's ephemeral node to vanish", 20_000);
     const [lostInfo] = await lost;
     expect(lostInfo.sessionId).toBe(oldId);
     expect(session.state).toBe('lost'); // cannot reconnect while partitioned
@@ -113,8 +113,14 @@ class Recorder extends EventEmitter {
   ended = false;
   constructor(readonly socket: Socket) {
     super();
-    socket.on('data', (d: Buffer) => { this.data = Buffer.concat([this.data, d]); this.emit('change'); });
-    socket.on('end', () => { this.ended = true; this.emit('change'); });
+    socket.on('data', (d: Buffer) => {
+      this.data = Buffer.concat([this.data, d]);
+      this.emit('change');
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      this.emit('change');
+    });
     socket.on('close', () => this.emit('change'));
     socket.on('error', () => undefined);
   }
@@ -146,7 +152,10 @@ async function startTarget(echo: boolean): Promise<{ port: number; conn(i: numbe
   const events = new EventEmitter();
   const server = createServer({ allowHalfOpen: true }, (s) => {
     const r = new Recorder(s);
-    if (echo) s.on('data', (d: Buffer) => { if (!s.writableEnded) s.write(d); });
+    if (echo)
+      s.on('data', (d: Buffer) => {
+        if (!s.writableEnded) s.write(d);
+      });
     conns.push(r);
     events.emit('conn');
   });
@@ -157,26 +166,35 @@ async function startTarget(echo: boolean): Promise<{ port: number; conn(i: numbe
   });
   return {
     port: (server.address() as { port: number }).port,
-    conn: (i) => new Promise((resolve, reject) => {
-      const check = () => {
-        const r = conns[i];
-        if (!r) return;
-        clearTimeout(t);
-        events.off('conn', check);
-        resolve(r);
-      };
-      const t = setTimeout(() => { events.off('conn', check); reject(new Error(`no connection #${i} at the target`)); }, 10_000);
-      events.on('conn', check);
-      check();
-    }),
+    conn: (i) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const r = conns[i];
+          if (!r) return;
+          clearTimeout(t);
+          events.off('conn', check);
+          resolve(r);
+        };
+        const t = setTimeout(() => {
+          events.off('conn', check);
+          reject(new Error(`no connection #${i} at the target`));
+        }, 10_000);
+        events.on('conn', check);
+        check();
+      }),
   };
 }
 
 async function dial(port: number): Promise<Recorder> {
   const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
   const r = new Recorder(s);
-  cleanup.push(async () => { s.destroy(); });
-  await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+  cleanup.push(async () => {
+    s.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('error', reject);
+  });
   return r;
 }
 

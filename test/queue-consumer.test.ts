@@ -40,16 +40,23 @@ describe('consume', () => {
     const consumers = await Promise.all([0, 1, 2].map(() => zk.connect()));
     const tally = new Tally();
     const total = 3 * 200;
-    const handles = consumers.map((s, k) => new DistributedQueue<string>(s, path).consume(async (item) => {
-      tally.add(item, `c${k}`);
-      if (Math.random() < 0.2) await new Promise((r) => setTimeout(r, 2)); // uneven handlers
-    }, { concurrency: 8 }));
-    await Promise.all(producers.map(async (s, p) => {
-      const q = new DistributedQueue<string>(s, path);
-      const items = Array.from({ length: 200 }, (_, i) => `p${p}-${i}`);
-      if (p === 0) for (const it of items) await q.put(it);
-      else await q.putMany(items);
-    }));
+    const handles = consumers.map((s, k) =>
+      new DistributedQueue<string>(s, path).consume(
+        async (item) => {
+          tally.add(item, `c${k}`);
+          if (Math.random() < 0.2) await new Promise((r) => setTimeout(r, 2)); // uneven handlers
+        },
+        { concurrency: 8 },
+      ),
+    );
+    await Promise.all(
+      producers.map(async (s, p) => {
+        const q = new DistributedQueue<string>(s, path);
+        const items = Array.from({ length: 200 }, (_, i) => `p${p}-${i}`);
+        if (p === 0) for (const it of items) await q.put(it);
+        else await q.putMany(items);
+      }),
+    );
     await waitUntil(() => tally.distinct === total, `all ${total} items delivered (have ${tally.distinct})`, 30_000);
     await Promise.all(handles.map((h) => h.close()));
     expect(tally.distinct).toBe(total);
@@ -64,7 +71,13 @@ describe('consume', () => {
     const producer = new DistributedQueue<number>(a, path);
     const seen: number[] = [];
     const ctl = new AbortController();
-    const c = new DistributedQueue<number>(b, path).consume((v) => { seen.push(v); if (seen.length === 60) ctl.abort(); }, { concurrency: 1, signal: ctl.signal });
+    const c = new DistributedQueue<number>(b, path).consume(
+      (v) => {
+        seen.push(v);
+        if (seen.length === 60) ctl.abort();
+      },
+      { concurrency: 1, signal: ctl.signal },
+    );
     await producer.putMany(Array.from({ length: 30 }, (_, i) => i));
     for (let i = 30; i < 60; i++) await producer.put(i);
     await c.done;
@@ -78,20 +91,31 @@ describe('consume', () => {
     const [slowPath] = await producer.putMany(['slow', 'x1', 'x2', 'x3']);
     const slowName = slowPath!.slice(slowPath!.lastIndexOf('/') + 1);
     let releaseSlow!: () => void;
-    const slowGate = new Promise<void>((r) => { releaseSlow = r; });
+    const slowGate = new Promise<void>((r) => {
+      releaseSlow = r;
+    });
     const seenA: string[] = [];
     const qa = new DistributedQueue<string>(a, path);
-    const ca = qa.consume(async (v) => { seenA.push(v); if (v === 'slow') await slowGate; }, { concurrency: 1 });
+    const ca = qa.consume(
+      async (v) => {
+        seenA.push(v);
+        if (v === 'slow') await slowGate;
+      },
+      { concurrency: 1 },
+    );
     await waitUntil(() => seenA.includes('slow'), 'A to hold "slow"');
     const qb = new DistributedQueue<string>(b, path);
     const seenB: string[] = [];
     let failures = 0;
     const errors: string[] = [];
     qb.on('handlerError', ({ name, item }) => errors.push(`${item}@${name}`));
-    const cb = qb.consume((v) => {
-      seenB.push(v);
-      if (v === 'x2' && failures++ === 0) throw new Error('transient');
-    }, { concurrency: 4, retryDelayMs: 100 });
+    const cb = qb.consume(
+      (v) => {
+        seenB.push(v);
+        if (v === 'x2' && failures++ === 0) throw new Error('transient');
+      },
+      { concurrency: 4, retryDelayMs: 100 },
+    );
     await waitUntil(() => seenB.filter((v) => v === 'x2').length === 2, 'x2 retried');
     expect(seenB).not.toContain('slow');
     expect(errors).toHaveLength(1);
@@ -116,7 +140,9 @@ describe('consume', () => {
     const poison: PoisonInfo[] = [];
     q.on('poison', (i) => poison.push(i));
     const seen: number[] = [];
-    await using c = q.consume((v) => { seen.push(v); });
+    await using c = q.consume((v) => {
+      seen.push(v);
+    });
     await waitUntil(() => seen.length === 2 && poison.length === 1, 'both items and the poison event');
     const name = bad.slice(bad.lastIndexOf('/') + 1);
     expect(poison[0]!.movedTo).toBe(`${path}-poison/${name}`);
@@ -130,7 +156,9 @@ describe('consume', () => {
     const s = await zk.connect();
     const q = new DistributedQueue<string>(s, path);
     await q.put('precious');
-    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/queue-consumer-child.ts', zk.server.connectString, path, '2000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/queue-consumer-child.ts', zk.server.connectString, path, '2000'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     children.push(child);
     const events: Array<{ event: string; item?: string; name?: string }> = [];
     createInterface({ input: child.stdout! }).on('line', (l) => events.push(JSON.parse(l) as { event: string }));
@@ -138,7 +166,9 @@ describe('consume', () => {
     expect(events.find((e) => e.event === 'handling')!.item).toBe('precious');
     // While the child holds its claim, our consumer must not get the item.
     const got: Array<{ item: string; at: number }> = [];
-    const c = q.consume((item) => { got.push({ item, at: Date.now() }); });
+    const c = q.consume((item) => {
+      got.push({ item, at: Date.now() });
+    });
     await waitUntil(async () => (await s.getChildren(`${path}-locks`)).length === 1, 'the child claim to be visible');
     expect(got).toEqual([]);
     const killedAt = Date.now();
@@ -159,10 +189,13 @@ describe('consume', () => {
     const consumerErrors: unknown[] = [];
     const q = new DistributedQueue<number>(b, path);
     q.on('consumerError', (e) => consumerErrors.push(e));
-    const c = q.consume(async (v) => {
-      tally.add(String(v), 'c');
-      await new Promise((r) => setTimeout(r, 1));
-    }, { concurrency: 4 });
+    const c = q.consume(
+      async (v) => {
+        tally.add(String(v), 'c');
+        await new Promise((r) => setTimeout(r, 1));
+      },
+      { concurrency: 4 },
+    );
     await producer.putMany(Array.from({ length: total / 2 }, (_, i) => i));
     await waitUntil(() => tally.distinct >= 20, 'some items handled before the restart');
     await zk.server.restart();
@@ -182,7 +215,13 @@ describe('consume', () => {
     await q.putMany([1, 2, 3]);
     const ctl = new AbortController();
     let finished = 0;
-    const c = q.consume(async () => { await new Promise((r) => setTimeout(r, 100)); finished++; }, { concurrency: 1, signal: ctl.signal });
+    const c = q.consume(
+      async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        finished++;
+      },
+      { concurrency: 1, signal: ctl.signal },
+    );
     await waitUntil(() => c.active === 1, 'one item in flight');
     ctl.abort();
     await c.done;

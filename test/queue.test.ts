@@ -2,8 +2,19 @@
 // size, codecs and poison items, against a real server.
 import { describe, expect, it } from 'vitest';
 import {
-  AbortedError, ClosedError, DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, InvalidArgumentError,
-  InvalidPathError, TimeoutError, ZkSession, curatorCodec, stringCodec, type Codec, type PoisonInfo,
+  AbortedError,
+  ClosedError,
+  DistributedDelayQueue,
+  DistributedPriorityQueue,
+  DistributedQueue,
+  InvalidArgumentError,
+  InvalidPathError,
+  TimeoutError,
+  ZkSession,
+  curatorCodec,
+  stringCodec,
+  type Codec,
+  type PoisonInfo,
 } from '../src/index.js';
 import { startProxy } from '../src/testing/index.js';
 import { nextEvent, uniquePath, useServer } from './helpers.js';
@@ -74,14 +85,18 @@ describe('DistributedQueue put/take', () => {
     await new DistributedQueue<number>(sessions[0]!, path).putMany(Array.from({ length: n }, (_, i) => i));
     const takers = sessions.map((s) => new DistributedQueue<number>(s, path));
     // 3 sessions x 10 takes in flight each: 30 takers race for 150 items.
-    const results = await Promise.all(takers.flatMap((q) => Array.from({ length: 10 }, async () => {
-      const mine: number[] = [];
-      for (;;) {
-        const v = await q.poll();
-        if (v === undefined) return mine;
-        mine.push(v);
-      }
-    })));
+    const results = await Promise.all(
+      takers.flatMap((q) =>
+        Array.from({ length: 10 }, async () => {
+          const mine: number[] = [];
+          for (;;) {
+            const v = await q.poll();
+            if (v === undefined) return mine;
+            mine.push(v);
+          }
+        }),
+      ),
+    );
     const all = results.flat().sort((x, y) => x - y);
     expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(await takers[0]!.size()).toBe(0);
@@ -157,7 +172,13 @@ describe('codecs and poison items', () => {
     expect(err2).toBeInstanceOf(InvalidArgumentError);
     expect((err2 as Error).message).toMatch(/cannot encode item 2/);
     expect(await s.exists(path)).toBeNull();
-    const strict: Codec<string> = { encode: (v) => { if (v === 'bad') throw new Error('refused'); return Buffer.from(v); }, decode: (b) => b.toString() };
+    const strict: Codec<string> = {
+      encode: (v) => {
+        if (v === 'bad') throw new Error('refused');
+        return Buffer.from(v);
+      },
+      decode: (b) => b.toString(),
+    };
     const q2 = new DistributedQueue<string>(s, path, { codec: strict });
     await expect(q2.putMany(['a', 'bad'])).rejects.toThrow(/refused/);
     expect(await s.exists(path)).toBeNull();
@@ -183,7 +204,7 @@ describe('codecs and poison items', () => {
     expect(await q.size()).toBe(0);
   });
 
-  it('curatorCodec frames items as Curator\'s ItemSerializer does; several-item nodes become poison', async () => {
+  it("curatorCodec frames items as Curator's ItemSerializer does; several-item nodes become poison", async () => {
     const s = await zk.connect();
     const path = uniquePath('queue');
     const q = new DistributedQueue<string>(s, path, { codec: curatorCodec(stringCodec) });
@@ -236,11 +257,14 @@ describe('DistributedPriorityQueue', () => {
     await producer.putMany(['low-1', 'low-2'], 10);
     const order: string[] = [];
     const ctl = new AbortController();
-    const c = q.consume(async (v) => {
-      order.push(v);
-      if (v === 'low-1') await producer.put('urgent', -5);
-      if (order.length === 3) ctl.abort();
-    }, { concurrency: 1, signal: ctl.signal });
+    const c = q.consume(
+      async (v) => {
+        order.push(v);
+        if (v === 'low-1') await producer.put('urgent', -5);
+        if (order.length === 3) ctl.abort();
+      },
+      { concurrency: 1, signal: ctl.signal },
+    );
     await c.done;
     expect(order).toEqual(['low-1', 'urgent', 'low-2']);
     expect(await q.size()).toBe(0);
@@ -269,7 +293,13 @@ describe('DistributedDelayQueue', () => {
     // a consumer waits for the timer, not for a change
     const taken: Array<{ v: string; at: number }> = [];
     const ctl = new AbortController();
-    const c = q.consume((v) => { taken.push({ v, at: Date.now() }); ctl.abort(); }, { signal: ctl.signal });
+    const c = q.consume(
+      (v) => {
+        taken.push({ v, at: Date.now() });
+        ctl.abort();
+      },
+      { signal: ctl.signal },
+    );
     await c.done;
     expect(taken).toHaveLength(1);
     expect(taken[0]!.v).toBe('later');

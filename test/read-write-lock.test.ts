@@ -11,7 +11,12 @@ const nodesUnder = async (s: ZkSession, path: string): Promise<string[]> => (awa
 /** Tracks whether a pending acquire has resolved. */
 function track(p: Promise<Lease>): { done: () => boolean; lease: Promise<Lease> } {
   let done = false;
-  void p.then(() => { done = true; }, () => undefined);
+  void p.then(
+    () => {
+      done = true;
+    },
+    () => undefined,
+  );
   return { done: () => done, lease: p };
 }
 
@@ -88,17 +93,19 @@ describe('ReadWriteLock', () => {
     const sessions = await Promise.all(Array.from({ length: 5 }, () => zk.connect()));
     type Hold = { kind: 'r' | 'w'; start: bigint; end: bigint };
     const holds: Hold[] = [];
-    await Promise.all(sessions.map(async (s, i) => {
-      const rw = new ReadWriteLock(s, path);
-      for (let n = 0; n < 8; n++) {
-        const kind = (n + i) % 3 === 0 ? 'w' : 'r';
-        const lease = await (kind === 'w' ? rw.writeLock : rw.readLock).acquire({ timeoutMs: 20_000 });
-        const start = process.hrtime.bigint();
-        await new Promise((r) => setImmediate(r));
-        holds.push({ kind, start, end: process.hrtime.bigint() });
-        await lease.release();
-      }
-    }));
+    await Promise.all(
+      sessions.map(async (s, i) => {
+        const rw = new ReadWriteLock(s, path);
+        for (let n = 0; n < 8; n++) {
+          const kind = (n + i) % 3 === 0 ? 'w' : 'r';
+          const lease = await (kind === 'w' ? rw.writeLock : rw.readLock).acquire({ timeoutMs: 20_000 });
+          const start = process.hrtime.bigint();
+          await new Promise((r) => setImmediate(r));
+          holds.push({ kind, start, end: process.hrtime.bigint() });
+          await lease.release();
+        }
+      }),
+    );
     const writes = holds.filter((h) => h.kind === 'w');
     expect(writes.length).toBeGreaterThan(0);
     for (const w of writes) {

@@ -15,12 +15,27 @@ const zk = useServer();
 const dir = mkdtempSync(join(tmpdir(), 'sched-'));
 const children = new Set<ChildProcess>();
 
-interface LogLine { ev: string; worker: string; t: number; task?: string; attempt?: number; failed?: boolean }
-interface Proc { id: string; child: ChildProcess; log: string; killedAt?: number }
+interface LogLine {
+  ev: string;
+  worker: string;
+  t: number;
+  task?: string;
+  attempt?: number;
+  failed?: boolean;
+}
+interface Proc {
+  id: string;
+  child: ChildProcess;
+  log: string;
+  killedAt?: number;
+}
 
 function spawnWorker(path: string, id: string, capacity = 2): Proc {
   const log = join(dir, `${path.slice(1)}-${id}.log`);
-  const child = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/scheduler-worker.ts', zk.server.connectString, path, id, String(capacity), log], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawnClean(
+    [process.execPath, '--import', 'tsx', 'test/fixtures/scheduler-worker.ts', zk.server.connectString, path, id, String(capacity), log],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   children.add(child);
   child.on('exit', () => children.delete(child));
   return { id, child, log };
@@ -28,7 +43,10 @@ function spawnWorker(path: string, id: string, capacity = 2): Proc {
 
 function lines(p: Proc): LogLine[] {
   if (!existsSync(p.log)) return [];
-  return readFileSync(p.log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+  return readFileSync(p.log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LogLine);
 }
 
 function kill9(p: Proc): void {
@@ -45,7 +63,13 @@ async function cluster(path: string, n: number, capacity = 2): Promise<Proc[]> {
 
 /** The process whose most recent leadership event is `leader` (and alive). */
 function leaderOf(procs: Proc[]): Proc | undefined {
-  return procs.find((p) => p.killedAt === undefined && lines(p).filter((l) => l.ev === 'leader' || l.ev === 'notLeader').at(-1)?.ev === 'leader');
+  return procs.find(
+    (p) =>
+      p.killedAt === undefined
+      && lines(p)
+        .filter((l) => l.ev === 'leader' || l.ev === 'notLeader')
+        .at(-1)?.ev === 'leader',
+  );
 }
 
 /** Runs per task: [start, end] where a killed process's unfinished run ends at its kill time. */
@@ -84,7 +108,10 @@ function maxConcurrent(p: Proc): number {
   let now = 0;
   let max = 0;
   const evs = lines(p).filter((l) => l.ev === 'start' || l.ev === 'end');
-  for (const l of evs) { now += l.ev === 'start' ? 1 : -1; max = Math.max(max, now); }
+  for (const l of evs) {
+    now += l.ev === 'start' ? 1 : -1;
+    max = Math.max(max, now);
+  }
   return max;
 }
 
@@ -98,11 +125,16 @@ async function waitAll(c: TaskScheduler, ids: string[], timeoutMs = 40_000): Pro
 }
 
 afterEach(async () => {
-  await Promise.all([...children].map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGKILL');
-  })));
+  await Promise.all(
+    [...children].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGKILL');
+        }),
+    ),
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -128,7 +160,10 @@ describe('TaskScheduler across processes', () => {
     // Kill a worker that is not the dispatcher (the next test covers that).
     const victim = procs.find((p) => p !== leaderOf(procs))!;
     const ids = await Promise.all(Array.from({ length: 18 }, () => c.submit('sleep', { ms: 600 })));
-    await waitUntil(() => { const ls = lines(victim); return ls.filter((l) => l.ev === 'start').length > ls.filter((l) => l.ev === 'end').length; }, 'victim running a task');
+    await waitUntil(() => {
+      const ls = lines(victim);
+      return ls.filter((l) => l.ev === 'start').length > ls.filter((l) => l.ev === 'end').length;
+    }, 'victim running a task');
     kill9(victim);
     await waitAll(c, ids);
     const interrupted = [...runs(procs)].filter(([, rs]) => rs.some((r) => !r.finished)).map(([t]) => t);

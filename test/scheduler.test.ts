@@ -42,7 +42,11 @@ describe('TaskScheduler', () => {
   it('submits idempotently by key, and does not run a delayed task early', async () => {
     const path = uniquePath('sched');
     const started = new Map<string, number>();
-    const s = await instance(path, 'w1', { job: async (_p, ctx) => { started.set(ctx.taskId, Date.now()); } });
+    const s = await instance(path, 'w1', {
+      job: async (_p, ctx) => {
+        started.set(ctx.taskId, Date.now());
+      },
+    });
     try {
       const a = await s.submit('job', { x: 1 }, { key: 'nightly-2026-11-21', delayMs: 1500 });
       const b = await s.submit('job', { x: 2 }, { key: 'nightly-2026-11-21' });
@@ -71,7 +75,12 @@ describe('TaskScheduler', () => {
   it('retries a failing handler with backoff, then marks it dead', async () => {
     const path = uniquePath('sched');
     const attempts: number[] = [];
-    const s = await instance(path, 'w1', { boom: async () => { attempts.push(Date.now()); throw new Error('boom'); } });
+    const s = await instance(path, 'w1', {
+      boom: async () => {
+        attempts.push(Date.now());
+        throw new Error('boom');
+      },
+    });
     const failed: number[] = [];
     s.on('failed', (_id, _err, retryAt) => failed.push(retryAt));
     try {
@@ -97,12 +106,15 @@ describe('TaskScheduler', () => {
     let now = 0;
     let max = 0;
     const per = new Map<string, number>();
-    const handler = (w: string): TaskHandler => async () => {
-      now++; max = Math.max(max, now);
-      per.set(w, (per.get(w) ?? 0) + 1);
-      await new Promise((r) => setTimeout(r, 50));
-      now--;
-    };
+    const handler =
+      (w: string): TaskHandler =>
+      async () => {
+        now++;
+        max = Math.max(max, now);
+        per.set(w, (per.get(w) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 50));
+        now--;
+      };
     const a = await instance(path, 'a', { job: handler('a') }, { capacity: 1 });
     const b = await instance(path, 'b', { job: handler('b') }, { capacity: 1, roles: ['worker'] });
     try {
@@ -119,7 +131,11 @@ describe('TaskScheduler', () => {
   it('fires one task per period of a schedule', async () => {
     const path = uniquePath('sched');
     const ran: string[] = [];
-    const s = await instance(path, 'w1', { tick: async (_p, ctx) => { ran.push(ctx.taskId); } });
+    const s = await instance(path, 'w1', {
+      tick: async (_p, ctx) => {
+        ran.push(ctx.taskId);
+      },
+    });
     try {
       const startAt = Date.now();
       await s.schedule('tick', { everyMs: 200, startAt }, 'tick', {});
@@ -139,7 +155,11 @@ describe('TaskScheduler', () => {
   it('fires a cron schedule (UTC, seconds field) once per matching second, task ids by fire time', async () => {
     const path = uniquePath('sched');
     const ran: string[] = [];
-    const s = await instance(path, 'w1', { tick: async (_p, ctx) => { ran.push(ctx.taskId); } });
+    const s = await instance(path, 'w1', {
+      tick: async (_p, ctx) => {
+        ran.push(ctx.taskId);
+      },
+    });
     try {
       const startAt = Date.now();
       await s.schedule('cron', { cron: '* * * * * *' }, 'tick', {});
@@ -162,10 +182,19 @@ describe('TaskScheduler', () => {
   it('stop() lets running tasks finish, or aborts and hands them back after drainTimeoutMs', async () => {
     const path = uniquePath('sched');
     const aborted: string[] = [];
-    const slow: TaskHandler = (p: { ms: number }, { signal, taskId }) => new Promise((resolve, reject) => {
-      const t = setTimeout(() => resolve('done'), p.ms);
-      signal.addEventListener('abort', () => { clearTimeout(t); aborted.push(taskId); reject(signal.reason); }, { once: true });
-    });
+    const slow: TaskHandler = (p: { ms: number }, { signal, taskId }) =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => resolve('done'), p.ms);
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            aborted.push(taskId);
+            reject(signal.reason);
+          },
+          { once: true },
+        );
+      });
     const a = await instance(path, 'a', { slow }, { capacity: 1, drainTimeoutMs: 300 });
     try {
       const quick = await a.submit('slow', { ms: 100 });
@@ -194,11 +223,13 @@ describe('TaskScheduler', () => {
   it('a worker whose session expires: its run is aborted and the task is taken back and run again', async () => {
     const path = uniquePath('sched');
     const signals: { worker: string; aborted: () => boolean }[] = [];
-    const handler = (w: string): TaskHandler => (_p, { signal }) => {
-      signals.push({ worker: w, aborted: () => signal.aborted });
-      if (signals.length === 1) return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-      return `ok from ${w}`;
-    };
+    const handler =
+      (w: string): TaskHandler =>
+      (_p, { signal }) => {
+        signals.push({ worker: w, aborted: () => signal.aborted });
+        if (signals.length === 1) return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        return `ok from ${w}`;
+      };
     const sessionA = await zk.connect({ sessionTimeoutMs: 2000 });
     const a = new TaskScheduler(sessionA, path, { workerId: 'a', capacity: 2, handlers: { job: handler('a') }, roles: ['worker'] });
     await a.start();

@@ -11,9 +11,28 @@ import { format } from 'node:util';
 import createDebug from 'debug';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Acls, Barrier, DistributedDelayQueue, DistributedPriorityQueue, DistributedQueue, DoubleBarrier, GroupMember, LeaderLatch, LeaderSelector, Lock,
-  NoAuthError, NoNodeError, Perms, ReadWriteLock, Semaphore, ServiceDiscovery, SharedCounter, SharedValue, TaskScheduler, ZkSession,
-  serviceInstance, type Acl,
+  Acls,
+  Barrier,
+  DistributedDelayQueue,
+  DistributedPriorityQueue,
+  DistributedQueue,
+  DoubleBarrier,
+  GroupMember,
+  LeaderLatch,
+  LeaderSelector,
+  Lock,
+  NoAuthError,
+  NoNodeError,
+  Perms,
+  ReadWriteLock,
+  Semaphore,
+  ServiceDiscovery,
+  SharedCounter,
+  SharedValue,
+  TaskScheduler,
+  ZkSession,
+  serviceInstance,
+  type Acl,
 } from '../src/index.js';
 import { uniquePath, useServer, waitUntil } from './helpers.js';
 
@@ -24,7 +43,9 @@ const zk = useServer();
 const captured: string[] = [];
 const origLog = createDebug.log;
 beforeAll(() => {
-  createDebug.log = (...a: unknown[]) => { captured.push(format(...a)); };
+  createDebug.log = (...a: unknown[]) => {
+    captured.push(format(...a));
+  };
   createDebug.enable('zk-recipes:*');
 });
 afterAll(() => {
@@ -35,14 +56,17 @@ afterAll(() => {
 /** Every node from `path` down (parents of recipe nodes included). */
 async function tree(s: ZkSession, path: string): Promise<string[]> {
   const out = [path];
-  for (const c of await s.getChildren(path)) out.push(...await tree(s, `${path}/${c}`));
+  for (const c of await s.getChildren(path)) out.push(...(await tree(s, `${path}/${c}`)));
   return out;
 }
 
 const creatorOnly = (acl: Acl[]) => acl.length === 1 && acl[0]!.scheme === 'digest' && acl[0]!.id.startsWith('alice:') && acl[0]!.perms === Perms.ALL;
 
 async function expectNoAuth(p: Promise<unknown>): Promise<NoAuthError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(NoAuthError);
   expect((err as NoAuthError).code).toBe('NO_AUTH');
   return err as NoAuthError;
@@ -104,11 +128,17 @@ describe('digest auth and creator-only ACLs', () => {
     let refused = 0;
     const tryAll = async (p: string) => {
       const attempts: Array<[string, Promise<unknown>]> = [
-        ['getChildren', anon.getChildren(p)], ['get', anon.get(p)], ['set', anon.set(p, 'x')], ['delete', anon.delete(p)],
+        ['getChildren', anon.getChildren(p)],
+        ['get', anon.get(p)],
+        ['set', anon.set(p, 'x')],
+        ['delete', anon.delete(p)],
         ['create under', anon.create(`${p}/intruder`, 'x')],
       ];
       for (const [what, call] of attempts) {
-        const err = await call.then(() => undefined, (e: unknown) => e);
+        const err = await call.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         if (err instanceof NoAuthError) refused++;
         else if (!(err instanceof NoNodeError)) breaches.push(`${what} ${p}: ${err === undefined ? 'succeeded' : String(err)}`);
       }
@@ -118,11 +148,16 @@ describe('digest auth and creator-only ACLs', () => {
       while (polling) {
         const walk = async (p: string): Promise<void> => {
           const kids = await watcher.getChildren(p).catch(() => [] as string[]);
-          await Promise.all(kids.map(async (k) => {
-            const c = `${p}/${k}`;
-            if (!seen.has(c)) { seen.add(c); await tryAll(c); }
-            await walk(c);
-          }));
+          await Promise.all(
+            kids.map(async (k) => {
+              const c = `${p}/${k}`;
+              if (!seen.has(c)) {
+                seen.add(c);
+                await tryAll(c);
+              }
+              await walk(c);
+            }),
+          );
         };
         await walk(base);
       }
@@ -143,7 +178,9 @@ describe('digest auth and creator-only ACLs', () => {
     const config = new SharedValue(alice, `${base}/config`, { seed: Buffer.from('v0') });
     const queue = new DistributedQueue<number>(alice, `${base}/queue`);
     const handled: number[] = [];
-    const consumer = queue.consume((n) => { handled.push(n); });
+    const consumer = queue.consume((n) => {
+      handled.push(n);
+    });
     for (let round = 0; round < 6; round++) {
       await (await new Lock(alice, `${base}/lock`).acquire({ timeoutMs: 10_000 })).release();
       await (await new ReadWriteLock(alice, `${base}/rw`).writeLock.acquire({ timeoutMs: 10_000 })).release();
@@ -162,10 +199,10 @@ describe('digest auth and creator-only ACLs', () => {
       await discovery.updateService({ ...instance, port: 8080 + round });
       const id = await scheduler.submit('echo', round);
       await scheduler.waitFor(id, { timeoutMs: 20_000 });
-      await waitUntil(() => handled.length === (round + 1) * 2, 'the consumer handles this round\'s items');
+      await waitUntil(() => handled.length === (round + 1) * 2, "the consumer handles this round's items");
     }
     await latch.await({ timeoutMs: 10_000 });
-    await waitUntil(() => seen.size >= 40, 'the poller to have seen the recipes\' nodes', 20_000);
+    await waitUntil(() => seen.size >= 40, "the poller to have seen the recipes' nodes", 20_000);
     polling = false;
     await poller;
     await Promise.all([consumer.close(), queue.close(), latch.close(), selector.close(), member.leave(), scheduler.stop(), config.close()]);
@@ -191,11 +228,18 @@ describe('digest auth and creator-only ACLs', () => {
       await p.catch((e: Error) => messages.push(`${e.name}: ${e.message} ${String((e as { cause?: unknown }).cause ?? '')}`));
     }
     // A malformed auth option is refused without echoing the credentials.
-    await ZkSession.connect(zk.server.connectString, { auth: { scheme: 7 as unknown as string, credentials: `x:${PASSWORD}` } })
-      .catch((e: Error) => messages.push(e.message));
+    await ZkSession.connect(zk.server.connectString, { auth: { scheme: 7 as unknown as string, credentials: `x:${PASSWORD}` } }).catch((e: Error) =>
+      messages.push(e.message),
+    );
     // An auth scheme the server does not know: the session fails to authenticate.
-    const bad = await ZkSession.connect(zk.server.connectString, { auth: { scheme: 'nosuchscheme', credentials: `x:${PASSWORD}` }, sessionTimeoutMs: 2000, connectTimeoutMs: 5000 })
-      .catch((e: Error) => { messages.push(e.message); return undefined; });
+    const bad = await ZkSession.connect(zk.server.connectString, {
+      auth: { scheme: 'nosuchscheme', credentials: `x:${PASSWORD}` },
+      sessionTimeoutMs: 2000,
+      connectTimeoutMs: 5000,
+    }).catch((e: Error) => {
+      messages.push(e.message);
+      return undefined;
+    });
     if (bad) {
       bad.on('lost', (info) => messages.push(JSON.stringify(info)));
       await bad.get('/').catch((e: Error) => messages.push(e.message));

@@ -17,10 +17,14 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-
 function track<T>(p: Promise<T>): { done: () => boolean; value: Promise<T> } {
   let done = false;
-  void p.then(() => { done = true; }, () => undefined);
+  void p.then(
+    () => {
+      done = true;
+    },
+    () => undefined,
+  );
   return { done: () => done, value: p };
 }
 
@@ -54,7 +58,10 @@ describe('Semaphore', () => {
     const path = uniquePath('sem-mx');
     const procs = 3;
     const logs = Array.from({ length: procs }, (_, i) => join(dir, `sem-${i}.log`));
-    await runHammers(dir, logs.map((log) => [zk.server.connectString, 'semaphore:2', path, '8', '10', log]));
+    await runHammers(
+      dir,
+      logs.map((log) => [zk.server.connectString, 'semaphore:2', path, '8', '10', log]),
+    );
     const holds = logs.flatMap((log, i) => readHolds(log, `p${i}`));
     expect(holds).toHaveLength(procs * 8);
     expect(findOverlap(holds, 2)).toBeUndefined();

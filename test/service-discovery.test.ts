@@ -5,8 +5,21 @@
 // before anything is written. Interop with real Curator is in interop-discovery.test.ts.
 import { describe, expect, it } from 'vitest';
 import {
-  IllegalStateError, InvalidArgumentError, InvalidPathError, NodeExistsError, RandomStrategy, ServiceCache, ServiceDiscovery,
-  ServiceProvider, StickyStrategy, ZkSession, buildUriSpec, parseInstance, serializeInstance, serviceInstance, uriSpec,
+  IllegalStateError,
+  InvalidArgumentError,
+  InvalidPathError,
+  NodeExistsError,
+  RandomStrategy,
+  ServiceCache,
+  ServiceDiscovery,
+  ServiceProvider,
+  StickyStrategy,
+  ZkSession,
+  buildUriSpec,
+  parseInstance,
+  serializeInstance,
+  serviceInstance,
+  uriSpec,
   type ServiceInstance,
 } from '../src/index.js';
 import { expireSession, startProxy } from '../src/testing/index.js';
@@ -26,11 +39,19 @@ function record(cache: ServiceCache): string[] {
 const ids = (list: readonly ServiceInstance[]) => list.map((i) => i.id);
 
 describe('ServiceDiscovery', () => {
-  it('registers, queries, updates and unregisters; the node is ephemeral and holds Curator\'s JSON', async () => {
+  it("registers, queries, updates and unregisters; the node is ephemeral and holds Curator's JSON", async () => {
     const base = uniquePath('disc');
     const [s, other] = await Promise.all([zk.connect(), zk.connect()]);
     const d = new ServiceDiscovery(s, base);
-    const a = serviceInstance({ name: 'api', id: 'a', address: '10.0.0.1', port: 8080, payload: { region: 'eu', weight: 3 }, registrationTimeUTC: 1700000000000, uriSpec: '{scheme}://{address}:{port}' });
+    const a = serviceInstance({
+      name: 'api',
+      id: 'a',
+      address: '10.0.0.1',
+      port: 8080,
+      payload: { region: 'eu', weight: 3 },
+      registrationTimeUTC: 1700000000000,
+      uriSpec: '{scheme}://{address}:{port}',
+    });
     const b = serviceInstance({ name: 'api', id: 'b', address: '10.0.0.2', sslPort: 8443 });
     const db = serviceInstance({ name: 'db', address: 'db.local', port: 5432, payload: 'primary' });
     for (const i of [a, b, db]) await d.registerService(i);
@@ -45,10 +66,12 @@ describe('ServiceDiscovery', () => {
 
     const { data, stat } = await other.get(`${base}/api/a`);
     expect(stat.ephemeralOwner).toBe(s.sessionId);
-    expect(data.toString()).toBe('{"name":"api","id":"a","address":"10.0.0.1","port":8080,"sslPort":null,'
-      + '"payload":{"@class":"java.util.LinkedHashMap","region":"eu","weight":3},"registrationTimeUTC":1700000000000,"serviceType":"DYNAMIC",'
-      + '"uriSpec":{"parts":[{"value":"scheme","variable":true},{"value":"://","variable":false},{"value":"address","variable":true},'
-      + '{"value":":","variable":false},{"value":"port","variable":true}]}}');
+    expect(data.toString()).toBe(
+      '{"name":"api","id":"a","address":"10.0.0.1","port":8080,"sslPort":null,'
+        + '"payload":{"@class":"java.util.LinkedHashMap","region":"eu","weight":3},"registrationTimeUTC":1700000000000,"serviceType":"DYNAMIC",'
+        + '"uriSpec":{"parts":[{"value":"scheme","variable":true},{"value":"://","variable":false},{"value":"address","variable":true},'
+        + '{"value":":","variable":false},{"value":"port","variable":true}]}}',
+    );
 
     const a2: ServiceInstance = { ...a, payload: { region: 'us' }, enabled: false };
     await d.updateService(a2);
@@ -242,7 +265,11 @@ describe('ServiceCache', () => {
     await using cache = new ServiceCache(s, base, 'api');
     await cache.start();
     const log = record(cache);
-    const newSession = new Promise<void>((r) => s.on('reconnected', (i) => { if (i.newSession) r(); }));
+    const newSession = new Promise<void>((r) =>
+      s.on('reconnected', (i) => {
+        if (i.newSession) r();
+      }),
+    );
     const lost = nextEvent(s, 'lost');
     await expireSession(s);
     await lost;
@@ -342,21 +369,36 @@ describe('service instances', () => {
     expect(read.map((i) => serializeInstance(i).toString())).toEqual(written);
     // Jackson's defaults for missing fields; unknown fields ignored.
     expect(parseInstance(Buffer.from('{"name":"n","id":"i","extra":1}'), '/x')).toEqual({
-      name: 'n', id: 'i', address: null, port: null, sslPort: null, payload: null, registrationTimeUTC: 0, serviceType: 'DYNAMIC', uriSpec: null, enabled: true,
+      name: 'n',
+      id: 'i',
+      address: null,
+      port: null,
+      sslPort: null,
+      payload: null,
+      registrationTimeUTC: 0,
+      serviceType: 'DYNAMIC',
+      uriSpec: null,
+      enabled: true,
     });
     for (const junk of ['nope', '[1]', '{"port":"80"}', '{"serviceType":"OTHER"}', '{"uriSpec":{"parts":[{"value":1}]}}']) {
       expect(() => parseInstance(Buffer.from(junk), '/x/junk')).toThrow(InvalidArgumentError);
     }
   });
 
-  it('builds URIs as Curator\'s UriSpec does', () => {
+  it("builds URIs as Curator's UriSpec does", () => {
     const i = serviceInstance({ name: 'api', id: 'x1', address: '10.0.0.5', port: 8080, registrationTimeUTC: 42 });
     expect(buildUriSpec('{scheme}://{address}:{port}', i)).toBe('http://10.0.0.5:8080');
     expect(buildUriSpec('{scheme}://{address}:{ssl-port}', { ...i, sslPort: 8443 })).toBe('https://10.0.0.5:8443');
     expect(buildUriSpec('{[}{name}{]}/{id}/{registration-time-utc}/{service-type}/{missing}!', i)).toBe('{api}/x1/42/dynamic/!');
     expect(buildUriSpec('{scheme}://h/{ path }', i, { scheme: 'grpc', path: 'v1' })).toBe('grpc://h/v1');
     expect(buildUriSpec(null, i)).toBe('');
-    expect(uriSpec('a{ b }c')).toEqual({ parts: [{ value: 'a', variable: false }, { value: 'b', variable: true }, { value: 'c', variable: false }] });
+    expect(uriSpec('a{ b }c')).toEqual({
+      parts: [
+        { value: 'a', variable: false },
+        { value: 'b', variable: true },
+        { value: 'c', variable: false },
+      ],
+    });
     for (const bad of ['{a', 'a}', '{a{b}}']) expect(() => uriSpec(bad)).toThrow(InvalidArgumentError);
   });
 });
@@ -370,14 +412,29 @@ describe('bad input', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
     const cases: Array<[unknown, RegExp]> = [
-      [{ ...good, name: '' }, /name must be a non-empty string/], [{ ...good, name: undefined }, /name/], [{ ...good, id: 'a/b' }, /id "a\/b" is not a node name/],
-      [{ ...good, id: '..' }, /id/], [{ ...good, port: 70000 }, /port must be an integer 1\.\.65535/], [{ ...good, port: 1.5 }, /port/], [{ ...good, port: '80' }, /port/],
-      [{ ...good, sslPort: 0 }, /sslPort/], [{ ...good, payload: { f: () => 1 } }, /payload\.f must be JSON/], [{ ...good, payload: Number.NaN }, /not a finite number/],
-      [{ ...good, payload: cyclic }, /cycle/], [{ ...good, payload: new Date() }, /Date object is not a plain object/], [{ ...good, payload: { '@class': 'x' } }, /payloadClass instead/],
-      [{ ...good, payload: undefined }, /payload must be JSON/], [{ ...good, payloadClass: 'not a class' }, /payloadClass must be a Java class name/],
-      [{ ...good, serviceType: 'EPHEMERAL' }, /serviceType must be one of/], [{ ...good, uriSpec: '{scheme}://x' }, /uriSpec must be null or/],
-      [{ ...good, enabled: 'yes' }, /enabled must be a boolean/], [{ ...good, extra: 1 }, /unknown field extra/], [{ ...good, registrationTimeUTC: -1 }, /registrationTimeUTC/],
-      [{ ...good, address: 7 }, /address/], [null, /expected a service instance/], ['api', /expected a service instance/],
+      [{ ...good, name: '' }, /name must be a non-empty string/],
+      [{ ...good, name: undefined }, /name/],
+      [{ ...good, id: 'a/b' }, /id "a\/b" is not a node name/],
+      [{ ...good, id: '..' }, /id/],
+      [{ ...good, port: 70000 }, /port must be an integer 1\.\.65535/],
+      [{ ...good, port: 1.5 }, /port/],
+      [{ ...good, port: '80' }, /port/],
+      [{ ...good, sslPort: 0 }, /sslPort/],
+      [{ ...good, payload: { f: () => 1 } }, /payload\.f must be JSON/],
+      [{ ...good, payload: Number.NaN }, /not a finite number/],
+      [{ ...good, payload: cyclic }, /cycle/],
+      [{ ...good, payload: new Date() }, /Date object is not a plain object/],
+      [{ ...good, payload: { '@class': 'x' } }, /payloadClass instead/],
+      [{ ...good, payload: undefined }, /payload must be JSON/],
+      [{ ...good, payloadClass: 'not a class' }, /payloadClass must be a Java class name/],
+      [{ ...good, serviceType: 'EPHEMERAL' }, /serviceType must be one of/],
+      [{ ...good, uriSpec: '{scheme}://x' }, /uriSpec must be null or/],
+      [{ ...good, enabled: 'yes' }, /enabled must be a boolean/],
+      [{ ...good, extra: 1 }, /unknown field extra/],
+      [{ ...good, registrationTimeUTC: -1 }, /registrationTimeUTC/],
+      [{ ...good, address: 7 }, /address/],
+      [null, /expected a service instance/],
+      ['api', /expected a service instance/],
     ];
     for (const [bad, why] of cases) {
       const err = await d.registerService(bad as ServiceInstance).catch((e: unknown) => e);

@@ -7,8 +7,23 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import {
-  AbortedError, Acls, BadVersionError, ClosedError, ConnectTimeoutError, InvalidArgumentError, InvalidPathError, NoAuthError,
-  NoNodeError, NodeExistsError, NotEmptyError, Perms, TimeoutError, ZkError, ZkSession, fromBindingError, type WatchEvent,
+  AbortedError,
+  Acls,
+  BadVersionError,
+  ClosedError,
+  ConnectTimeoutError,
+  InvalidArgumentError,
+  InvalidPathError,
+  NoAuthError,
+  NoNodeError,
+  NodeExistsError,
+  NotEmptyError,
+  Perms,
+  TimeoutError,
+  ZkError,
+  ZkSession,
+  fromBindingError,
+  type WatchEvent,
 } from '../src/index.js';
 import { expireSession, startProxy } from '../src/testing/index.js';
 import { WaitScope } from '../src/wait.js';
@@ -101,7 +116,12 @@ describe('operations', () => {
     await other.set(root, 'b');
     await other.create(`${root}/k`, '');
     await waitUntil(() => events.length === 3, 'changed + child events');
-    expect(events.slice(1).map((e) => e.type).sort()).toEqual(['changed', 'child']);
+    expect(
+      events
+        .slice(1)
+        .map((e) => e.type)
+        .sort(),
+    ).toEqual(['changed', 'child']);
     // A session event (connection drop and return) must not reach node watches.
     await s.get(root, { watch: (e) => events.push(e) });
     await zk.server.pause();
@@ -142,9 +162,15 @@ describe('request order', () => {
       const rec = recordRequests();
       // All asked for in one tick: ZooKeeper answers a session's requests in the order it sent them.
       const [read, , , , kids] = await Promise.allSettled([
-        s.get(`${root}/n`, { signal }), s.delete(`${root}/n`, { signal }), s.create(`${root}/m`, '', { signal }),
-        s.set(root, 'y', { signal }), s.getChildren(root, { signal }), s.multi([{ op: 'delete', path: `${root}/m` }], { signal }),
-        s.exists(root, { signal }), s.sync(root, { signal }), s.getAcl(root, { signal }),
+        s.get(`${root}/n`, { signal }),
+        s.delete(`${root}/n`, { signal }),
+        s.create(`${root}/m`, '', { signal }),
+        s.set(root, 'y', { signal }),
+        s.getChildren(root, { signal }),
+        s.multi([{ op: 'delete', path: `${root}/m` }], { signal }),
+        s.exists(root, { signal }),
+        s.sync(root, { signal }),
+        s.getAcl(root, { signal }),
       ]);
       rec.stop();
       expect(rec.sent.map((r) => r.op)).toEqual(['get', 'delete', 'create', 'set', 'getChildren', 'multi', 'exists', 'sync', 'getAcl']);
@@ -426,9 +452,16 @@ describe('signal', () => {
     const rec = recordRequests();
     try {
       for (const call of [
-        () => s.create(path, '', bad), () => s.get('/', bad), () => s.set(path, 'x', bad), () => s.delete(path, bad),
-        () => s.multi([{ op: 'create', path }], bad), () => s.sync('/', bad), () => s.addWatch('/', () => undefined, bad),
-        () => s.waitConnected(bad), () => s.getAcl('/', bad), () => s.setAcl(path, Acls.OPEN, bad),
+        () => s.create(path, '', bad),
+        () => s.get('/', bad),
+        () => s.set(path, 'x', bad),
+        () => s.delete(path, bad),
+        () => s.multi([{ op: 'create', path }], bad),
+        () => s.sync('/', bad),
+        () => s.addWatch('/', () => undefined, bad),
+        () => s.waitConnected(bad),
+        () => s.getAcl('/', bad),
+        () => s.setAcl(path, Acls.OPEN, bad),
       ]) {
         const err = await call().catch((e: unknown) => e);
         expect(err).toBeInstanceOf(InvalidArgumentError);
@@ -462,7 +495,12 @@ describe('signal', () => {
         s.multi([{ op: 'create', path: `${root}/m` }], { signal: ctl.signal }),
         s.getChildren(root, { signal: ctl.signal }),
         s.waitConnected({ signal: ctl.signal, timeoutMs: 60_000 }),
-      ].map((p) => p.then(() => 'resolved', (e: unknown) => e));
+      ].map((p) =>
+        p.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        ),
+      );
       const timedOut = s.create(`${root}/timed`, 'x', { signal: scope.signal }).catch((e: unknown) => e);
       expect(await timedOut).toBeInstanceOf(TimeoutError); // the scope's own error, while still partitioned
       scope.dispose();
@@ -505,7 +543,10 @@ describe('signal: a protected create aborted on the wire leaves nothing behind',
     const watch = await observer.addWatch(root, (e) => events.push(e), { recursive: true });
     let held = false;
     const rec = recordRequests((r) => {
-      if (r.op === 'create' && r.path?.startsWith(`${root}/`) && !held) { held = true; proxy.freeze(); }
+      if (r.op === 'create' && r.path?.startsWith(`${root}/`) && !held) {
+        held = true;
+        proxy.freeze();
+      }
     });
     const ctl = new AbortController();
     const pending = s.create(`${root}/lock-`, 'd', { mode: 'ephemeral_sequential', protected: true, signal: ctl.signal }).catch((e: unknown) => e);
@@ -517,7 +558,12 @@ describe('signal: a protected create aborted on the wire leaves nothing behind',
     expect(err).toBeInstanceOf(AbortedError);
     expect(Date.now() - abortedAt).toBeLessThan(1000);
     expect(await observer.getChildren(root)).toEqual([]); // held: the server has not seen the create yet
-    const cleanup = async () => { await watch.remove(); await s.close(); await proxy.close(); await observer.delete(root, { recursive: true }); };
+    const cleanup = async () => {
+      await watch.remove();
+      await s.close();
+      await proxy.close();
+      await observer.delete(root, { recursive: true });
+    };
     return { proxy, s, observer, root, events, cleanup };
   }
 
@@ -567,8 +613,12 @@ describe('signal: listeners', () => {
     const signal = ctl.signal;
     setMaxListeners(200, signal); // 100 calls in flight at once, each with its listener
     const calls: Array<() => Promise<unknown>> = [
-      () => s.get(root, { signal }), () => s.exists(root, { signal }), () => s.set(root, 'y', { signal }),
-      () => s.getChildren(root, { signal }), () => s.sync(root, { signal }), () => s.waitConnected({ signal }),
+      () => s.get(root, { signal }),
+      () => s.exists(root, { signal }),
+      () => s.set(root, 'y', { signal }),
+      () => s.getChildren(root, { signal }),
+      () => s.sync(root, { signal }),
+      () => s.waitConnected({ signal }),
       () => s.create(`${root}/n-`, '', { mode: 'ephemeral_sequential', protected: true, signal }),
       () => s.multi([{ op: 'check', path: root, version: -1 }], { signal }).catch(() => undefined),
     ];

@@ -10,13 +10,17 @@ describe('SharedCounter', () => {
     const path = uniquePath('counter');
     const sessions = await Promise.all([1, 2, 3, 4].map(() => zk.connect()));
     const results: number[] = [];
-    await Promise.all(sessions.map(async (s) => {
-      const c = new SharedCounter(s, path);
-      // Several increments in flight per session, so compare-and-set conflicts really happen.
-      await Promise.all(Array.from({ length: 5 }, async () => {
-        for (let i = 0; i < 10; i++) results.push(await c.increment());
-      }));
-    }));
+    await Promise.all(
+      sessions.map(async (s) => {
+        const c = new SharedCounter(s, path);
+        // Several increments in flight per session, so compare-and-set conflicts really happen.
+        await Promise.all(
+          Array.from({ length: 5 }, async () => {
+            for (let i = 0; i < 10; i++) results.push(await c.increment());
+          }),
+        );
+      }),
+    );
     expect(await new SharedCounter(sessions[0]!, path).get()).toBe(200);
     // Every increment got its own value: no update was lost or applied twice.
     expect(new Set(results).size).toBe(200);
@@ -87,11 +91,18 @@ describe('SharedCounter and Curator SharedCount on one counter', () => {
       // Node increments until the Curator peer is done, so the two really overlap.
       let mine = 0;
       let peerDone = false;
-      const finished = peer.done.finally(() => { peerDone = true; });
+      const finished = peer.done.finally(() => {
+        peerDone = true;
+      });
       finished.catch(() => undefined);
-      await Promise.all([1, 2].map(async () => {
-        while (!peerDone || mine < 20) { await c.increment(); mine++; }
-      }));
+      await Promise.all(
+        [1, 2].map(async () => {
+          while (!peerDone || mine < 20) {
+            await c.increment();
+            mine++;
+          }
+        }),
+      );
       await finished;
       expect(await c.get()).toBe(mine + 50);
       const reader = runCurator(runtime, ['read', zk.server.connectString, path]);

@@ -2,9 +2,7 @@
 // sessions, update() from concurrent writers, the cache's change events (in version order, across
 // our own and others' writes, a session expiry and a dropped connection), bad input and close().
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  IllegalStateError, InvalidArgumentError, MAX_DATA_BYTES, SharedValue, ZkSession, jsonCodec, stringCodec, type Codec,
-} from '../src/index.js';
+import { IllegalStateError, InvalidArgumentError, MAX_DATA_BYTES, SharedValue, ZkSession, jsonCodec, stringCodec, type Codec } from '../src/index.js';
 import { expireSession, startProxy } from '../src/testing/index.js';
 import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 
@@ -112,13 +110,23 @@ describe('SharedValue: reads and writes', () => {
     const sessions = await Promise.all([1, 2, 3, 4].map(() => zk.connect()));
     const results: Array<{ value: Count; version: number }> = [];
     let calls = 0;
-    await Promise.all(sessions.map(async (s) => {
-      const sv = new SharedValue<Count>(s, path, { codec: countCodec, seed: { n: 0 } });
-      // Five updates in flight per session, so conflicts (and retries of fn) really happen.
-      await Promise.all(Array.from({ length: 5 }, async () => {
-        for (let i = 0; i < 5; i++) results.push(await sv.update((v) => { calls++; return { n: v.n + 1 }; }));
-      }));
-    }));
+    await Promise.all(
+      sessions.map(async (s) => {
+        const sv = new SharedValue<Count>(s, path, { codec: countCodec, seed: { n: 0 } });
+        // Five updates in flight per session, so conflicts (and retries of fn) really happen.
+        await Promise.all(
+          Array.from({ length: 5 }, async () => {
+            for (let i = 0; i < 5; i++)
+              results.push(
+                await sv.update((v) => {
+                  calls++;
+                  return { n: v.n + 1 };
+                }),
+              );
+          }),
+        );
+      }),
+    );
     const final = await new SharedValue<Count>(sessions[0]!, path, { codec: countCodec, seed: { n: 0 } }).getVersioned();
     expect(final.value).toEqual({ n: 100 });
     // Every update got its own value and version: none lost, none applied twice.
@@ -134,10 +142,24 @@ describe('SharedValue: reads and writes', () => {
     const s = await zk.connect();
     const sv = new SharedValue<Count>(s, path, { codec: countCodec, seed: { n: 1 } });
     const seen: number[] = [];
-    expect(await sv.update((v, version) => { seen.push(version); return { n: v.n * 10 }; })).toEqual({ value: { n: 10 }, version: 0 });
-    expect(await sv.update(async (v, version) => { seen.push(version); return { n: v.n + 1 }; })).toEqual({ value: { n: 11 }, version: 1 });
+    expect(
+      await sv.update((v, version) => {
+        seen.push(version);
+        return { n: v.n * 10 };
+      }),
+    ).toEqual({ value: { n: 10 }, version: 0 });
+    expect(
+      await sv.update(async (v, version) => {
+        seen.push(version);
+        return { n: v.n + 1 };
+      }),
+    ).toEqual({ value: { n: 11 }, version: 1 });
     expect(seen).toEqual([-1, 0]);
-    await expect(sv.update(() => { throw new Error('no thanks'); })).rejects.toThrow('no thanks');
+    await expect(
+      sv.update(() => {
+        throw new Error('no thanks');
+      }),
+    ).rejects.toThrow('no thanks');
     expect(await sv.getVersioned()).toEqual({ value: { n: 11 }, version: 1 });
   });
 });
@@ -185,14 +207,18 @@ describe('SharedValue: the cache', () => {
     await waitUntil(() => sv.value === 'recreated' && sv.version === 0, 'the cache to see the node again');
   });
 
-  it('after a forced session expiry the cache converges to the server\'s value and follows it again', async () => {
+  it("after a forced session expiry the cache converges to the server's value and follows it again", async () => {
     const path = uniquePath('sv-expire');
     const s = await zk.connect({ sessionTimeoutMs: 2000 });
     const writer = await zk.connect();
     await using sv = new SharedValue(s, path, { codec: stringCodec, seed: 'before' });
     const seen = record(sv);
     await sv.start();
-    const newSession = new Promise<void>((r) => s.on('reconnected', (i) => { if (i.newSession) r(); }));
+    const newSession = new Promise<void>((r) =>
+      s.on('reconnected', (i) => {
+        if (i.newSession) r();
+      }),
+    );
     const lost = nextEvent(s, 'lost');
     await expireSession(s);
     await lost; // the write below reaches the cache through no watch
@@ -206,7 +232,7 @@ describe('SharedValue: the cache', () => {
     expect(await sv.trySetValue(sv.versioned!, 'mine')).toBe(true);
   });
 
-  it('after a dropped and a partitioned connection the cache converges to the server\'s value', async () => {
+  it("after a dropped and a partitioned connection the cache converges to the server's value", async () => {
     const path = uniquePath('sv-proxy');
     const proxy = await startProxy(zk.server.connectString);
     cleanup.push(() => proxy.close());
@@ -288,7 +314,10 @@ describe('SharedValue: bad input', () => {
     const raw = new SharedValue(s, path);
     const json = new SharedValue<unknown>(s, path, { codec: jsonCodec, seed: null });
     const reject = async (p: Promise<unknown>, why: RegExp) => {
-      const err = await p.then(() => undefined, (e: unknown) => e);
+      const err = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(InvalidArgumentError);
       expect((err as Error).message).toMatch(why);
     };
@@ -303,9 +332,15 @@ describe('SharedValue: bad input', () => {
     await reject(json.trySetValue({ version: '0' } as never, 1), /version/);
     await reject(json.trySetValue(null as never, 1), /previous/);
     await reject(json.trySetValue({ value: 1n, version: 0 }, 1), /cannot encode previous\.value/);
-    await reject(json.update(() => 1n), /^shared-value\.update .*cannot encode the value fn returned/);
+    await reject(
+      json.update(() => 1n),
+      /^shared-value\.update .*cannot encode the value fn returned/,
+    );
     await reject(json.update(5 as never), /fn must be a function/);
-    await reject(json.update((v) => v, { timeoutMs: -1 }), /timeoutMs/);
+    await reject(
+      json.update((v) => v, { timeoutMs: -1 }),
+      /timeoutMs/,
+    );
     await reject(json.start({ signal: 'no' } as never), /signal/);
     expect(() => new SharedValue<unknown>(s, path, { codec: jsonCodec, seed: 1n })).toThrow(/^shared-value .*cannot encode option seed/);
     expect(() => new SharedValue<unknown>(s, path, { codec: jsonCodec })).toThrow(/option seed is required/);
@@ -317,7 +352,10 @@ describe('SharedValue: bad input', () => {
     // and on an existing node, its version did not move
     await raw.set(Buffer.from('1'));
     await reject(raw.trySetValue({ version: 0 }, Buffer.alloc(MAX_DATA_BYTES + 1)), /limit/);
-    await reject(json.update(() => undefined), /cannot encode/);
+    await reject(
+      json.update(() => undefined),
+      /cannot encode/,
+    );
     expect((await s.get(path)).stat.version).toBe(0);
   });
 

@@ -31,8 +31,9 @@ async function waitUntil(check: () => boolean | Promise<boolean>, what: string, 
 }
 
 /** The install's zkCli.sh: a release's bin/ under ZOOKEEPER_HOME, else Debian's. */
-const ZKCLI = [process.env['ZOOKEEPER_HOME'] && join(process.env['ZOOKEEPER_HOME'], 'bin', 'zkCli.sh'), '/usr/share/zookeeper/bin/zkCli.sh']
-  .find((p): p is string => !!p && existsSync(p));
+const ZKCLI = [process.env['ZOOKEEPER_HOME'] && join(process.env['ZOOKEEPER_HOME'], 'bin', 'zkCli.sh'), '/usr/share/zookeeper/bin/zkCli.sh'].find(
+  (p): p is string => !!p && existsSync(p),
+);
 
 /**
  * Runs `commands` in one zkCli session, fed on stdin (zkCli runs only one command from its
@@ -44,14 +45,28 @@ function zkCli(port: number, commands: string[], timeoutMs = 60_000): Promise<st
     // Its own process group: zkCli.sh runs java as a child, and a timeout must stop both.
     const child = spawn(ZKCLI, ['-server', `127.0.0.1:${port}`], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const timer = setTimeout(() => {
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       reject(new Error(`zkCli: no exit within ${timeoutMs} ms; output:\n${out}`));
     }, timeoutMs);
-    child.once('error', (e) => { clearTimeout(timer); reject(e); });
-    child.once('exit', () => { clearTimeout(timer); resolve(out); });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
     child.stdin.end(`${[...commands, 'quit'].join('\n')}\n`);
   });
 }
@@ -67,7 +82,10 @@ function handshake(options: ConnectionOptions): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const sock = tlsConnect(options);
     sock.once('error', reject);
-    sock.once('secureConnect', () => { sock.off('error', reject); resolve(sock); });
+    sock.once('secureConnect', () => {
+      sock.off('error', reject);
+      resolve(sock);
+    });
   });
 }
 
@@ -75,8 +93,12 @@ function handshake(options: ConnectionOptions): Promise<TLSSocket> {
 function tlsWord(sock: TLSSocket, word: string): Promise<string> {
   return new Promise((resolve) => {
     let reply = '';
-    sock.on('data', (d: Buffer) => { reply += d.toString(); });
-    sock.on('error', (e) => { reply += `<${e.message}>`; });
+    sock.on('data', (d: Buffer) => {
+      reply += d.toString();
+    });
+    sock.on('error', (e) => {
+      reply += `<${e.message}>`;
+    });
     sock.once('close', () => resolve(reply));
     sock.end(word);
   });
@@ -90,8 +112,12 @@ function ourServerPids(): number[] {
 
 describe('startLocalServer({ tls: true })', () => {
   let server: ZooKeeperServer;
-  beforeAll(async () => { server = await startLocalServer({ tls: true }); });
-  afterAll(async () => { await server?.close(); });
+  beforeAll(async () => {
+    server = await startLocalServer({ tls: true });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
 
   it('serves TLS with a client certificate from the CA, and the plain port still answers', async () => {
     const tls = server.tls!;
@@ -107,8 +133,10 @@ describe('startLocalServer({ tls: true })', () => {
   it('requires the client certificate (ssl.clientAuth=need)', async () => {
     const tls = server.tls!;
     // TLS 1.2 (3.8's default) rejects during the handshake, TLS 1.3 right after it: either way no reply.
-    const outcome = await handshake({ host: '127.0.0.1', port: tls.port, ca: tls.ca, servername: tls.serverName })
-      .then((sock) => tlsWord(sock, 'ruok'), (e: Error) => `handshake failed: ${e.message}`);
+    const outcome = await handshake({ host: '127.0.0.1', port: tls.port, ca: tls.ca, servername: tls.serverName }).then(
+      (sock) => tlsWord(sock, 'ruok'),
+      (e: Error) => `handshake failed: ${e.message}`,
+    );
     expect(outcome).not.toBe('imok');
   });
 
@@ -157,8 +185,11 @@ describe('startLocalEnsemble(3, { reconfig: true })', () => {
       expect(out).toContain('Committed new configuration');
 
       await joiner.waitForMode(/follower|leader/, 60_000);
-      await waitUntil(async () => (await mntr(leader.port, 'zk_synced_followers')) === 3 && (await mntr(leader.port, 'zk_synced_non_voting_followers')) === 0,
-        'the joiner to vote', 30_000);
+      await waitUntil(
+        async () => (await mntr(leader.port, 'zk_synced_followers')) === 3 && (await mntr(leader.port, 'zk_synced_non_voting_followers')) === 0,
+        'the joiner to vote',
+        30_000,
+      );
       const config = await zkCli(joiner.port, ['get /zookeeper/config']);
       expect(config).toContain(joiner.serverLine);
       for (const s of ensemble.servers) expect(config).toContain(`;127.0.0.1:${s.port}`);
@@ -232,7 +263,10 @@ describe('server configuration: local and container servers alike (rendered, no 
     expect(l.get('server.3')).toBe(`127.0.0.1:${ports[2]!.quorum}:${ports[2]!.election}`);
     expect(b.get('server.3')).toBe('zk3:2888:3888');
     expect(local.files.map((f) => f.path)).toEqual(['/tmp/zk-test/s2/zoo.cfg', '/tmp/zk-test/s2/data/myid']);
-    expect(bridge.files.map((f) => [f.path, f.content])).toEqual([['/zk/zoo.cfg', bridge.zooCfg], ['/zk/data/myid', '2\n']]);
+    expect(bridge.files.map((f) => [f.path, f.content])).toEqual([
+      ['/zk/zoo.cfg', bridge.zooCfg],
+      ['/zk/data/myid', '2\n'],
+    ]);
   });
 
   it('the container command runs the server with every rendered JVM flag, on both image layouts', () => {
@@ -280,7 +314,9 @@ describe('exit hooks (in a child process)', () => {
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
       await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+        child.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('ready')) resolve();
+        });
         child.once('exit', () => reject(new Error('the child exited before it was ready')));
       });
       child.kill('SIGTERM');

@@ -5,7 +5,15 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  Acls, ClosedError, IllegalStateError, InvalidArgumentError, InvalidPathError, NoAuthError, TreeCache, UnsupportedError, ZkSession,
+  Acls,
+  ClosedError,
+  IllegalStateError,
+  InvalidArgumentError,
+  InvalidPathError,
+  NoAuthError,
+  TreeCache,
+  UnsupportedError,
+  ZkSession,
   type TreeNode,
 } from '../src/index.js';
 import { expireSession, fourLetterWord, startProxy, type ZkProxy } from '../src/testing/index.js';
@@ -37,13 +45,17 @@ async function serverTree(s: ZkSession, root: string): Promise<Record<string, st
   let level = [root];
   while (level.length > 0) {
     const next: string[] = [];
-    await Promise.all(level.map(async (p) => {
-      try {
-        const [{ data, stat }, kids] = await Promise.all([s.get(p), s.getChildren(p)]);
-        out[p] = show(data, stat);
-        for (const k of kids) next.push(`${p}/${k}`);
-      } catch { /* deleted meanwhile */ }
-    }));
+    await Promise.all(
+      level.map(async (p) => {
+        try {
+          const [{ data, stat }, kids] = await Promise.all([s.get(p), s.getChildren(p)]);
+          out[p] = show(data, stat);
+          for (const k of kids) next.push(`${p}/${k}`);
+        } catch {
+          /* deleted meanwhile */
+        }
+      }),
+    );
     level = next;
   }
   return sorted(out);
@@ -94,13 +106,17 @@ function blockUntilZxidAbove(zxid: number): void {
 }
 
 /** Whether any session watches `path` (the server's `wchc`). */
-const watched = async (path: string) => (await fourLetterWord('127.0.0.1', zk.server.port, 'wchc')).split('\n').map((l) => l.trim()).includes(path);
+const watched = async (path: string) =>
+  (await fourLetterWord('127.0.0.1', zk.server.port, 'wchc'))
+    .split('\n')
+    .map((l) => l.trim())
+    .includes(path);
 
 /** A small deterministic PRNG (an LCG), so a failing run can be replayed. */
 const rng = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 
 describe('TreeCache', () => {
-  it('loads a nested tree equal to the server\'s (data, stats, children), initialized once, no events', async () => {
+  it("loads a nested tree equal to the server's (data, stats, children), initialized once, no events", async () => {
     const root = uniquePath('tc');
     const w = await zk.connect();
     await build(w, root, [4, 3, 2]);
@@ -153,7 +169,7 @@ describe('TreeCache', () => {
     expect([c.children(root), c.size]).toEqual([[], 1]);
   });
 
-  it('changes made during the initial load end in the server\'s state; events replay to the view, never stale', async () => {
+  it("changes made during the initial load end in the server's state; events replay to the view, never stale", async () => {
     const root = uniquePath('tc');
     const w = await zk.connect();
     await build(w, root, [20, 50]);
@@ -161,23 +177,41 @@ describe('TreeCache', () => {
     let doneBeforeInit = 0;
     let initialized = false;
     const fire = () => {
-      const track = (p: Promise<unknown>) => ops.push(p.then(() => { if (!initialized) doneBeforeInit++; }));
+      const track = (p: Promise<unknown>) =>
+        ops.push(
+          p.then(() => {
+            if (!initialized) doneBeforeInit++;
+          }),
+        );
       for (let i = 0; i < 20; i++) for (let j = 0; j < 5; j++) track(w.delete(`${root}/n${i}/n${j}`));
       for (let i = 0; i < 20; i++) for (let j = 10; j < 20; j++) track(w.set(`${root}/n${i}/n${j}`, `during-${i}-${j}`));
       for (let i = 0; i < 100; i++) track(w.create(`${root}/n${i % 20}/new${i}`, `new-${i}`));
     };
     // The writes start while the walk is under way: when it discovers the middle of the tree.
-    const c = new TreeCache(await zk.connect(), root, { filter: (p) => { if (p === `${root}/n10/n0`) fire(); return 'keep'; } });
+    const c = new TreeCache(await zk.connect(), root, {
+      filter: (p) => {
+        if (p === `${root}/n10/n0`) fire();
+        return 'keep';
+      },
+    });
     cleanup.push(() => c.close());
     let replay = new Map<string, TreeNode>();
     const problems: string[] = [];
-    c.on('initialized', () => { initialized = true; replay = new Map([...c]); });
-    c.on('created', (p, n) => { if (replay.has(p)) problems.push(`created twice ${p}`); replay.set(p, n); });
+    c.on('initialized', () => {
+      initialized = true;
+      replay = new Map([...c]);
+    });
+    c.on('created', (p, n) => {
+      if (replay.has(p)) problems.push(`created twice ${p}`);
+      replay.set(p, n);
+    });
     c.on('changed', (p, n, prev) => {
       if (replay.get(p) !== prev || n.stat.mzxid <= prev.stat.mzxid) problems.push(`changed ${p}: not after the node last reported`);
       replay.set(p, n);
     });
-    c.on('deleted', (p) => { if (!replay.delete(p)) problems.push(`deleted ${p} not cached`); });
+    c.on('deleted', (p) => {
+      if (!replay.delete(p)) problems.push(`deleted ${p} not cached`);
+    });
     await c.start({ timeoutMs: 30_000 });
     await Promise.all(ops);
     expect(ops).toHaveLength(400);
@@ -189,7 +223,7 @@ describe('TreeCache', () => {
     for (const [p, n] of c) expect(replay.get(p)).toBe(n);
   });
 
-  it('an answer that comes in the same packet as a later delete\'s event does not bring the node back', async () => {
+  it("an answer that comes in the same packet as a later delete's event does not bring the node back", async () => {
     // The cache's own session deletes p right behind the walk's read of p; this process then blocks
     // until the server has applied the delete, so the read's answer (p exists) and the delete's
     // event wait in the socket together. The event is handled as the packet is parsed, the answer
@@ -202,11 +236,19 @@ describe('TreeCache', () => {
       const s = await zk.connect();
       let answeredP = false;
       const get = s.get.bind(s);
-      s.get = (async (path: string) => { const r = await get(path); answeredP ||= path === `${root}/p`; return r; }) as typeof s.get;
+      s.get = (async (path: string) => {
+        const r = await get(path);
+        answeredP ||= path === `${root}/p`;
+        return r;
+      }) as typeof s.get;
       let deleting: Promise<void> | undefined;
       const c = await started(s, root, {
         filter: (path) => {
-          if (path === `${root}/p`) setImmediate(() => { deleting = s.delete(path); setImmediate(() => blockUntilZxidAbove(lastZxid)); });
+          if (path === `${root}/p`)
+            setImmediate(() => {
+              deleting = s.delete(path);
+              setImmediate(() => blockUntilZxidAbove(lastZxid));
+            });
           return 'keep';
         },
       });
@@ -230,7 +272,10 @@ describe('TreeCache', () => {
     const deleted = new Set<string>();
     while (deleted.size < 300) deleted.add(leaf());
     const ops: Array<() => Promise<unknown>> = [...deleted].map((p) => () => w.delete(p));
-    for (let i = 0; i < 300; i++) { const p = leaf(); if (!deleted.has(p)) ops.push(() => w.set(p, `set-${i}`)); }
+    for (let i = 0; i < 300; i++) {
+      const p = leaf();
+      if (!deleted.has(p)) ops.push(() => w.set(p, `set-${i}`));
+    }
     for (let i = 0; i < 200; i++) ops.push(() => w.create(`${root}/n${Math.floor(rand() * 100)}/added${i}`, `added-${i}`));
     for (let i = 0; i < 20; i++) ops.push(() => w.create(`${root}/sub${i}/x`, `x${i}`, { createParents: true, parentMode: 'persistent' }));
     ops.sort(() => rand() - 0.5);
@@ -246,14 +291,26 @@ describe('TreeCache', () => {
     for (const n of ['keep', 'change', 'gone', 'sub', 'again', 'same', 'sub/x', 'sub/y']) await w.create(`${root}/${n}`, n);
     return {
       async change() {
-        await w.set(`${root}/change`, 'changed'); await w.delete(`${root}/gone`); await w.delete(`${root}/sub`, { recursive: true });
-        await w.create(`${root}/new`, 'n'); await w.create(`${root}/new/kid`, 'k');
-        await w.delete(`${root}/again`); await w.create(`${root}/again`, 'again2');
+        await w.set(`${root}/change`, 'changed');
+        await w.delete(`${root}/gone`);
+        await w.delete(`${root}/sub`, { recursive: true });
+        await w.create(`${root}/new`, 'n');
+        await w.create(`${root}/new/kid`, 'k');
+        await w.delete(`${root}/again`);
+        await w.create(`${root}/again`, 'again2');
         await w.set(`${root}/same`, 'same'); // same data, new version: a change
       },
       expected: [
-        'changed /change=changed (was change)', 'deleted /gone', 'deleted /sub/x', 'deleted /sub/y', 'deleted /sub',
-        'created /new=n', 'created /new/kid=k', 'deleted /again', 'created /again=again2', 'changed /same=same (was same)',
+        'changed /change=changed (was change)',
+        'deleted /gone',
+        'deleted /sub/x',
+        'deleted /sub/y',
+        'deleted /sub',
+        'created /new=n',
+        'created /new/kid=k',
+        'deleted /again',
+        'created /again=again2',
+        'changed /same=same (was same)',
       ],
     };
   }
@@ -266,7 +323,9 @@ describe('TreeCache', () => {
     const c = await started(s, root);
     const log = record(c, root);
     let reconnectedAt = -1;
-    s.on('reconnected', () => { reconnectedAt = log.length; });
+    s.on('reconnected', () => {
+      reconnectedAt = log.length;
+    });
     const reconnected = nextEvent<[{ newSession: boolean }]>(s, 'reconnected');
     const resynced = nextEvent(c, 'resynced');
     proxy.freeze(); // the notifications of the changes below are held, then thrown away
@@ -292,9 +351,14 @@ describe('TreeCache', () => {
     const log = record(c, root);
     let reconnectedAt = -1;
     // (The expiry may first cause a reconnection to the old session, and its own re-sync.)
-    const resynced = new Promise<unknown>((r) => s.on('reconnected', (i) => {
-      if (i.newSession) { reconnectedAt = log.length; r(nextEvent(c, 'resynced')); }
-    }));
+    const resynced = new Promise<unknown>((r) =>
+      s.on('reconnected', (i) => {
+        if (i.newSession) {
+          reconnectedAt = log.length;
+          r(nextEvent(c, 'resynced'));
+        }
+      }),
+    );
     // The new session must not start before the writes are done: hold its connection.
     s.once('lost', () => proxy.partition());
     await expireSession(s);
@@ -308,15 +372,16 @@ describe('TreeCache', () => {
     await waitUntil(() => log.includes('changed /keep=live (was keep)'), 'a live change after the re-sync');
   });
 
-  it('filter: a skipped node\'s subtree is neither read nor reported; keepWithoutData keeps stats only', async () => {
+  it("filter: a skipped node's subtree is neither read nor reported; keepWithoutData keeps stats only", async () => {
     const root = uniquePath('tc');
     const w = await zk.connect();
-    for (const p of ['app/a', 'app/b', 'secrets/k1', 'secrets/k2/deep', 'blobs/big1', 'blobs/big2']) await w.create(`${root}/${p}`, p, { createParents: true, parentMode: 'persistent' });
+    for (const p of ['app/a', 'app/b', 'secrets/k1', 'secrets/k2/deep', 'blobs/big1', 'blobs/big2'])
+      await w.create(`${root}/${p}`, p, { createParents: true, parentMode: 'persistent' });
     const asked: string[] = [];
     const filter = (p: string) => {
       asked.push(p);
       if (p === `${root}/secrets`) return 'skip' as const;
-      return p.startsWith(`${root}/blobs/`) ? 'keepWithoutData' as const : 'keep' as const;
+      return p.startsWith(`${root}/blobs/`) ? ('keepWithoutData' as const) : ('keep' as const);
     };
     const c = await started(await zk.connect(), root, { filter });
     expect([...c].map(([p]) => p.slice(root.length)).sort()).toEqual(['', '/app', '/app/a', '/app/b', '/blobs', '/blobs/big1', '/blobs/big2']);
@@ -324,14 +389,22 @@ describe('TreeCache', () => {
     expect(asked.filter((p) => p.startsWith(`${root}/secrets/`))).toEqual([]);
     expect(c.get(`${root}/blobs/big1`)).toEqual({ path: `${root}/blobs/big1`, data: undefined, stat: await w.exists(`${root}/blobs/big1`) });
     const log = record(c, root);
-    await w.set(`${root}/secrets/k1`, 'x'); await w.create(`${root}/secrets/k2/deep2`, 'x');
-    await w.set(`${root}/blobs/big1`, 'bigger'); await w.create(`${root}/app/c`, 'c'); await w.create(`${root}/zz`, 'sentinel');
+    await w.set(`${root}/secrets/k1`, 'x');
+    await w.create(`${root}/secrets/k2/deep2`, 'x');
+    await w.set(`${root}/blobs/big1`, 'bigger');
+    await w.create(`${root}/app/c`, 'c');
+    await w.create(`${root}/zz`, 'sentinel');
     await waitUntil(() => log.includes('created /zz=sentinel'), 'the sentinel');
     expect(log).toEqual(['changed /blobs/big1=- (was -)', 'created /app/c=c', 'created /zz=sentinel']);
     expect(asked.filter((p) => p.startsWith(`${root}/secrets/`))).toEqual([]);
     // A throwing filter: `error` (InvalidArgumentError naming the path), and the node is kept.
     const errors: Error[] = [];
-    const t = new TreeCache(w, root, { filter: (p) => { if (p.endsWith('/app/a')) throw new Error('boom'); return 'keep'; } });
+    const t = new TreeCache(w, root, {
+      filter: (p) => {
+        if (p.endsWith('/app/a')) throw new Error('boom');
+        return 'keep';
+      },
+    });
     t.on('error', (e) => errors.push(e));
     await t.start().finally(() => cleanup.push(() => t.close()));
     expect(t.get(`${root}/app/a`)?.data?.toString()).toBe('app/a');
@@ -369,7 +442,9 @@ describe('TreeCache', () => {
   it('a read the server refuses during the load fails start() with its typed error and closes the cache', async () => {
     const root = uniquePath('tc');
     const w = await zk.connect({ auth: { credentials: 'owner:secret' } });
-    await w.create(root, 'r'); await w.create(`${root}/open`, 'o'); await w.create(`${root}/locked`, 'l', { acl: Acls.CREATOR_ALL });
+    await w.create(root, 'r');
+    await w.create(`${root}/open`, 'o');
+    await w.create(`${root}/locked`, 'l', { acl: Acls.CREATOR_ALL });
     const s = await zk.connect();
     const c = new TreeCache(s, root);
     await expect(c.start({ timeoutMs: 20_000 })).rejects.toBeInstanceOf(NoAuthError);

@@ -31,13 +31,24 @@ export interface CronSpec {
 }
 
 const MACROS: Record<string, string> = {
-  '@yearly': '0 0 1 1 *', '@annually': '0 0 1 1 *', '@monthly': '0 0 1 * *', '@weekly': '0 0 * * 0',
-  '@daily': '0 0 * * *', '@midnight': '0 0 * * *', '@hourly': '0 * * * *',
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
 };
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
-interface FieldDef { name: string; min: number; max: number; names?: readonly string[]; namesFrom?: number }
+interface FieldDef {
+  name: string;
+  min: number;
+  max: number;
+  names?: readonly string[];
+  namesFrom?: number;
+}
 const SECOND: FieldDef = { name: 'second', min: 0, max: 59 };
 const MINUTE: FieldDef = { name: 'minute', min: 0, max: 59 };
 const HOUR: FieldDef = { name: 'hour', min: 0, max: 23 };
@@ -68,8 +79,10 @@ function field(text: string, f: FieldDef, expr: string): { values: Set<number>; 
     if (step < 1) throw bad(expr, `${f.name} field: step must be at least 1 in "${part}"`);
     let lo: number;
     let hi: number;
-    if (range === '*') { lo = f.min; hi = f.max; }
-    else if (range!.includes('-')) {
+    if (range === '*') {
+      lo = f.min;
+      hi = f.max;
+    } else if (range!.includes('-')) {
       const [a, b, extra] = range!.split('-');
       if (extra !== undefined || !a || !b) throw bad(expr, `${f.name} field: cannot read range "${range}"`);
       lo = value(a, f, expr);
@@ -90,12 +103,14 @@ function field(text: string, f: FieldDef, expr: string): { values: Set<number>; 
  * @throws InvalidArgumentError naming the field and the token that is wrong
  */
 export function parseCron(expression: string): CronSpec {
-  if (typeof expression !== 'string' || expression.trim() === '') throw new InvalidArgumentError('cron: the expression must be a non-empty string', { op: 'scheduler.schedule' });
+  if (typeof expression !== 'string' || expression.trim() === '')
+    throw new InvalidArgumentError('cron: the expression must be a non-empty string', { op: 'scheduler.schedule' });
   const source = expression.trim();
   const expanded = source.startsWith('@') ? MACROS[source.toLowerCase()] : source;
   if (expanded === undefined) throw bad(source, `unknown macro (known: ${Object.keys(MACROS).join(', ')})`);
   const parts = expanded.split(/\s+/);
-  if (parts.length !== 5 && parts.length !== 6) throw bad(source, `expected 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first), got ${parts.length}`);
+  if (parts.length !== 5 && parts.length !== 6)
+    throw bad(source, `expected 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first), got ${parts.length}`);
   const [sec, min, hour, dom, month, dow] = parts.length === 6 ? parts : ['0', ...parts];
   const d = field(dom!, DOM, source);
   const w = field(dow!, DOW, source);

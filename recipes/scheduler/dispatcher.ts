@@ -40,7 +40,11 @@ export class Dispatcher {
   private loop: Promise<void> | undefined;
   private leading = false;
 
-  constructor(private readonly store: Store, private readonly s: DispatcherSettings, private readonly emit: Emit) {
+  constructor(
+    private readonly store: Store,
+    private readonly s: DispatcherSettings,
+    private readonly emit: Emit,
+  ) {
     this.session = store.session;
   }
 
@@ -69,7 +73,10 @@ export class Dispatcher {
   private watchOn(path: string): (() => void) | undefined {
     if (this.armed.has(path)) return undefined;
     this.armed.add(path);
-    return () => { this.armed.delete(path); this.kick(); };
+    return () => {
+      this.armed.delete(path);
+      this.kick();
+    };
   }
 
   private campaign(): Promise<void> {
@@ -93,13 +100,24 @@ export class Dispatcher {
         }
       });
     });
-    latch.on('notLeader', () => { term?.abort(); this.kick(); });
+    latch.on('notLeader', () => {
+      term?.abort();
+      this.kick();
+    });
     latch.start();
     return new Promise<void>((resolve) => {
-      this.stopCtl.signal.addEventListener('abort', () => {
-        term?.abort();
-        void latch.close().catch(() => undefined).then(() => leading).then(resolve, resolve);
-      }, { once: true });
+      this.stopCtl.signal.addEventListener(
+        'abort',
+        () => {
+          term?.abort();
+          void latch
+            .close()
+            .catch(() => undefined)
+            .then(() => leading)
+            .then(resolve, resolve);
+        },
+        { once: true },
+      );
     });
   }
 
@@ -110,18 +128,21 @@ export class Dispatcher {
   private async lead(lost: AbortSignal): Promise<void> {
     const stop = this.stopCtl.signal;
     let timer: NodeJS.Timeout | undefined;
-    const scans = new Rerun(async () => {
-      clearTimeout(timer);
-      if (lost.aborted || stop.aborted) return;
-      let next = Date.now() + this.s.rescanMs;
-      try {
-        next = Math.min(next, await this.pass(lost));
-      } catch (err) {
-        if (!lost.aborted && !stop.aborted && this.session.state !== 'closed') this.emit('error', err as Error);
-        next = Math.min(next, Date.now() + 200);
-      }
-      timer = setTimeout(() => scans.poke(), Math.max(0, next - Date.now()));
-    }, () => undefined); // the job reports its own failures
+    const scans = new Rerun(
+      async () => {
+        clearTimeout(timer);
+        if (lost.aborted || stop.aborted) return;
+        let next = Date.now() + this.s.rescanMs;
+        try {
+          next = Math.min(next, await this.pass(lost));
+        } catch (err) {
+          if (!lost.aborted && !stop.aborted && this.session.state !== 'closed') this.emit('error', err as Error);
+          next = Math.min(next, Date.now() + 200);
+        }
+        timer = setTimeout(() => scans.poke(), Math.max(0, next - Date.now()));
+      },
+      () => undefined,
+    ); // the job reports its own failures
     this.scans = scans;
     const over = AbortSignal.any([lost, stop]);
     const ended = new Promise<void>((resolve) => {
@@ -160,10 +181,12 @@ export class Dispatcher {
     // Assignment nodes, read before the tasks (see index.ts: a task's state is written first).
     const assigned = new Map<string, Set<string>>();
     // Independent reads go out together (pipelined on the one connection), not one per round trip.
-    await Promise.all((await st.children(st.assign)).map(async (w) => {
-      const watch = workers.has(w) ? this.watchOn(st.assignDir(w)) : undefined;
-      assigned.set(w, new Set(await st.children(st.assignDir(w), watch)));
-    }));
+    await Promise.all(
+      (await st.children(st.assign)).map(async (w) => {
+        const watch = workers.has(w) ? this.watchOn(st.assignDir(w)) : undefined;
+        assigned.set(w, new Set(await st.children(st.assignDir(w), watch)));
+      }),
+    );
     const tasks = new Map<string, TaskStatus>();
     const { ids, cversion } = await st.taskIdsWithVersion(this.watchOn(st.tasks));
     this.pruneTerminal(ids, cversion);
@@ -198,9 +221,13 @@ export class Dispatcher {
         }
         // The worker vanished (or restarted with a new session): take the task back.
         const exhausted = t.attempt >= t.maxAttempts;
-        const back = await st.casTask(t, exhausted
-          ? { state: 'dead', error: `worker ${t.worker} vanished on the last attempt`, finishedAt: Date.now() }
-          : { state: 'pending', worker: undefined, workerSession: undefined }, { kind: 'delete', workerId: t.worker ?? '' });
+        const back = await st.casTask(
+          t,
+          exhausted
+            ? { state: 'dead', error: `worker ${t.worker} vanished on the last attempt`, finishedAt: Date.now() }
+            : { state: 'pending', worker: undefined, workerSession: undefined },
+          { kind: 'delete', workerId: t.worker ?? '' },
+        );
         if (back) {
           this.emit('reclaimed', t.id, t.worker ?? '');
           if (!exhausted) due.push(back);

@@ -66,7 +66,18 @@ import { Dispatcher } from './dispatcher.js';
 import { parseCron } from './cron.js';
 import { defineSchedule } from './schedules.js';
 import { NAME_RE, Store, newTaskId, taskIdForKey } from './store.js';
-import { TERMINAL_STATES, type ScheduleOptions, type SchedulerEvents, type SchedulerRole, type SubmitOptions, type TaskHandler, type TaskSchedulerOptions, type TaskState, type TaskStatus, type WaitForOptions } from './types.js';
+import {
+  TERMINAL_STATES,
+  type ScheduleOptions,
+  type SchedulerEvents,
+  type SchedulerRole,
+  type SubmitOptions,
+  type TaskHandler,
+  type TaskSchedulerOptions,
+  type TaskState,
+  type TaskStatus,
+  type WaitForOptions,
+} from './types.js';
 import { Worker } from './worker.js';
 
 export type * from './types.js';
@@ -76,20 +87,25 @@ const OPTIONS = ['workerId', 'capacity', 'handlers', 'roles', 'maxAttempts', 'ba
 const STATES: readonly TaskState[] = ['pending', 'assigned', 'running', 'succeeded', 'failed', 'dead'];
 
 function posInt(v: unknown, name: string, path: string, min = 1): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new InvalidArgumentError(`scheduler: option ${name} must be an integer >= ${min}, got ${String(v)} (path ${path})`, { op: 'scheduler', path });
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw new InvalidArgumentError(`scheduler: option ${name} must be an integer >= ${min}, got ${String(v)} (path ${path})`, { op: 'scheduler', path });
   return v;
 }
 
 function checkName(v: unknown, what: string, path: string): string {
   if (typeof v !== 'string' || !NAME_RE.test(v) || v.includes('@')) {
-    throw new InvalidArgumentError(`scheduler: ${what} must be 1-200 letters, digits, "_", "." or "-", got ${JSON.stringify(v)} (path ${path})`, { op: 'scheduler', path });
+    throw new InvalidArgumentError(`scheduler: ${what} must be 1-200 letters, digits, "_", "." or "-", got ${JSON.stringify(v)} (path ${path})`, {
+      op: 'scheduler',
+      path,
+    });
   }
   return v;
 }
 
 function toTime(v: unknown, name: string, path: string): number {
   const t = v instanceof Date ? v.getTime() : v;
-  if (typeof t !== 'number' || !Number.isFinite(t)) throw new InvalidArgumentError(`scheduler: ${name} must be a Date or epoch ms (path ${path})`, { op: 'scheduler', path });
+  if (typeof t !== 'number' || !Number.isFinite(t))
+    throw new InvalidArgumentError(`scheduler: ${name} must be a Date or epoch ms (path ${path})`, { op: 'scheduler', path });
   return t;
 }
 
@@ -123,7 +139,11 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
    * @param options - see {@link TaskSchedulerOptions}
    * @throws InvalidPathError, InvalidArgumentError naming the option (nothing is written)
    */
-  constructor(private readonly session: ZkSession, readonly path: string, options: TaskSchedulerOptions = {}) {
+  constructor(
+    private readonly session: ZkSession,
+    readonly path: string,
+    options: TaskSchedulerOptions = {},
+  ) {
     super();
     checkRecipeArgs('scheduler', session, path);
     checkOptions('scheduler', options, OPTIONS);
@@ -166,7 +186,10 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
   async start(): Promise<void> {
     if (this.state !== 'latent') throw new IllegalStateError(`scheduler: ${this.path} already ${this.state}`, { op: 'scheduler.start', path: this.path });
     if (this.session.transport === 'native') {
-      throw new UnsupportedError(`scheduler ${this.path}: workers and dispatchers write each task step as a transaction (multi), which the native transport lacks`, { op: 'scheduler.start', path: this.path });
+      throw new UnsupportedError(
+        `scheduler ${this.path}: workers and dispatchers write each task step as a transaction (multi), which the native transport lacks`,
+        { op: 'scheduler.start', path: this.path },
+      );
     }
     this.state = 'started';
     await this.ensureDirs();
@@ -175,7 +198,11 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
       await this.worker.start();
     }
     if (this.roles.has('dispatcher')) {
-      this.dispatcher = new Dispatcher(this.store, { backoffMs: this.o.backoffMs, rescanMs: this.o.rescanMs, id: this.o.workerId || `pid-${process.pid}` }, this.emitter);
+      this.dispatcher = new Dispatcher(
+        this.store,
+        { backoffMs: this.o.backoffMs, rescanMs: this.o.rescanMs, id: this.o.workerId || `pid-${process.pid}` },
+        this.emitter,
+      );
       this.dispatcher.start();
     }
   }
@@ -201,7 +228,10 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private ensureDirs(): Promise<void> {
-    this.dirs ??= this.store.ensureDirs().catch((err) => { this.dirs = undefined; throw err; });
+    this.dirs ??= this.store.ensureDirs().catch((err) => {
+      this.dirs = undefined;
+      throw err;
+    });
     return this.dirs;
   }
 
@@ -212,7 +242,8 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
    * @throws InvalidArgumentError; session errors (after the session's retries)
    */
   async submit(type: string, payload?: unknown, options: SubmitOptions = {}): Promise<string> {
-    if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError(`scheduler: task type must be a non-empty string (path ${this.path})`, { op: 'scheduler.submit', path: this.path });
+    if (typeof type !== 'string' || type.length === 0)
+      throw new InvalidArgumentError(`scheduler: task type must be a non-empty string (path ${this.path})`, { op: 'scheduler.submit', path: this.path });
     checkOptions('scheduler', options, ['runAt', 'delayMs', 'maxAttempts', 'key']);
     const now = Date.now();
     let runAt = options.runAt === undefined ? now : toTime(options.runAt, 'runAt', this.path);
@@ -225,8 +256,17 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
     const id = options.key === undefined ? newTaskId() : taskIdForKey(options.key);
     await this.ensureDirs();
     await this.store.createTask({
-      id, type, payload: JSON.parse(data), state: 'pending', attempt: 0, maxAttempts, backoffMs: this.o.backoffMs,
-      runAt, createdAt: now, updatedAt: now, key: options.key,
+      id,
+      type,
+      payload: JSON.parse(data),
+      state: 'pending',
+      attempt: 0,
+      maxAttempts,
+      backoffMs: this.o.backoffMs,
+      runAt,
+      createdAt: now,
+      updatedAt: now,
+      key: options.key,
     });
     return id;
   }
@@ -241,16 +281,27 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
   async schedule(id: string, options: ScheduleOptions, type: string, payload?: unknown): Promise<void> {
     checkName(id, 'schedule id', this.path);
     checkOptions('scheduler', options, ['everyMs', 'cron', 'startAt', 'maxAttempts']);
-    if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError(`scheduler: task type must be a non-empty string (path ${this.path})`, { op: 'scheduler.schedule', path: this.path });
+    if (typeof type !== 'string' || type.length === 0)
+      throw new InvalidArgumentError(`scheduler: task type must be a non-empty string (path ${this.path})`, { op: 'scheduler.schedule', path: this.path });
     if ((options.everyMs === undefined) === (options.cron === undefined)) {
-      throw new InvalidArgumentError(`scheduler: a schedule needs exactly one of everyMs and cron (path ${this.path})`, { op: 'scheduler.schedule', path: this.path });
+      throw new InvalidArgumentError(`scheduler: a schedule needs exactly one of everyMs and cron (path ${this.path})`, {
+        op: 'scheduler.schedule',
+        path: this.path,
+      });
     }
     const everyMs = options.cron === undefined ? posInt(options.everyMs, 'everyMs', this.path, 10) : 0;
     const cron = options.cron === undefined ? undefined : parseCron(options.cron).source;
     const startAt = options.startAt === undefined ? Date.now() : toTime(options.startAt, 'startAt', this.path);
     const maxAttempts = posInt(options.maxAttempts ?? this.o.maxAttempts, 'maxAttempts', this.path);
     await this.ensureDirs();
-    await defineSchedule(this.store, id, { everyMs, ...(cron ? { cron } : {}), startAt, type, payload: JSON.parse(JSON.stringify(payload ?? null)), maxAttempts });
+    await defineSchedule(this.store, id, {
+      everyMs,
+      ...(cron ? { cron } : {}),
+      startAt,
+      type,
+      payload: JSON.parse(JSON.stringify(payload ?? null)),
+      maxAttempts,
+    });
   }
 
   /** Removes a schedule (tasks already fired stay); waits for the delete. Idempotent. */
@@ -288,11 +339,14 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /** Every task (optionally only those in `state`), oldest first. Waits for one read per task. */
-  async list(filter: {
-    /** Only tasks in this state. */
-    state?: TaskState;
-  } = {}): Promise<TaskStatus[]> {
-    if (filter.state !== undefined && !STATES.includes(filter.state)) throw new InvalidArgumentError(`scheduler: unknown state ${String(filter.state)} (path ${this.path})`, { op: 'scheduler.list', path: this.path });
+  async list(
+    filter: {
+      /** Only tasks in this state. */
+      state?: TaskState;
+    } = {},
+  ): Promise<TaskStatus[]> {
+    if (filter.state !== undefined && !STATES.includes(filter.state))
+      throw new InvalidArgumentError(`scheduler: unknown state ${String(filter.state)} (path ${this.path})`, { op: 'scheduler.list', path: this.path });
     const out: TaskStatus[] = [];
     for (const id of await this.store.taskIds()) {
       const t = await this.store.readTask(id);
@@ -313,7 +367,8 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
     try {
       for (;;) {
         scope.throwIfAborted();
-        if (this.session.state === 'closed') throw new ClosedError(`scheduler: session closed while waiting for ${this.store.task(id)}`, { op: 'scheduler.waitFor', path: this.store.task(id) });
+        if (this.session.state === 'closed')
+          throw new ClosedError(`scheduler: session closed while waiting for ${this.store.task(id)}`, { op: 'scheduler.waitFor', path: this.store.task(id) });
         const changed = deferred<void>();
         const t = await scope.race(this.store.readTask(id, () => changed.resolve()));
         if (!t) throw new NoNodeError(`scheduler: no task ${this.store.task(id)}`, { op: 'scheduler.waitFor', path: this.store.task(id) });

@@ -115,7 +115,12 @@ export function duePeriods(s: ScheduleRecord, now: number): { due: number[]; nex
  * between the two, the next dispatcher re-creates (NODE_EXISTS) and records.
  * @returns the earliest time a schedule is due next (Infinity if none), and what was fired
  */
-export async function fireDue(store: Store, now: number, defaults: { backoffMs: number }, onFired: (id: string, period: number, taskId: string) => void): Promise<number> {
+export async function fireDue(
+  store: Store,
+  now: number,
+  defaults: { backoffMs: number },
+  onFired: (id: string, period: number, taskId: string) => void,
+): Promise<number> {
   let next = Infinity;
   for (const id of await store.children(store.schedules)) {
     const s = await readSchedule(store, id);
@@ -125,8 +130,17 @@ export async function fireDue(store: Store, now: number, defaults: { backoffMs: 
       const taskId = periodTaskId(id, k);
       const runAt = periodStart(s, k);
       const created = await store.createTask({
-        id: taskId, type: s.type, payload: s.payload, state: 'pending', attempt: 0, maxAttempts: s.maxAttempts,
-        backoffMs: defaults.backoffMs, runAt, createdAt: now, updatedAt: now, schedule: { id, period: k },
+        id: taskId,
+        type: s.type,
+        payload: s.payload,
+        state: 'pending',
+        attempt: 0,
+        maxAttempts: s.maxAttempts,
+        backoffMs: defaults.backoffMs,
+        runAt,
+        createdAt: now,
+        updatedAt: now,
+        schedule: { id, period: k },
       });
       if (created) onFired(id, k, taskId);
     }

@@ -32,9 +32,7 @@ export function periodTaskId(scheduleId: string, period: number): string {
 }
 
 /** What a task write does to its worker's assignment node, in the same transaction. */
-export type AssignmentChange =
-  | { kind: 'create'; workerId: string; attempt: number }
-  | { kind: 'delete'; workerId: string };
+export type AssignmentChange = { kind: 'create'; workerId: string; attempt: number } | { kind: 'delete'; workerId: string };
 
 /** The paths of one scheduler and the reads and writes on them. */
 export class Store {
@@ -44,7 +42,10 @@ export class Store {
   readonly schedules: string;
   readonly leader: string;
 
-  constructor(readonly session: ZkSession, readonly path: string) {
+  constructor(
+    readonly session: ZkSession,
+    readonly path: string,
+  ) {
     this.tasks = joinPath(path, SCHEDULER_DIRS.tasks);
     this.workers = joinPath(path, SCHEDULER_DIRS.workers);
     this.assign = joinPath(path, SCHEDULER_DIRS.assign);
@@ -53,15 +54,25 @@ export class Store {
   }
 
   /** `tasks/<id>` */
-  task(id: string): string { return joinPath(this.tasks, id); }
+  task(id: string): string {
+    return joinPath(this.tasks, id);
+  }
   /** `workers/<id>` */
-  worker(id: string): string { return joinPath(this.workers, id); }
+  worker(id: string): string {
+    return joinPath(this.workers, id);
+  }
   /** `assign/<workerId>` */
-  assignDir(workerId: string): string { return joinPath(this.assign, workerId); }
+  assignDir(workerId: string): string {
+    return joinPath(this.assign, workerId);
+  }
   /** `assign/<workerId>/<taskId>` */
-  assignment(workerId: string, taskId: string): string { return joinPath(this.assignDir(workerId), taskId); }
+  assignment(workerId: string, taskId: string): string {
+    return joinPath(this.assignDir(workerId), taskId);
+  }
   /** `schedules/<id>` */
-  schedule(id: string): string { return joinPath(this.schedules, id); }
+  schedule(id: string): string {
+    return joinPath(this.schedules, id);
+  }
 
   /** Creates the persistent directories (idempotent). */
   async ensureDirs(): Promise<void> {
@@ -124,8 +135,10 @@ export class Store {
         if (isRetryable(err) || (err instanceof BadVersionError && at === 0)) return this.ifWritten(rec, data, err);
         if (err instanceof NoNodeError && at === 0) return null;
         if (!assignment || at === undefined || at === 0 || attempt >= 2) throw err;
-        if (assignment.kind === 'delete') companion = undefined; // already gone: the task write alone
-        else if (err instanceof NodeExistsError) companion = this.assignmentOps(prev.id, assignment, true); // a leftover: replace it
+        if (assignment.kind === 'delete')
+          companion = undefined; // already gone: the task write alone
+        else if (err instanceof NodeExistsError)
+          companion = this.assignmentOps(prev.id, assignment, true); // a leftover: replace it
         else if (err instanceof NoNodeError) await this.mkdir(this.assignDir(assignment.workerId));
         else throw err;
       }
@@ -176,14 +189,16 @@ export class Store {
   async liveWorkers(watch?: () => void): Promise<Map<string, WorkerRecord & { session: string }>> {
     const out = new Map<string, WorkerRecord & { session: string }>();
     const ids = (await this.children(this.workers, watch)).sort();
-    const reads = await Promise.all(ids.map(async (id) => {
-      try {
-        return await this.session.get(this.worker(id));
-      } catch (err) {
-        if (err instanceof NoNodeError) return undefined;
-        throw err;
-      }
-    }));
+    const reads = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          return await this.session.get(this.worker(id));
+        } catch (err) {
+          if (err instanceof NoNodeError) return undefined;
+          throw err;
+        }
+      }),
+    );
     ids.forEach((id, i) => {
       const r = reads[i];
       if (r) out.set(id, { ...(JSON.parse(r.data.toString('utf8')) as WorkerRecord), session: r.stat.ephemeralOwner });

@@ -38,12 +38,14 @@ export interface TaskStatus {
   /** The idempotency key it was submitted with. */
   key?: string | undefined;
   /** The schedule that fired it, and the period index; undefined for a submitted task. */
-  schedule?: {
-    /** The schedule's id (`<path>/schedules/<id>`). */
-    id: string;
-    /** The period index `k` it fired for (due at `startAt + k·everyMs`). */
-    period: number;
-  } | undefined;
+  schedule?:
+    | {
+        /** The schedule's id (`<path>/schedules/<id>`). */
+        id: string;
+        /** The period index `k` it fired for (due at `startAt + k·everyMs`). */
+        period: number;
+      }
+    | undefined;
   /** When the task was created (epoch ms). */
   createdAt: number;
   /** When the task node was last written (epoch ms). */

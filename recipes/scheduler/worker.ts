@@ -14,7 +14,10 @@ import type { SchedulerEvents, TaskHandler, TaskStatus, WorkerRecord } from './t
 
 type Emit = <K extends keyof SchedulerEvents>(event: K, ...args: SchedulerEvents[K]) => void;
 
-interface Run { ctl: AbortController; done: Promise<void> }
+interface Run {
+  ctl: AbortController;
+  done: Promise<void>;
+}
 
 /** Worker settings taken from the scheduler's options. */
 export interface WorkerSettings {
@@ -34,12 +37,19 @@ export class Worker {
   private mySession = '';
   private stopping = false;
   /** Lists our assignments and handles the new ones; a poke during a scan makes one more. */
-  private readonly scanner = new Rerun(() => this.scanOnce(), (err) => {
-    if (this.session.state !== 'closed') this.emit('error', err as Error);
-  });
+  private readonly scanner = new Rerun(
+    () => this.scanOnce(),
+    (err) => {
+      if (this.session.state !== 'closed') this.emit('error', err as Error);
+    },
+  );
   private readonly onState = (state: string) => this.onConnection(state);
 
-  constructor(private readonly store: Store, private readonly s: WorkerSettings, private readonly emit: Emit) {
+  constructor(
+    private readonly store: Store,
+    private readonly s: WorkerSettings,
+    private readonly emit: Emit,
+  ) {
     this.session = store.session;
   }
 
@@ -71,7 +81,10 @@ export class Worker {
 
   private record(): string {
     const rec: WorkerRecord = {
-      capacity: this.s.capacity, load: this.running.size, draining: this.stopping, types: Object.keys(this.s.handlers),
+      capacity: this.s.capacity,
+      load: this.running.size,
+      draining: this.stopping,
+      types: Object.keys(this.s.handlers),
     };
     return JSON.stringify(rec);
   }
@@ -91,7 +104,10 @@ export class Worker {
         if (!(err instanceof NodeExistsError)) throw err;
       }
       const stat = await this.session.exists(p);
-      if (stat && stat.ephemeralOwner === this.session.sessionId) { this.mySession = stat.ephemeralOwner; return; }
+      if (stat && stat.ephemeralOwner === this.session.sessionId) {
+        this.mySession = stat.ephemeralOwner;
+        return;
+      }
       if (Date.now() > deadline) throw new IllegalStateError(`scheduler: worker id ${this.s.workerId} is in use at ${p}`, { op: 'scheduler.start', path: p });
       await delay(200);
     }
@@ -169,7 +185,11 @@ export class Worker {
     const drop = { kind: 'delete', workerId: this.s.workerId } as const;
     // Stale (null): the dispatcher took the task back meanwhile (and dropped the node); its state wins.
     if (ok) {
-      const written = await this.store.casTask(t, { state: 'succeeded', result: result === undefined ? null : result, error: undefined, finishedAt: now, retryAt: undefined }, drop);
+      const written = await this.store.casTask(
+        t,
+        { state: 'succeeded', result: result === undefined ? null : result, error: undefined, finishedAt: now, retryAt: undefined },
+        drop,
+      );
       if (written) this.emit('succeeded', t.id, result);
     } else if (t.attempt >= t.maxAttempts) {
       const written = await this.store.casTask(t, { state: 'dead', error: error!.message, finishedAt: now, retryAt: undefined }, drop);
@@ -188,10 +208,13 @@ export class Worker {
    */
   private async handBack(t: TaskStatus, interrupted = false): Promise<void> {
     const exhausted = interrupted && t.attempt >= t.maxAttempts;
-    const back = await this.store.casTask(t, exhausted
-      ? { state: 'dead', error: `run interrupted on worker ${this.s.workerId} on the last attempt`, finishedAt: Date.now() }
-      : { state: 'pending', attempt: interrupted ? t.attempt : Math.max(0, t.attempt - 1), worker: undefined, workerSession: undefined },
-    { kind: 'delete', workerId: this.s.workerId });
+    const back = await this.store.casTask(
+      t,
+      exhausted
+        ? { state: 'dead', error: `run interrupted on worker ${this.s.workerId} on the last attempt`, finishedAt: Date.now() }
+        : { state: 'pending', attempt: interrupted ? t.attempt : Math.max(0, t.attempt - 1), worker: undefined, workerSession: undefined },
+      { kind: 'delete', workerId: this.s.workerId },
+    );
     if (back) this.emit('handedBack', t.id);
   }
 
@@ -206,7 +229,11 @@ export class Worker {
         await this.scanner.idle();
         const all = () => Promise.all([...this.running.values()].map((r) => r.done));
         const timers = new AbortController();
-        const timeout = () => delay(drainTimeoutMs, timers.signal).then(() => 'timeout' as const, () => undefined);
+        const timeout = () =>
+          delay(drainTimeoutMs, timers.signal).then(
+            () => 'timeout' as const,
+            () => undefined,
+          );
         try {
           if ((await Promise.race([all(), timeout()])) === 'timeout') {
             for (const r of this.running.values()) r.ctl.abort(new Error(`scheduler: worker ${this.s.workerId}: stopping`));

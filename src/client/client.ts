@@ -17,8 +17,19 @@ import { CONFIG_NODE } from './membership.js';
 import { readMulti, readMultiRead, writeMulti, writeMultiRead, type MultiOp, type MultiResult, type ReadOp, type ReadResult } from './multi.js';
 import { AddWatchMode, Op, WatcherType, readStat, type Stat, type WireAcl } from './records.js';
 import {
-  readChildren2, readCreate2, readGetAcl, readGetData, readWhoAmI, writeCreate, writePath, writePathInt, writePathVersion,
-  writePathWatch, writeReconfig, writeSetAcl, writeSetData,
+  readChildren2,
+  readCreate2,
+  readGetAcl,
+  readGetData,
+  readWhoAmI,
+  writeCreate,
+  writePath,
+  writePathInt,
+  writePathVersion,
+  writePathWatch,
+  writeReconfig,
+  writeSetAcl,
+  writeSetData,
 } from './requests.js';
 import { SessionMachine, type ClientState } from './session-machine.js';
 import { WatchRegistry, type ClientWatcher, type WatchKind } from './watches.js';
@@ -138,10 +149,16 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   create(path: string, data: Uint8Array, o: ClientCreateOptions): Promise<{ path: string; stat: Stat }> {
     const sp = this.paths.toServer(path);
     const opcode = o.ttl !== undefined ? Op.createTTL : o.flags === 4 ? Op.createContainer : Op.create2;
-    return this.machine.submit(opcode, 'create', path, (w) => writeCreate(w, sp, data, o.acl, o.flags, o.ttl), (r) => {
-      const c = readCreate2(r);
-      return { path: this.paths.strip(c.path), stat: c.stat };
-    });
+    return this.machine.submit(
+      opcode,
+      'create',
+      path,
+      (w) => writeCreate(w, sp, data, o.acl, o.flags, o.ttl),
+      (r) => {
+        const c = readCreate2(r);
+        return { path: this.paths.strip(c.path), stat: c.stat };
+      },
+    );
   }
 
   /** Deletes a node (`version` -1: any). */
@@ -153,7 +170,15 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   /** A node's stat, or null; a watcher fires on its create (if missing), change or delete. */
   exists(path: string, watcher?: ClientWatcher): Promise<Stat | null> {
     const sp = this.paths.toServer(path);
-    return this.machine.submit(Op.exists, 'exists', path, (w) => writePathWatch(w, sp, watcher !== undefined), (r) => readStat(r), this.watchOnReply(path, watcher, 'data', 'exist'))
+    return this.machine
+      .submit(
+        Op.exists,
+        'exists',
+        path,
+        (w) => writePathWatch(w, sp, watcher !== undefined),
+        (r) => readStat(r),
+        this.watchOnReply(path, watcher, 'data', 'exist'),
+      )
       .catch((err: unknown) => {
         if (!(err instanceof NoNodeError)) throw err;
         return null;
@@ -163,49 +188,99 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   /** A node's data and stat; a watcher fires on its change or delete. */
   getData(path: string, watcher?: ClientWatcher): Promise<{ data: Buffer; stat: Stat }> {
     const sp = this.paths.toServer(path);
-    return this.machine.submit(Op.getData, 'get', path, (w) => writePathWatch(w, sp, watcher !== undefined), readGetData, this.watchOnReply(path, watcher, 'data'));
+    return this.machine.submit(
+      Op.getData,
+      'get',
+      path,
+      (w) => writePathWatch(w, sp, watcher !== undefined),
+      readGetData,
+      this.watchOnReply(path, watcher, 'data'),
+    );
   }
 
   /** Writes data (`version` -1: any); returns the new stat. */
   setData(path: string, data: Uint8Array, version = -1): Promise<Stat> {
     const sp = this.paths.toServer(path);
-    return this.machine.submit(Op.setData, 'set', path, (w) => writeSetData(w, sp, data, version), (r) => readStat(r));
+    return this.machine.submit(
+      Op.setData,
+      'set',
+      path,
+      (w) => writeSetData(w, sp, data, version),
+      (r) => readStat(r),
+    );
   }
 
   /** A node's ACL and stat. */
   getACL(path: string): Promise<{ acl: WireAcl[]; stat: Stat }> {
     const sp = this.paths.toServer(path);
-    return this.machine.submit(Op.getACL, 'getAcl', path, (w) => writePath(w, sp), (r) => readGetAcl(r));
+    return this.machine.submit(
+      Op.getACL,
+      'getAcl',
+      path,
+      (w) => writePath(w, sp),
+      (r) => readGetAcl(r),
+    );
   }
 
   /** Replaces a node's ACL (`version`: expected ACL version, -1 any). */
   setACL(path: string, acl: readonly WireAcl[], version = -1): Promise<Stat> {
     const sp = this.paths.toServer(path);
-    return this.machine.submit(Op.setACL, 'setAcl', path, (w) => writeSetAcl(w, sp, acl, version), (r) => readStat(r));
+    return this.machine.submit(
+      Op.setACL,
+      'setAcl',
+      path,
+      (w) => writeSetAcl(w, sp, acl, version),
+      (r) => readStat(r),
+    );
   }
 
   /** Children and the parent's stat (getChildren2); a watcher fires on a child created or deleted, or the node deleted. */
   getChildren(path: string, watcher?: ClientWatcher): Promise<{ children: string[]; stat: Stat }> {
     const sp = this.paths.toServer(path);
-    return this.machine.submit(Op.getChildren2, 'getChildren', path, (w) => writePathWatch(w, sp, watcher !== undefined), readChildren2, this.watchOnReply(path, watcher, 'child'));
+    return this.machine.submit(
+      Op.getChildren2,
+      'getChildren',
+      path,
+      (w) => writePathWatch(w, sp, watcher !== undefined),
+      readChildren2,
+      this.watchOnReply(path, watcher, 'child'),
+    );
   }
 
   /** Number of all descendants of a node. */
   getAllChildrenNumber(path: string): Promise<number> {
     const sp = this.paths.toServer(path);
-    return this.machine.submit(Op.getAllChildrenNumber, 'getAllChildrenNumber', path, (w) => writePath(w, sp), (r) => r.int());
+    return this.machine.submit(
+      Op.getAllChildrenNumber,
+      'getAllChildrenNumber',
+      path,
+      (w) => writePath(w, sp),
+      (r) => r.int(),
+    );
   }
 
   /** Paths of this session's ephemeral nodes under `prefix` ('/' for all). */
   getEphemerals(prefix = '/'): Promise<string[]> {
     const sp = this.paths.toServer(prefix);
-    return this.machine.submit(Op.getEphemerals, 'getEphemerals', prefix, (w) => writePath(w, sp), (r) => r.strings().map(this.paths.strip));
+    return this.machine.submit(
+      Op.getEphemerals,
+      'getEphemerals',
+      prefix,
+      (w) => writePath(w, sp),
+      (r) => r.strings().map(this.paths.strip),
+    );
   }
 
   /** Lets the server catch up with the leader before later reads. */
   sync(path: string): Promise<void> {
     const sp = this.paths.toServer(path);
-    return this.machine.submit(Op.sync, 'sync', path, (w) => writePath(w, sp), () => undefined);
+    return this.machine.submit(
+      Op.sync,
+      'sync',
+      path,
+      (w) => writePath(w, sp),
+      () => undefined,
+    );
   }
 
   /** The identities the server associates with this session. */
@@ -216,20 +291,39 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
   /** All-or-nothing writes; throws the failing op's typed error with `opIndex`. */
   multi(ops: readonly MultiOp[]): Promise<MultiResult[]> {
     const server = ops.map((o) => ({ ...o, path: this.paths.toServer(o.path) }));
-    return this.machine.submit(Op.multi, 'multi', undefined, (w) => writeMulti(w, server), (r) => readMulti(r, server, this.paths.strip));
+    return this.machine.submit(
+      Op.multi,
+      'multi',
+      undefined,
+      (w) => writeMulti(w, server),
+      (r) => readMulti(r, server, this.paths.strip),
+    );
   }
 
   /** Several reads in one round trip, each answered on its own. */
   multiRead(ops: readonly ReadOp[]): Promise<ReadResult[]> {
     const server = ops.map((o) => ({ ...o, path: this.paths.toServer(o.path) }));
-    return this.machine.submit(Op.multiRead, 'multiRead', undefined, (w) => writeMultiRead(w, server), (r) => readMultiRead(r, server, this.paths.strip));
+    return this.machine.submit(
+      Op.multiRead,
+      'multiRead',
+      undefined,
+      (w) => writeMultiRead(w, server),
+      (r) => readMultiRead(r, server, this.paths.strip),
+    );
   }
 
   /** A persistent watch (recursive: the whole subtree) that stays until removed. */
   async addWatch(path: string, watcher: ClientWatcher, recursive: boolean): Promise<void> {
     const sp = this.paths.toServer(path);
     const mode = recursive ? AddWatchMode.persistentRecursive : AddWatchMode.persistent;
-    await this.machine.submit(Op.addWatch, 'addWatch', path, (w) => writePathInt(w, sp, mode), undefined, this.watchOnReply(path, watcher, recursive ? 'persistentRecursive' : 'persistent'));
+    await this.machine.submit(
+      Op.addWatch,
+      'addWatch',
+      path,
+      (w) => writePathInt(w, sp, mode),
+      undefined,
+      this.watchOnReply(path, watcher, recursive ? 'persistentRecursive' : 'persistent'),
+    );
   }
 
   /**
@@ -254,10 +348,12 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
       type = WatcherType.any;
     }
     const sp = this.paths.toServer(path);
-    await this.machine.submit(Op.removeWatches, 'removeWatches', path, (w) => writePathInt(w, sp, type), undefined).catch((err: unknown) => {
-      // The server may have fired (and so dropped) the watch meanwhile.
-      if (!(err instanceof ZkError && err.code === 'NO_WATCHER')) throw err;
-    });
+    await this.machine
+      .submit(Op.removeWatches, 'removeWatches', path, (w) => writePathInt(w, sp, type), undefined)
+      .catch((err: unknown) => {
+        // The server may have fired (and so dropped) the watch meanwhile.
+        if (!(err instanceof ZkError && err.code === 'NO_WATCHER')) throw err;
+      });
     return true;
   }
 
@@ -269,7 +365,13 @@ export class ZkClient extends EventEmitter<ClientEvents> implements Transport {
 
   /** Dynamic reconfiguration (needs the super user or `skipACL`); returns the new config. */
   reconfig(o: { joining?: string; leaving?: string; newMembers?: string; fromConfig?: number }): Promise<{ data: Buffer; stat: Stat }> {
-    return this.machine.submit(Op.reconfig, 'reconfig', CONFIG_NODE, (w) => writeReconfig(w, o.joining ?? null, o.leaving ?? null, o.newMembers ?? null, o.fromConfig ?? -1), (r) => readGetData(r));
+    return this.machine.submit(
+      Op.reconfig,
+      'reconfig',
+      CONFIG_NODE,
+      (w) => writeReconfig(w, o.joining ?? null, o.leaving ?? null, o.newMembers ?? null, o.fromConfig ?? -1),
+      (r) => readGetData(r),
+    );
   }
 
   /** Registered watch paths by kind (for tests and diagnostics). */

@@ -14,9 +14,7 @@ import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions as T
 import { ConnectionLossError, ProtocolError, ZkError, fromRc } from '../errors.js';
 import { FrameDecoder } from './framing.js';
 import { DecodeError, Reader, type Writer } from './jute.js';
-import {
-  Op, Xid, readConnectResponse, readReplyHeader, writeConnectRequest, type ConnectRequest, type ConnectResponse, type ReplyHeader,
-} from './records.js';
+import { Op, Xid, readConnectResponse, readReplyHeader, writeConnectRequest, type ConnectRequest, type ConnectResponse, type ReplyHeader } from './records.js';
 
 /** TLS settings for a server's `secureClientPort`. */
 export interface TlsOptions {
@@ -98,12 +96,12 @@ export class Connection {
   private corked = false;
 
   private constructor(private readonly o: ConnectionOptions) {
-    this.closed = new Promise((r) => { this.resolveClosed = r; });
+    this.closed = new Promise((r) => {
+      this.resolveClosed = r;
+    });
     this.frames = new FrameDecoder(o.maxFrameBytes);
     const tcp = { host: o.address, port: o.port, noDelay: true };
-    this.socket = o.tls
-      ? tlsConnect({ ...tcp, ...tlsOptions(o.tls, o.host) })
-      : netConnect(tcp);
+    this.socket = o.tls ? tlsConnect({ ...tcp, ...tlsOptions(o.tls, o.host) }) : netConnect(tcp);
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err) => this.end(err, `socket error: ${err.message}`));
@@ -119,11 +117,21 @@ export class Connection {
   static open(o: ConnectionOptions, request: ConnectRequest): { conn: Connection; ready: Promise<ConnectResponse> } {
     const conn = new Connection(o);
     const ready = new Promise<ConnectResponse>((resolve, reject) => {
-      const timer = setTimeout(() => conn.end(new ConnectionLossError(`connect to ${o.host}:${o.port} timed out after ${o.connectTimeoutMs} ms`, { op: 'connect' }), 'connect timeout'), o.connectTimeoutMs);
+      const timer = setTimeout(
+        () =>
+          conn.end(new ConnectionLossError(`connect to ${o.host}:${o.port} timed out after ${o.connectTimeoutMs} ms`, { op: 'connect' }), 'connect timeout'),
+        o.connectTimeoutMs,
+      );
       timer.unref();
       conn.handshake = {
-        resolve: (r) => { clearTimeout(timer); resolve(r); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       };
       conn.send(frame(o.writer, (w) => writeConnectRequest(w, request)));
     });
@@ -152,7 +160,13 @@ export class Connection {
   /** Sends a request frame and queues its reply handler. */
   request(p: Pending, bytes: Buffer): void {
     if (this.ended) {
-      p.reject(new ConnectionLossError(`${p.op}${p.path === undefined ? '' : ` ${p.path}`}: connection lost (${this.ended.message})`, { op: p.op, path: p.path, rc: -4 }));
+      p.reject(
+        new ConnectionLossError(`${p.op}${p.path === undefined ? '' : ` ${p.path}`}: connection lost (${this.ended.message})`, {
+          op: p.op,
+          path: p.path,
+          rc: -4,
+        }),
+      );
       return;
     }
     this.pending.push(p);
@@ -167,7 +181,10 @@ export class Connection {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => { this.corked = false; this.socket.uncork(); });
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
     }
     this.socket.write(bytes);
   }
@@ -180,7 +197,10 @@ export class Connection {
   private onTick(): void {
     const now = Date.now();
     if (now - this.lastRecv >= this.readTimeoutMs) {
-      this.end(new ConnectionLossError(`no answer from ${this.o.host}:${this.o.port} within the read timeout of ${this.readTimeoutMs} ms`, { op: 'read' }), 'read timeout');
+      this.end(
+        new ConnectionLossError(`no answer from ${this.o.host}:${this.o.port} within the read timeout of ${this.readTimeoutMs} ms`, { op: 'read' }),
+        'read timeout',
+      );
       return;
     }
     if (now - this.lastSend >= this.pingEveryMs) this.send(PING);
@@ -257,8 +277,15 @@ export class Connection {
     try {
       value = p.decode ? p.decode(r, h) : undefined;
     } catch (err) {
-      if (!(err instanceof DecodeError)) { p.reject(err instanceof ZkError ? err : new ProtocolError(`${p.op}: ${(err as Error).message}`, { op: p.op, path: p.path, cause: err })); return; }
-      const e = new ProtocolError(`${p.op}${p.path === undefined ? '' : ` ${p.path}`}: bad reply from ${this.o.host}:${this.o.port}: ${err.message}`, { op: p.op, path: p.path, cause: err });
+      if (!(err instanceof DecodeError)) {
+        p.reject(err instanceof ZkError ? err : new ProtocolError(`${p.op}: ${(err as Error).message}`, { op: p.op, path: p.path, cause: err }));
+        return;
+      }
+      const e = new ProtocolError(`${p.op}${p.path === undefined ? '' : ` ${p.path}`}: bad reply from ${this.o.host}:${this.o.port}: ${err.message}`, {
+        op: p.op,
+        path: p.path,
+        cause: err,
+      });
       p.reject(e);
       throw e;
     }
@@ -270,7 +297,11 @@ export class Connection {
     this.ended = { error, message };
     clearInterval(this.ticker);
     this.frames.reset();
-    try { this.socket.destroy(); } catch { /* already gone */ }
+    try {
+      this.socket.destroy();
+    } catch {
+      /* already gone */
+    }
     if (this.handshake) {
       const hs = this.handshake;
       this.handshake = undefined;
@@ -281,7 +312,14 @@ export class Connection {
     this.pending.length = 0;
     this.head = 0;
     for (const p of waiting) {
-      p.reject(new ConnectionLossError(`${p.op}${p.path === undefined ? '' : ` ${p.path}`}: connection lost (${message})`, { op: p.op, path: p.path, rc: -4, cause: error }));
+      p.reject(
+        new ConnectionLossError(`${p.op}${p.path === undefined ? '' : ` ${p.path}`}: connection lost (${message})`, {
+          op: p.op,
+          path: p.path,
+          rc: -4,
+          cause: error,
+        }),
+      );
     }
     this.resolveClosed(this.ended);
   }

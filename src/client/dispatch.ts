@@ -36,23 +36,50 @@ export class Dispatcher {
   constructor(private readonly maxFrameBytes: number) {}
 
   /** Sends one request on `conn`; the reply body goes through `decode`. */
-  request<T>(conn: Connection, opcode: number, op: string, path: string | undefined, body: BodyWriter | undefined, decode: ReplyDecoder<T> | undefined, onReply?: ReplyHook): Promise<T> {
+  request<T>(
+    conn: Connection,
+    opcode: number,
+    op: string,
+    path: string | undefined,
+    body: BodyWriter | undefined,
+    decode: ReplyDecoder<T> | undefined,
+    onReply?: ReplyHook,
+  ): Promise<T> {
     const xid = this.nextXid();
     const w = sharedWriter.begin().int(xid).int(opcode);
     if (body) body(w);
     const bytes = w.finish();
     if (bytes.length - 4 > this.maxFrameBytes) {
-      return Promise.reject(new InvalidArgumentError(`${op}${path === undefined ? '' : ` ${path}`}: request of ${bytes.length} bytes is over maxFrameBytes (${this.maxFrameBytes})`, { op, path }));
+      return Promise.reject(
+        new InvalidArgumentError(
+          `${op}${path === undefined ? '' : ` ${path}`}: request of ${bytes.length} bytes is over maxFrameBytes (${this.maxFrameBytes})`,
+          { op, path },
+        ),
+      );
     }
     const traced = channels.reply.hasSubscribers;
     if (channels.request.hasSubscribers) channels.request.publish({ op, path, xid });
     return new Promise<T>((resolve, reject) => {
       const started = traced ? performance.now() : 0;
       const p: Pending = {
-        xid, opcode, op, path, onReply,
+        xid,
+        opcode,
+        op,
+        path,
+        onReply,
         decode: decode as Pending['decode'],
-        resolve: traced ? (v) => { channels.reply.publish({ op, path, xid, err: 0, ms: performance.now() - started }); resolve(v as T); } : resolve as (v: unknown) => void,
-        reject: traced ? (e) => { channels.reply.publish({ op, path, xid, err: e.rc ?? -1, ms: performance.now() - started }); reject(e); } : reject,
+        resolve: traced
+          ? (v) => {
+              channels.reply.publish({ op, path, xid, err: 0, ms: performance.now() - started });
+              resolve(v as T);
+            }
+          : (resolve as (v: unknown) => void),
+        reject: traced
+          ? (e) => {
+              channels.reply.publish({ op, path, xid, err: e.rc ?? -1, ms: performance.now() - started });
+              reject(e);
+            }
+          : reject,
       };
       conn.request(p, bytes);
     });

@@ -11,7 +11,10 @@ import { DecodeError } from './jute.js';
 /** A frame's length prefix was over the limit (ZooKeeper's `jute.maxbuffer`). */
 export class FrameTooLargeError extends DecodeError {
   /** @internal */
-  constructor(readonly length: number, readonly limit: number) {
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+  ) {
     super(`frame of ${length} bytes is over the limit of ${limit} bytes (maxFrameBytes)`);
     this.name = 'FrameTooLargeError';
   }

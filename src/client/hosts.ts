@@ -27,7 +27,8 @@ const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s,/:[\]]+)):(\d{1,5})$/;
 
 /** Parses `host:port[,host:port...][/chroot]`; throws InvalidArgumentError naming the bad part. */
 export function parseConnectString(cs: string): ParsedConnectString {
-  if (typeof cs !== 'string' || cs.length === 0) throw new InvalidArgumentError(`client: connect string must be a non-empty string, got ${JSON.stringify(cs)}`, { op: 'connect' });
+  if (typeof cs !== 'string' || cs.length === 0)
+    throw new InvalidArgumentError(`client: connect string must be a non-empty string, got ${JSON.stringify(cs)}`, { op: 'connect' });
   const slash = cs.indexOf('/');
   const list = slash < 0 ? cs : cs.slice(0, slash);
   let chroot = slash < 0 ? '' : cs.slice(slash);
@@ -38,7 +39,8 @@ export function parseConnectString(cs: string): ParsedConnectString {
   const hosts = list.split(',').map((part) => {
     const m = HOST_PORT.exec(part.trim());
     const port = m ? Number(m[3]) : NaN;
-    if (!m || port < 1 || port > 65535) throw new InvalidArgumentError(`client: bad server address ${JSON.stringify(part)} in connect string (want host:port or [ipv6]:port)`, { op: 'connect' });
+    if (!m || port < 1 || port > 65535)
+      throw new InvalidArgumentError(`client: bad server address ${JSON.stringify(part)} in connect string (want host:port or [ipv6]:port)`, { op: 'connect' });
     return { host: (m[1] ?? m[2])!, port };
   });
   return { hosts, chroot };

@@ -36,7 +36,10 @@ export class SessionIdentity {
   private seenRwServer = false;
 
   /** `session`: an existing session to attach to (hex id and password). */
-  constructor(private readonly requestedMs: number, session: { id: string; password: Buffer } | undefined) {
+  constructor(
+    private readonly requestedMs: number,
+    session: { id: string; password: Buffer } | undefined,
+  ) {
     this.negotiatedMs = requestedMs;
     if (session) {
       this.idBytes = idToBytes(session.id);
@@ -63,8 +66,11 @@ export class SessionIdentity {
   /** The ConnectRequest of the next handshake. */
   request(readOnly: boolean): ConnectRequest {
     return {
-      lastZxidSeen: this.lastZxid, timeoutMs: this.requestedMs, sessionId: this.seenRwServer ? this.idBytes : ZERO_ID,
-      password: this.seenRwServer ? this.pass : ZERO_PASSWORD, readOnly,
+      lastZxidSeen: this.lastZxid,
+      timeoutMs: this.requestedMs,
+      sessionId: this.seenRwServer ? this.idBytes : ZERO_ID,
+      password: this.seenRwServer ? this.pass : ZERO_PASSWORD,
+      readOnly,
     };
   }
 

@@ -134,7 +134,11 @@ export class Reader {
   off: number;
   private readonly end: number;
 
-  constructor(private readonly buf: Buffer, start = 0, end = buf.length) {
+  constructor(
+    private readonly buf: Buffer,
+    start = 0,
+    end = buf.length,
+  ) {
     this.off = start;
     this.end = end;
   }

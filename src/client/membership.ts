@@ -63,16 +63,29 @@ export class ConfigFollower {
   /** Whether our watch on the config node is set (a one-shot watch: read again when it fires). */
   private watched = false;
 
-  constructor(private readonly session: MembershipView, private readonly dispatch: Dispatcher) {}
+  constructor(
+    private readonly session: MembershipView,
+    private readonly dispatch: Dispatcher,
+  ) {}
 
   /** Reads `/zookeeper/config` (outside any chroot) with a watch and adopts its member list. */
   read(conn: Connection): void {
-    const p = this.dispatch.request<{ data: Buffer }>(conn, Op.getData, 'getConfig', CONFIG_NODE, (w) => writePathWatch(w, CONFIG_NODE, true), (r) => readGetData(r));
+    const p = this.dispatch.request<{ data: Buffer }>(
+      conn,
+      Op.getData,
+      'getConfig',
+      CONFIG_NODE,
+      (w) => writePathWatch(w, CONFIG_NODE, true),
+      (r) => readGetData(r),
+    );
     this.watched = true;
-    p.then(({ data }) => this.adopt(conn, data), (err: unknown) => {
-      this.watched = false;
-      if (!(err instanceof NoNodeError)) log('reading %s failed: %s', CONFIG_NODE, (err as Error).message);
-    });
+    p.then(
+      ({ data }) => this.adopt(conn, data),
+      (err: unknown) => {
+        this.watched = false;
+        if (!(err instanceof NoNodeError)) log('reading %s failed: %s', CONFIG_NODE, (err as Error).message);
+      },
+    );
   }
 
   /** A notification for `path` (as the server names it): the config changed, read it again. */

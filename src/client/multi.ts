@@ -20,20 +20,13 @@ export type MultiOp =
   | { type: 'check'; path: string; version: number };
 
 /** The result of one op of a successful transaction. */
-export type MultiResult =
-  | { type: 'create'; path: string; stat?: Stat }
-  | { type: 'delete' }
-  | { type: 'setData'; stat: Stat }
-  | { type: 'check' };
+export type MultiResult = { type: 'create'; path: string; stat?: Stat } | { type: 'delete' } | { type: 'setData'; stat: Stat } | { type: 'check' };
 
 /** One read of a `multiRead`. */
 export type ReadOp = { type: 'getData'; path: string } | { type: 'getChildren'; path: string };
 
 /** The result of one read: each read succeeds or fails on its own. */
-export type ReadResult =
-  | { type: 'getData'; data: Buffer; stat: Stat }
-  | { type: 'getChildren'; children: string[] }
-  | { type: 'error'; error: ZkError };
+export type ReadResult = { type: 'getData'; data: Buffer; stat: Stat } | { type: 'getChildren'; children: string[] } | { type: 'error'; error: ZkError };
 
 function createOpcode(o: Extract<MultiOp, { type: 'create' }>): number {
   if (o.ttl !== undefined) return Op.createTTL;
@@ -44,10 +37,22 @@ function createOpcode(o: Extract<MultiOp, { type: 'create' }>): number {
 export function writeMulti(w: Writer, ops: readonly MultiOp[]): void {
   for (const o of ops) {
     switch (o.type) {
-      case 'create': w.int(createOpcode(o)).bool(false).int(-1); writeCreate(w, o.path, o.data, o.acl, o.flags, o.ttl); break;
-      case 'delete': w.int(Op.delete).bool(false).int(-1); writePathVersion(w, o.path, o.version); break;
-      case 'setData': w.int(Op.setData).bool(false).int(-1); writeSetData(w, o.path, o.data, o.version); break;
-      case 'check': w.int(Op.check).bool(false).int(-1); writePathVersion(w, o.path, o.version); break;
+      case 'create':
+        w.int(createOpcode(o)).bool(false).int(-1);
+        writeCreate(w, o.path, o.data, o.acl, o.flags, o.ttl);
+        break;
+      case 'delete':
+        w.int(Op.delete).bool(false).int(-1);
+        writePathVersion(w, o.path, o.version);
+        break;
+      case 'setData':
+        w.int(Op.setData).bool(false).int(-1);
+        writeSetData(w, o.path, o.data, o.version);
+        break;
+      case 'check':
+        w.int(Op.check).bool(false).int(-1);
+        writePathVersion(w, o.path, o.version);
+        break;
     }
   }
   w.int(-1).bool(true).int(-1);
@@ -56,7 +61,9 @@ export function writeMulti(w: Writer, ops: readonly MultiOp[]): void {
 /** Writes a `multiRead` body. */
 export function writeMultiRead(w: Writer, ops: readonly ReadOp[]): void {
   for (const o of ops) {
-    w.int(o.type === 'getData' ? Op.getData : Op.getChildren).bool(false).int(-1);
+    w.int(o.type === 'getData' ? Op.getData : Op.getChildren)
+      .bool(false)
+      .int(-1);
     // GetDataRequest / GetChildrenRequest: path and watch flag (no watches from a multiRead).
     writePath(w, o.path);
     w.bool(false);
@@ -80,11 +87,23 @@ export function readMulti(r: Reader, ops: readonly MultiOp[], stripPath: (p: str
     if (i >= ops.length) throw new DecodeError(`multi reply has more results than the ${ops.length} ops sent`);
     const op = ops[i]!;
     switch (type) {
-      case Op.create: out.push({ type: 'create', path: stripPath(r.string()) }); break;
-      case Op.create2: case Op.createContainer: case Op.createTTL: out.push({ type: 'create', path: stripPath(r.string()), stat: readStat(r) }); break;
-      case Op.delete: out.push({ type: 'delete' }); break;
-      case Op.setData: out.push({ type: 'setData', stat: readStat(r) }); break;
-      case Op.check: out.push({ type: 'check' }); break;
+      case Op.create:
+        out.push({ type: 'create', path: stripPath(r.string()) });
+        break;
+      case Op.create2:
+      case Op.createContainer:
+      case Op.createTTL:
+        out.push({ type: 'create', path: stripPath(r.string()), stat: readStat(r) });
+        break;
+      case Op.delete:
+        out.push({ type: 'delete' });
+        break;
+      case Op.setData:
+        out.push({ type: 'setData', stat: readStat(r) });
+        break;
+      case Op.check:
+        out.push({ type: 'check' });
+        break;
       case Op.error: {
         const code = r.int();
         sawError = true;
@@ -92,7 +111,8 @@ export function readMulti(r: Reader, ops: readonly MultiOp[], stripPath: (p: str
         out.push({ type: op.type } as MultiResult);
         break;
       }
-      default: throw new DecodeError(`multi reply: unknown result type ${type} (err ${err})`);
+      default:
+        throw new DecodeError(`multi reply: unknown result type ${type} (err ${err})`);
     }
   }
   if (failure) throw failure;
@@ -113,10 +133,17 @@ export function readMultiRead(r: Reader, ops: readonly ReadOp[], stripPath: (p: 
     if (i >= ops.length) throw new DecodeError(`multiRead reply has more results than the ${ops.length} reads sent`);
     const op = ops[i]!;
     switch (type) {
-      case Op.getData: out.push({ type: 'getData', data: readData(r), stat: readStat(r) }); break;
-      case Op.getChildren: out.push({ type: 'getChildren', children: r.strings() }); break;
-      case Op.error: out.push({ type: 'error', error: fromRc(r.int(), `multiRead op ${i} (${op.type})`, stripPath(op.path), undefined, i) }); break;
-      default: throw new DecodeError(`multiRead reply: unknown result type ${type}`);
+      case Op.getData:
+        out.push({ type: 'getData', data: readData(r), stat: readStat(r) });
+        break;
+      case Op.getChildren:
+        out.push({ type: 'getChildren', children: r.strings() });
+        break;
+      case Op.error:
+        out.push({ type: 'error', error: fromRc(r.int(), `multiRead op ${i} (${op.type})`, stripPath(op.path), undefined, i) });
+        break;
+      default:
+        throw new DecodeError(`multiRead reply: unknown result type ${type}`);
     }
   }
   if (out.length !== ops.length) throw new DecodeError(`multiRead reply has ${out.length} results for ${ops.length} reads`);

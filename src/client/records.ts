@@ -9,11 +9,39 @@ import { DecodeError, type Reader, type Writer } from './jute.js';
 
 /** Request op codes (`ZooDefs.OpCode`). */
 export const Op = {
-  notification: 0, create: 1, delete: 2, exists: 3, getData: 4, setData: 5, getACL: 6, setACL: 7,
-  getChildren: 8, sync: 9, ping: 11, getChildren2: 12, check: 13, multi: 14, create2: 15, reconfig: 16,
-  checkWatches: 17, removeWatches: 18, createContainer: 19, deleteContainer: 20, createTTL: 21,
-  multiRead: 22, auth: 100, setWatches: 101, sasl: 102, getEphemerals: 103, getAllChildrenNumber: 104,
-  setWatches2: 105, addWatch: 106, whoAmI: 107, createSession: -10, closeSession: -11, error: -1,
+  notification: 0,
+  create: 1,
+  delete: 2,
+  exists: 3,
+  getData: 4,
+  setData: 5,
+  getACL: 6,
+  setACL: 7,
+  getChildren: 8,
+  sync: 9,
+  ping: 11,
+  getChildren2: 12,
+  check: 13,
+  multi: 14,
+  create2: 15,
+  reconfig: 16,
+  checkWatches: 17,
+  removeWatches: 18,
+  createContainer: 19,
+  deleteContainer: 20,
+  createTTL: 21,
+  multiRead: 22,
+  auth: 100,
+  setWatches: 101,
+  sasl: 102,
+  getEphemerals: 103,
+  getAllChildrenNumber: 104,
+  setWatches2: 105,
+  addWatch: 106,
+  whoAmI: 107,
+  createSession: -10,
+  closeSession: -11,
+  error: -1,
 } as const;
 
 /** Reserved xids of requests the client makes on its own behalf. */
@@ -21,8 +49,14 @@ export const Xid = { notification: -1, ping: -2, auth: -4, setWatches: -8 } as c
 
 /** Watch event types (`Watcher.Event.EventType`). */
 export const EventType = {
-  none: -1, created: 1, deleted: 2, dataChanged: 3, childrenChanged: 4,
-  dataWatchRemoved: 5, childWatchRemoved: 6, persistentWatchRemoved: 7,
+  none: -1,
+  created: 1,
+  deleted: 2,
+  dataChanged: 3,
+  childrenChanged: 4,
+  dataWatchRemoved: 5,
+  childWatchRemoved: 6,
+  persistentWatchRemoved: 7,
 } as const;
 
 /** Keeper states carried by events (`Watcher.Event.KeeperState`). */
@@ -30,8 +64,13 @@ export const KeeperState = { disconnected: 0, syncConnected: 3, authFailed: 4, c
 
 /** Create flags (`CreateMode.toFlag()`). */
 export const CreateFlag = {
-  persistent: 0, ephemeral: 1, persistentSequential: 2, ephemeralSequential: 3, container: 4,
-  persistentWithTtl: 5, persistentSequentialWithTtl: 6,
+  persistent: 0,
+  ephemeral: 1,
+  persistentSequential: 2,
+  ephemeralSequential: 3,
+  container: 4,
+  persistentWithTtl: 5,
+  persistentSequentialWithTtl: 6,
 } as const;
 
 /** `AddWatchMode`. */
@@ -42,12 +81,25 @@ export const WatcherType = { children: 1, data: 2, any: 3, persistent: 4, persis
 
 /** A node's metadata (`org.apache.zookeeper.data.Stat`), zxids and times as numbers. */
 export interface Stat {
-  czxid: number; mzxid: number; ctime: Date; mtime: Date; version: number; cversion: number;
-  aversion: number; ephemeralOwner: string; dataLength: number; numChildren: number; pzxid: number;
+  czxid: number;
+  mzxid: number;
+  ctime: Date;
+  mtime: Date;
+  version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: string;
+  dataLength: number;
+  numChildren: number;
+  pzxid: number;
 }
 
 /** One ACL entry as on the wire. */
-export interface WireAcl { perms: number; scheme: string; id: string }
+export interface WireAcl {
+  perms: number;
+  scheme: string;
+  id: string;
+}
 
 /** Bytes of a Stat on the wire. */
 export const STAT_BYTES = 68;
@@ -124,14 +176,22 @@ export function readConnectResponse(r: Reader): ConnectResponse {
 // ---- headers -----------------------------------------------------------------------------------
 
 /** `ReplyHeader`. */
-export interface ReplyHeader { xid: number; zxid: number; err: number }
+export interface ReplyHeader {
+  xid: number;
+  zxid: number;
+  err: number;
+}
 
 export function readReplyHeader(r: Reader): ReplyHeader {
   return { xid: r.int(), zxid: r.long(), err: r.int() };
 }
 
 /** `WatcherEvent`. */
-export interface WatcherEvent { type: number; state: number; path: string }
+export interface WatcherEvent {
+  type: number;
+  state: number;
+  path: string;
+}
 
 export function readWatcherEvent(r: Reader): WatcherEvent {
   return { type: r.int(), state: r.int(), path: r.string() };
@@ -140,7 +200,11 @@ export function readWatcherEvent(r: Reader): WatcherEvent {
 /** `SetWatches2`: every watch kind, relative to the last zxid seen. */
 export interface SetWatches2 {
   relativeZxid: number;
-  data: string[]; exist: string[]; child: string[]; persistent: string[]; persistentRecursive: string[];
+  data: string[];
+  exist: string[];
+  child: string[];
+  persistent: string[];
+  persistentRecursive: string[];
 }
 
 export function writeSetWatches2(w: Writer, s: SetWatches2): void {

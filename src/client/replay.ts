@@ -65,10 +65,12 @@ export function sendCredentials(conn: Connection, auths: readonly ClientAuth[], 
   const codes: Array<Promise<number>> = [];
   for (const a of auths) {
     codes.push(replies.expectAuth());
-    conn.send(frame(sharedWriter, (w) => {
-      w.int(Xid.auth).int(Op.auth);
-      writeAuth(w, a.scheme, typeof a.credentials === 'string' ? Buffer.from(a.credentials) : a.credentials);
-    }));
+    conn.send(
+      frame(sharedWriter, (w) => {
+        w.int(Xid.auth).int(Op.auth);
+        writeAuth(w, a.scheme, typeof a.credentials === 'string' ? Buffer.from(a.credentials) : a.credentials);
+      }),
+    );
   }
   return codes;
 }
@@ -100,10 +102,22 @@ function emptyBatch(): Record<WatchKind, string[]> {
 
 function sendBatch(conn: Connection, b: Record<WatchKind, string[]>, relativeZxid: number, replies: ReservedReplies): void {
   const v2 = b.persistent.length > 0 || b.persistentRecursive.length > 0;
-  replies.expectSetWatches((err) => { if (err !== 0) log('setWatches failed rc=%d', err); });
-  conn.send(frame(sharedWriter, (w) => {
-    w.int(Xid.setWatches).int(v2 ? Op.setWatches2 : Op.setWatches);
-    if (v2) writeSetWatches2(w, { relativeZxid, data: b.data, exist: b.exist, child: b.child, persistent: b.persistent, persistentRecursive: b.persistentRecursive });
-    else w.long(relativeZxid).strings(b.data).strings(b.exist).strings(b.child);
-  }));
+  replies.expectSetWatches((err) => {
+    if (err !== 0) log('setWatches failed rc=%d', err);
+  });
+  conn.send(
+    frame(sharedWriter, (w) => {
+      w.int(Xid.setWatches).int(v2 ? Op.setWatches2 : Op.setWatches);
+      if (v2)
+        writeSetWatches2(w, {
+          relativeZxid,
+          data: b.data,
+          exist: b.exist,
+          child: b.child,
+          persistent: b.persistent,
+          persistentRecursive: b.persistentRecursive,
+        });
+      else w.long(relativeZxid).strings(b.data).strings(b.exist).strings(b.child);
+    }),
+  );
 }

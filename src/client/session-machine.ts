@@ -52,10 +52,15 @@ const log = createDebug('zk-recipes:client');
 export type ClientState = 'connecting' | 'connected' | 'readOnly' | 'expired' | 'authFailed' | 'closed';
 
 function watchEventType(t: number): WatchEventType | undefined {
-  return t === EventType.created ? 'created'
-    : t === EventType.deleted ? 'deleted'
-      : t === EventType.dataChanged ? 'changed'
-        : t === EventType.childrenChanged ? 'child' : undefined;
+  return t === EventType.created
+    ? 'created'
+    : t === EventType.deleted
+      ? 'deleted'
+      : t === EventType.dataChanged
+        ? 'changed'
+        : t === EventType.childrenChanged
+          ? 'child'
+          : undefined;
 }
 
 /** One session's states and connections; events go out on `events` (the client). */
@@ -78,8 +83,11 @@ export class SessionMachine implements MembershipView {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly events: EventEmitter<TransportEvents>, hosts: readonly HostPort[], private readonly chroot: Chroot,
-    private readonly watches: WatchRegistry, private readonly options: ClientOptions,
+    private readonly events: EventEmitter<TransportEvents>,
+    hosts: readonly HostPort[],
+    private readonly chroot: Chroot,
+    private readonly watches: WatchRegistry,
+    private readonly options: ClientOptions,
   ) {
     this.hosts = new HostList(hosts);
     this.identity = new SessionIdentity(options.sessionTimeoutMs ?? 10_000, options.session);
@@ -154,7 +162,14 @@ export class SessionMachine implements MembershipView {
   // ---- requests -----------------------------------------------------------------------------------
 
   /** Sends one request on the current connection, or fails at once saying why there is none. */
-  submit<T>(opcode: number, op: string, path: string | undefined, body: BodyWriter | undefined, decode: ReplyDecoder<T> | undefined, onReply?: ReplyHook): Promise<T> {
+  submit<T>(
+    opcode: number,
+    op: string,
+    path: string | undefined,
+    body: BodyWriter | undefined,
+    decode: ReplyDecoder<T> | undefined,
+    onReply?: ReplyHook,
+  ): Promise<T> {
     const conn = this.conn;
     if (!conn || (this._state !== 'connected' && this._state !== 'readOnly')) return Promise.reject(this.unavailable(op, path));
     return this.dispatch.request(conn, opcode, op, path, body, decode, onReply);
@@ -163,10 +178,14 @@ export class SessionMachine implements MembershipView {
   private unavailable(op: string, path: string | undefined): ZkError {
     const where = path === undefined ? op : `${op} ${path}`;
     switch (this._state) {
-      case 'closed': return new ClosedError(`${where}: client is closed`, { op, path });
-      case 'expired': return new SessionExpiredError(`${where}: session expired`, { op, path, rc: -112 });
-      case 'authFailed': return new AuthFailedError(`${where}: authentication failed`, { op, path, rc: -115 });
-      default: return new ConnectionLossError(`${where}: not connected (${this._state})`, { op, path, rc: -4 });
+      case 'closed':
+        return new ClosedError(`${where}: client is closed`, { op, path });
+      case 'expired':
+        return new SessionExpiredError(`${where}: session expired`, { op, path, rc: -112 });
+      case 'authFailed':
+        return new AuthFailedError(`${where}: authentication failed`, { op, path, rc: -115 });
+      default:
+        return new ConnectionLossError(`${where}: not connected (${this._state})`, { op, path, rc: -4 });
     }
   }
 
@@ -227,8 +246,15 @@ export class SessionMachine implements MembershipView {
   private backoff(rounds: number): Promise<void> {
     const ms = Math.min(1000, 50 * 2 ** Math.min(rounds - 1, 5)) * (0.5 + Math.random() / 2);
     return new Promise((r) => {
-      const t = setTimeout(() => { this.wake = undefined; r(); }, ms);
-      this.wake = () => { clearTimeout(t); this.wake = undefined; r(); };
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        r();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        r();
+      };
     });
   }
 
@@ -254,7 +280,10 @@ export class SessionMachine implements MembershipView {
       } finally {
         this.opening = undefined;
       }
-      if (this.terminal) { conn.close(); return false; }
+      if (this.terminal) {
+        conn.close();
+        return false;
+      }
       if (response.timeoutMs <= 0) {
         conn.close('session expired');
         this.expire('server');
@@ -267,15 +296,23 @@ export class SessionMachine implements MembershipView {
 
   /** Opens a connection to one address of `host`, asking for this session (identity.ts says which). */
   private open(host: HostPort, address: string): ReturnType<typeof Connection.open> {
-    return Connection.open({
-      address, port: host.port, host: host.host, maxFrameBytes: this.maxFrameBytes, tls: this.options.tls, writer: sharedWriter,
-      // At most a third of the session timeout, however few the hosts: a server that accepts the
-      // connection but never answers (ZooKeeper 3.8.0 does so to a connection that arrives while
-      // it starts, ZOOKEEPER-5051; a paused one too) must leave time for more attempts before
-      // the session expires.
-      connectTimeoutMs: Math.max(1, Math.floor(this.identity.negotiatedMs / Math.max(3, this.hosts.size))),
-      handler: { onHeader: (h) => this.identity.onHeader(h), onSpecial: (h, r) => this.onSpecial(h, r) },
-    }, this.identity.request(this.options.canBeReadOnly ?? false));
+    return Connection.open(
+      {
+        address,
+        port: host.port,
+        host: host.host,
+        maxFrameBytes: this.maxFrameBytes,
+        tls: this.options.tls,
+        writer: sharedWriter,
+        // At most a third of the session timeout, however few the hosts: a server that accepts the
+        // connection but never answers (ZooKeeper 3.8.0 does so to a connection that arrives while
+        // it starts, ZOOKEEPER-5051; a paused one too) must leave time for more attempts before
+        // the session expires.
+        connectTimeoutMs: Math.max(1, Math.floor(this.identity.negotiatedMs / Math.max(3, this.hosts.size))),
+        handler: { onHeader: (h) => this.identity.onHeader(h), onSpecial: (h, r) => this.onSpecial(h, r) },
+      },
+      this.identity.request(this.options.canBeReadOnly ?? false),
+    );
   }
 
   /** Runs one connection whose handshake succeeded, until it ends. Returns whether it was primed. */
@@ -329,7 +366,10 @@ export class SessionMachine implements MembershipView {
     if (wasUp) emitSafely(this.events, 'disconnected', { reason });
     // Past a whole session timeout without a connection the server has expired us: say so now.
     if (!this.expiryTimer && this.identity.established) {
-      this.expiryTimer = setTimeout(() => { this.expiryTimer = undefined; if (this._state === 'connecting') this.expire('timeout'); }, this.identity.negotiatedMs);
+      this.expiryTimer = setTimeout(() => {
+        this.expiryTimer = undefined;
+        if (this._state === 'connecting') this.expire('timeout');
+      }, this.identity.negotiatedMs);
       this.expiryTimer.unref();
     }
   }
@@ -356,10 +396,16 @@ export class SessionMachine implements MembershipView {
 
   private onSpecial(h: ReplyHeader, r: Reader): void {
     switch (h.xid) {
-      case Xid.ping: return;
-      case Xid.auth: this.reserved.onAuth(h.err); return;
-      case Xid.setWatches: this.reserved.onSetWatches(h.err); return;
-      case Xid.notification: this.onNotification(r);
+      case Xid.ping:
+        return;
+      case Xid.auth:
+        this.reserved.onAuth(h.err);
+        return;
+      case Xid.setWatches:
+        this.reserved.onSetWatches(h.err);
+        return;
+      case Xid.notification:
+        this.onNotification(r);
     }
   }
 

@@ -37,7 +37,11 @@ const KINDS: readonly WatchKind[] = ['data', 'exist', 'child', 'persistent', 'pe
 
 export class WatchRegistry {
   private readonly maps: Record<WatchKind, Map<string, Set<ClientWatcher>>> = {
-    data: new Map(), exist: new Map(), child: new Map(), persistent: new Map(), persistentRecursive: new Map(),
+    data: new Map(),
+    exist: new Map(),
+    child: new Map(),
+    persistent: new Map(),
+    persistentRecursive: new Map(),
   };
 
   /** Adds `watcher` for `path`. */
@@ -77,8 +81,11 @@ export class WatchRegistry {
   /** The paths of each kind, for SetWatches2 after a reconnect. */
   paths(): Record<WatchKind, string[]> {
     return {
-      data: [...this.maps.data.keys()], exist: [...this.maps.exist.keys()], child: [...this.maps.child.keys()],
-      persistent: [...this.maps.persistent.keys()], persistentRecursive: [...this.maps.persistentRecursive.keys()],
+      data: [...this.maps.data.keys()],
+      exist: [...this.maps.exist.keys()],
+      child: [...this.maps.child.keys()],
+      persistent: [...this.maps.persistent.keys()],
+      persistentRecursive: [...this.maps.persistentRecursive.keys()],
     };
   }
 
@@ -97,9 +104,14 @@ export class WatchRegistry {
       this.maps[kind].delete(path);
       for (const w of set) fire.push(w);
     };
-    if (type === 'created' || type === 'changed') { take('data'); take('exist'); }
-    else if (type === 'deleted') { take('data'); take('exist'); take('child'); }
-    else take('child');
+    if (type === 'created' || type === 'changed') {
+      take('data');
+      take('exist');
+    } else if (type === 'deleted') {
+      take('data');
+      take('exist');
+      take('child');
+    } else take('child');
     const p = this.maps.persistent.get(path);
     if (p) for (const w of p) fire.push(w);
     if (type !== 'child' && this.maps.persistentRecursive.size > 0) {
@@ -112,7 +124,10 @@ export class WatchRegistry {
     // A callback registered twice for one event fires once (the Java client's set semantics).
     const seen = fire.length > 1 ? new Set<ClientWatcher>() : undefined;
     for (const w of fire) {
-      if (seen) { if (seen.has(w)) continue; seen.add(w); }
+      if (seen) {
+        if (seen.has(w)) continue;
+        seen.add(w);
+      }
       try {
         w(event);
       } catch (err) {

@@ -5,7 +5,14 @@
  * @module
  */
 import type {
-  HoldTime, Inspection, NodeView, QueueInspection, SchedulerInspection, ServiceInspection, SubtreeSummary, TreeInspection,
+  HoldTime,
+  Inspection,
+  NodeView,
+  QueueInspection,
+  SchedulerInspection,
+  ServiceInspection,
+  SubtreeSummary,
+  TreeInspection,
 } from './inspect-types.js';
 
 /** Human-friendly duration: `850 ms`, `12 s`, `3 m 12 s`, `3 h 12 m`, `2 d 3 h`. */
@@ -33,7 +40,8 @@ function age(n: NodeView): string {
 /** How long a holder has held, saying how much of it is known. */
 function formatHolding(h: HoldTime): string {
   if (h.known === 'exact') return `holding ${formatAge(h.maxMs)} (since it joined the line: no node left after it)`;
-  if (h.known === 'bounded') return `holding between ${formatAge(h.minMs!)} and ${formatAge(h.maxMs)} (took over by ${iso(h.notAfter!)}; the moment is not recorded)`;
+  if (h.known === 'bounded')
+    return `holding between ${formatAge(h.minMs!)} and ${formatAge(h.maxMs)} (took over by ${iso(h.notAfter!)}; the moment is not recorded)`;
   return `holding for an unknown part of that, at most ${formatAge(h.maxMs)} (when it took over is not recorded)`;
 }
 
@@ -54,7 +62,9 @@ function list<T extends NodeView>(title: string, nodes: readonly T[], what: stri
 
 function queueLines(x: QueueInspection): string[] {
   const flavour = x.flavour === 'fifo' ? '' : ` (${x.flavour})`;
-  const out = [`QUEUE${flavour}, depth ${x.depth}${x.inFlight !== undefined ? `, ${x.inFlight} claimed by consumers` : ''}${x.poisoned ? `, ${x.poisoned} poisoned` : ''}`];
+  const out = [
+    `QUEUE${flavour}, depth ${x.depth}${x.inFlight !== undefined ? `, ${x.inFlight} claimed by consumers` : ''}${x.poisoned ? `, ${x.poisoned} poisoned` : ''}`,
+  ];
   const h = x.head;
   if (!h) return out;
   const extra = h.priority !== undefined ? `, priority ${h.priority}` : h.dueAt ? `, due ${iso(h.dueAt)}` : '';
@@ -69,16 +79,25 @@ function schedulerLines(x: SchedulerInspection): string[] {
   out.push(`  workers: ${x.workers.length}`);
   for (const w of x.workers) {
     const cap = `load ${w.load ?? '?'}/${w.capacity ?? '?'}${w.draining ? ', draining' : ''}${w.assigned !== undefined ? `, ${w.assigned} assigned` : ''}`;
-    out.push(`    - ${w.name}: ${cap}, ${w.sessionId ?? 'no session'}${w.sessionConnected === false ? ' (NOT CONNECTED)' : ''}, registered ${formatAge(w.ageMs)} ago`);
+    out.push(
+      `    - ${w.name}: ${cap}, ${w.sessionId ?? 'no session'}${w.sessionConnected === false ? ' (NOT CONNECTED)' : ''}, registered ${formatAge(w.ageMs)} ago`,
+    );
   }
-  const states = Object.entries(x.tasks.byState).sort().map(([s, n]) => `${s} ${n}`).join(', ');
+  const states = Object.entries(x.tasks.byState)
+    .sort()
+    .map(([s, n]) => `${s} ${n}`)
+    .join(', ');
   out.push(`  tasks: ${x.tasks.total}${states ? ` (${states})` : ''}`);
   if (x.schedules.length) out.push(`  schedules: ${x.schedules.length}`);
   const now = Date.now();
   for (const sc of x.schedules) {
     const when = sc.cron !== undefined ? `cron '${sc.cron}' (UTC)` : sc.everyMs !== undefined ? `every ${formatAge(sc.everyMs)}` : 'unreadable';
     const last = sc.lastFiredAt ? `last fired ${formatAge(now - sc.lastFiredAt.getTime())} ago` : 'not fired yet';
-    const next = !sc.nextDueAt ? '' : sc.nextDueAt.getTime() >= now ? `, next in ${formatAge(sc.nextDueAt.getTime() - now)}` : `, next OVERDUE by ${formatAge(now - sc.nextDueAt.getTime())}`;
+    const next = !sc.nextDueAt
+      ? ''
+      : sc.nextDueAt.getTime() >= now
+        ? `, next in ${formatAge(sc.nextDueAt.getTime() - now)}`
+        : `, next OVERDUE by ${formatAge(now - sc.nextDueAt.getTime())}`;
     out.push(`    - ${sc.id}: ${when}${sc.type ? `, type ${sc.type}` : ''}, ${last}${next}`);
   }
   return out;
@@ -103,10 +122,15 @@ function subtreeLine(s: SubtreeSummary): string {
 }
 
 function treeLines(x: TreeInspection): string[] {
-  const out = [`no recipe recognised; ${x.node.sessionId ? `ephemeral node of ${x.node.sessionId}` : 'node'}, ${x.node.dataLength} bytes, ${x.totalChildren} child(ren)`];
+  const out = [
+    `no recipe recognised; ${x.node.sessionId ? `ephemeral node of ${x.node.sessionId}` : 'node'}, ${x.node.dataLength} bytes, ${x.totalChildren} child(ren)`,
+  ];
   if (x.node.dataLength) out.push(`  data: ${JSON.stringify(x.node.data)}`);
   out.push(subtreeLine(x.subtree));
-  for (const c of x.children) out.push(`    - ${c.name}  ${c.sessionId ? `ephemeral ${c.sessionId}` : 'persistent'}, ${c.dataLength} bytes, age ${c.createdAt.getTime() === 0 ? '-' : formatAge(c.ageMs)}`);
+  for (const c of x.children)
+    out.push(
+      `    - ${c.name}  ${c.sessionId ? `ephemeral ${c.sessionId}` : 'persistent'}, ${c.dataLength} bytes, age ${c.createdAt.getTime() === 0 ? '-' : formatAge(c.ageMs)}`,
+    );
   if (x.totalChildren > x.children.length) out.push(`    … and ${x.totalChildren - x.children.length} more`);
   return out;
 }
@@ -114,32 +138,44 @@ function treeLines(x: TreeInspection): string[] {
 /** The lines of one inspection, its head line first (without the path). */
 function body(x: Inspection): string[] {
   switch (x.kind) {
-    case 'missing': return ['(no such node)'];
-    case 'lock': return [
-      `LOCK, ${x.holder ? 'HELD' : 'free'}, ${x.waiters.length} waiting`,
-      x.holder ? `  holder: ${line(x.holder, 'in line for')}` : '  holder: none',
-      ...(x.waiters.length ? list('waiters', x.waiters, 'in line for') : []),
-    ];
-    case 'rwlock': return [
-      `READ-WRITE LOCK, ${x.holders.length ? `held for ${x.holders[0]!.mode}` : 'free'}, ${x.waiters.length} waiting`,
-      ...list('holders', x.holders, 'in line for'), ...(x.waiters.length ? list('waiters', x.waiters, 'in line for') : []),
-    ];
-    case 'leader-latch': return [
-      `LEADER LATCH, ${x.participants.length} participant(s)`,
-      x.leader ? `  leader: ${line(x.leader, 'in the election for')}` : '  leader: none',
-      ...list('participants (leader first)', x.participants, 'in the election for'),
-    ];
-    case 'semaphore': return [
-      `SEMAPHORE, ${x.leases.length - (x.pendingLease ? 1 : 0)} lease(s) held, ${x.waiters.length} in the acquire line`,
-      ...list('lease nodes', x.leases, (n) => (n === x.pendingLease ? 'WAITING for a free lease, in line for' : 'in line for')),
-      ...(x.waiters.length ? list('in line (locks/; the first is placing its lease)', x.waiters, 'in line for') : []),
-    ];
-    case 'queue': return queueLines(x);
-    case 'group': return [`GROUP, ${x.members.length} member(s)`, ...list('members', x.members, 'member for', 100)];
-    case 'service': return serviceLines(x);
-    case 'scheduler': return schedulerLines(x);
-    case 'double-barrier': return [`DOUBLE BARRIER, ready (open), ${x.participants.length} participant(s) inside`, ...list('participants', x.participants, 'inside for')];
-    case 'tree': return treeLines(x);
+    case 'missing':
+      return ['(no such node)'];
+    case 'lock':
+      return [
+        `LOCK, ${x.holder ? 'HELD' : 'free'}, ${x.waiters.length} waiting`,
+        x.holder ? `  holder: ${line(x.holder, 'in line for')}` : '  holder: none',
+        ...(x.waiters.length ? list('waiters', x.waiters, 'in line for') : []),
+      ];
+    case 'rwlock':
+      return [
+        `READ-WRITE LOCK, ${x.holders.length ? `held for ${x.holders[0]!.mode}` : 'free'}, ${x.waiters.length} waiting`,
+        ...list('holders', x.holders, 'in line for'),
+        ...(x.waiters.length ? list('waiters', x.waiters, 'in line for') : []),
+      ];
+    case 'leader-latch':
+      return [
+        `LEADER LATCH, ${x.participants.length} participant(s)`,
+        x.leader ? `  leader: ${line(x.leader, 'in the election for')}` : '  leader: none',
+        ...list('participants (leader first)', x.participants, 'in the election for'),
+      ];
+    case 'semaphore':
+      return [
+        `SEMAPHORE, ${x.leases.length - (x.pendingLease ? 1 : 0)} lease(s) held, ${x.waiters.length} in the acquire line`,
+        ...list('lease nodes', x.leases, (n) => (n === x.pendingLease ? 'WAITING for a free lease, in line for' : 'in line for')),
+        ...(x.waiters.length ? list('in line (locks/; the first is placing its lease)', x.waiters, 'in line for') : []),
+      ];
+    case 'queue':
+      return queueLines(x);
+    case 'group':
+      return [`GROUP, ${x.members.length} member(s)`, ...list('members', x.members, 'member for', 100)];
+    case 'service':
+      return serviceLines(x);
+    case 'scheduler':
+      return schedulerLines(x);
+    case 'double-barrier':
+      return [`DOUBLE BARRIER, ready (open), ${x.participants.length} participant(s) inside`, ...list('participants', x.participants, 'inside for')];
+    case 'tree':
+      return treeLines(x);
   }
 }
 

@@ -60,7 +60,11 @@ export function fourLetterWord(host: string, port: number, word: string, timeout
     }, timeoutMs);
     sock.on('connect', () => sock.end(word));
     sock.on('data', (d: Buffer) => chunks.push(d));
-    sock.on('error', (e) => { failed = true; clearTimeout(timer); reject(e); });
+    sock.on('error', (e) => {
+      failed = true;
+      clearTimeout(timer);
+      reject(e);
+    });
     sock.on('close', () => {
       clearTimeout(timer);
       if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
@@ -92,6 +96,9 @@ export async function connectedSessions(address: ServerAddress, timeoutMs = 2000
 
 /** A session id in one canonical form: hex, lower case, without `0x` or leading zeros. */
 export function normalizeSessionId(id: string): string {
-  const s = id.toLowerCase().replace(/^0x/, '').replace(/^0+(?=.)/, '');
+  const s = id
+    .toLowerCase()
+    .replace(/^0x/, '')
+    .replace(/^0+(?=.)/, '');
   return s;
 }

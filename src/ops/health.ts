@@ -46,14 +46,16 @@ export interface ServerHealth {
   /** Last zxid, hex as the server prints it (`0x1a`). */
   zxid: string | undefined;
   /** Server-side request latency min/avg/max in ms. */
-  requestLatencyMs: {
-    /** Lowest request latency since the server's stats were reset, in ms. */
-    min: number;
-    /** Average request latency, in ms. */
-    avg: number;
-    /** Highest request latency, in ms. */
-    max: number;
-  } | undefined;
+  requestLatencyMs:
+    | {
+        /** Lowest request latency since the server's stats were reset, in ms. */
+        min: number;
+        /** Average request latency, in ms. */
+        avg: number;
+        /** Highest request latency, in ms. */
+        max: number;
+      }
+    | undefined;
   /** Followers in sync (leader only, from `mntr`). */
   syncedFollowers: number | undefined;
   /** Problems, one sentence each (unreachable, timed out, word not whitelisted, not serving). */
@@ -99,7 +101,7 @@ function toMode(s: string | undefined): ServerMode | undefined {
 function applySrvr(h: ServerHealth, reply: string): void {
   const line = (key: string) => new RegExp(`^${key}:\\s*(.*)$`, 'mi').exec(reply)?.[1];
   h.version = line('Zookeeper version')?.trim();
-  const lat = /^Latency min\/avg\/max:\s*([\d.]+)\/([\d.]+)\/([\d.]+)/mi.exec(reply);
+  const lat = /^Latency min\/avg\/max:\s*([\d.]+)\/([\d.]+)\/([\d.]+)/im.exec(reply);
   if (lat) h.requestLatencyMs = { min: Number(lat[1]), avg: Number(lat[2]), max: Number(lat[3]) };
   h.connections = numberOrUndefined(line('Connections'));
   h.outstandingRequests = numberOrUndefined(line('Outstanding'));
@@ -108,9 +110,11 @@ function applySrvr(h: ServerHealth, reply: string): void {
   h.mode = toMode(line('Mode'));
   h.serving = h.mode !== undefined;
   if (!h.serving) {
-    h.errors.push(/not currently serving/i.test(reply)
-      ? `${h.address}: not currently serving requests (no quorum, or still starting)`
-      : `${h.address}: srvr reply has no Mode line: ${JSON.stringify(reply.slice(0, 120))}`);
+    h.errors.push(
+      /not currently serving/i.test(reply)
+        ? `${h.address}: not currently serving requests (no quorum, or still starting)`
+        : `${h.address}: srvr reply has no Mode line: ${JSON.stringify(reply.slice(0, 120))}`,
+    );
   }
 }
 
@@ -148,9 +152,22 @@ function describeSocketError(err: unknown, address: string): string {
 export async function serverHealth(address: ServerAddress, timeoutMs = 2000): Promise<ServerHealth> {
   const addr = formatAddress(address);
   const h: ServerHealth = {
-    address: addr, host: address.host, port: address.port, answering: false, serving: false, mode: undefined,
-    latencyMs: undefined, version: undefined, outstandingRequests: undefined, znodeCount: undefined, watchCount: undefined,
-    ephemeralsCount: undefined, connections: undefined, zxid: undefined, requestLatencyMs: undefined, syncedFollowers: undefined,
+    address: addr,
+    host: address.host,
+    port: address.port,
+    answering: false,
+    serving: false,
+    mode: undefined,
+    latencyMs: undefined,
+    version: undefined,
+    outstandingRequests: undefined,
+    znodeCount: undefined,
+    watchCount: undefined,
+    ephemeralsCount: undefined,
+    connections: undefined,
+    zxid: undefined,
+    requestLatencyMs: undefined,
+    syncedFollowers: undefined,
     errors: [],
   };
   const t0 = performance.now();
@@ -207,7 +224,11 @@ export async function ensembleHealth(connectString: string, options: HealthOptio
   const signal = options.signal;
   if (signal) {
     const scope = new WaitScope({ signal }, 'health');
-    try { servers = await scope.race(work); } finally { scope.dispose(); }
+    try {
+      servers = await scope.race(work);
+    } finally {
+      scope.dispose();
+    }
   } else {
     servers = await work;
   }

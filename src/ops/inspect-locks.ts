@@ -16,13 +16,14 @@ import { LEASE_MARKER, LEASES_DIR, LOCKS_DIR } from '../../recipes/semaphore.js'
 import { sequenceSuffix } from '../../recipes/layout.js';
 import { formatAge } from './format.js';
 import { holdTime, type Listing, type Reader } from './inspect-read.js';
-import type {
-  HoldTime, HolderView, Inspection, InspectionBase, LeaseView, NodeView, RwHolderView, RwNodeView,
-} from './inspect-types.js';
+import type { HoldTime, HolderView, Inspection, InspectionBase, LeaseView, NodeView, RwHolderView, RwNodeView } from './inspect-types.js';
 
 /** Markers of each contender recipe, as the recipes define them. */
 export const CONTENDER_MARKERS = {
-  rw: [READ_MARKER, WRITE_MARKER], latch: [LATCH_MARKER], lock: [LOCK_MARKER], lease: [LEASE_MARKER],
+  rw: [READ_MARKER, WRITE_MARKER],
+  latch: [LATCH_MARKER],
+  lock: [LOCK_MARKER],
+  lease: [LEASE_MARKER],
 } as const;
 
 /** Whether a child name is a contender of one of `markers` (marker, then the server's sequence). */
@@ -52,16 +53,23 @@ export function holderHints(role: string, h: NodeView & { holding?: HoldTime | u
   if (!h.sessionId) {
     out.push(`${role} node ${h.name} is PERSISTENT: no session end will ever remove it. If its owner is gone, delete ${h.path} by hand${blocked}.`);
   } else if (h.sessionConnected === false) {
-    out.push(`${role}'s session ${h.sessionId} is not connected to any server: its process is dead or cut off. ZooKeeper expires it after its session timeout and the node goes with it${blocked}. If the node stays, the session is still alive elsewhere.`);
+    out.push(
+      `${role}'s session ${h.sessionId} is not connected to any server: its process is dead or cut off. ZooKeeper expires it after its session timeout and the node goes with it${blocked}. If the node stays, the session is still alive elsewhere.`,
+    );
   }
   const check = `Check the process named in its data (${JSON.stringify(h.data)})${blocked}.`;
   const min = h.holding?.minMs;
   if (min !== undefined && min > staleAfterMs) {
     const atLeast = h.holding?.known === 'exact' ? '' : 'at least ';
-    out.push(`${role} has held for ${atLeast}${formatAge(min)} (in line since ${h.createdAt.toISOString()}), over ${formatAge(staleAfterMs)}: a hung process keeps its session alive. ${check}`);
+    out.push(
+      `${role} has held for ${atLeast}${formatAge(min)} (in line since ${h.createdAt.toISOString()}), over ${formatAge(staleAfterMs)}: a hung process keeps its session alive. ${check}`,
+    );
   } else if (h.ageMs > staleAfterMs) {
-    const part = min !== undefined ? `at least ${formatAge(min)} of it` : 'how much of it is not recorded: it may have waited most of it behind an earlier holder';
-    out.push(`${role} has been in line for ${formatAge(h.ageMs)} (since ${h.createdAt.toISOString()}), over ${formatAge(staleAfterMs)}, holding for ${part}. ${check}`);
+    const part =
+      min !== undefined ? `at least ${formatAge(min)} of it` : 'how much of it is not recorded: it may have waited most of it behind an earlier holder';
+    out.push(
+      `${role} has been in line for ${formatAge(h.ageMs)} (since ${h.createdAt.toISOString()}), over ${formatAge(staleAfterMs)}, holding for ${part}. ${check}`,
+    );
   }
   if (h.sessionId && waiting.some((w) => w.sessionId === h.sessionId)) {
     out.push(`session ${h.sessionId} both holds and waits: a second acquire in the same process of a non-re-entrant recipe waits for itself forever.`);
@@ -124,10 +132,13 @@ export async function semaphoreInspection(r: Reader, base: InspectionBase, top: 
   // The head of locks/ holds the semaphore's mutex while it waits for a slot: its newest lease
   // node, created after its lock node, is the one still waiting (Curator's InterProcessSemaphoreV2).
   const head = locks[0];
-  const pending = head?.sessionId === undefined ? undefined : [...leases].reverse()
-    .find((l) => l.sessionId === head.sessionId && l.createdAt.getTime() >= head.createdAt.getTime());
+  const pending =
+    head?.sessionId === undefined
+      ? undefined
+      : [...leases].reverse().find((l) => l.sessionId === head.sessionId && l.createdAt.getTime() >= head.createdAt.getTime());
   const views: LeaseView[] = leases.map((l) => ({
-    ...l, holding: l === pending || !leasesRead ? undefined : holdTime(leasesRead.listing, leasesRead.nodes, l, r.now),
+    ...l,
+    holding: l === pending || !leasesRead ? undefined : holdTime(leasesRead.listing, leasesRead.nodes, l, r.now),
   }));
   const pendingLease = views.find((l) => l.name === pending?.name);
   const hints = views.filter((l) => l !== pendingLease).flatMap((l) => holderHints('lease holder', l, [], r.staleAfterMs));

@@ -32,9 +32,14 @@ function queueHints(path: string, head: QueueItemView | undefined, claims: strin
   const due = head?.dueAt ? Math.max(head.createdAt.getTime(), head.dueAt.getTime()) : head?.createdAt.getTime();
   const waited = due === undefined ? 0 : r.now - due;
   if (head && waited > r.staleAfterMs) {
-    hints.push(`the head item ${head.name} has waited ${formatAge(waited)}${head.dueAt ? ' since it was due' : ''}: are consumers running${claims?.length ? ` (${claims.length} claimed, in flight)` : ''}?`);
+    hints.push(
+      `the head item ${head.name} has waited ${formatAge(waited)}${head.dueAt ? ' since it was due' : ''}: are consumers running${claims?.length ? ` (${claims.length} claimed, in flight)` : ''}?`,
+    );
   }
-  if (poison?.length) hints.push(`${poison.length} item(s) could not be decoded and were moved to ${path}${POISON_SUFFIX}: look at them, fix the producer, then delete or re-queue them.`);
+  if (poison?.length)
+    hints.push(
+      `${poison.length} item(s) could not be decoded and were moved to ${path}${POISON_SUFFIX}: look at them, fix the producer, then delete or re-queue them.`,
+    );
   return hints;
 }
 
@@ -48,7 +53,9 @@ export async function queueInspection(r: Reader, base: InspectionBase, names: re
   const read = first === undefined ? undefined : await r.node(joinPath(path, first), first);
   const sortName = first === undefined ? '' : itemSortName(first);
   const head: QueueItemView | undefined = read && {
-    ...read, protectedPut: PUT_MARKER.test(read.name), priority: flavour === 'priority' ? priorityOf(sortName) : undefined,
+    ...read,
+    protectedPut: PUT_MARKER.test(read.name),
+    priority: flavour === 'priority' ? priorityOf(sortName) : undefined,
     dueAt: flavour === 'delay' && dueOf(sortName) > 0 ? new Date(dueOf(sortName)) : undefined,
   };
   const [claims, poison] = path === '/' ? [] : await Promise.all([r.children(path + CLAIMS_SUFFIX), r.children(path + POISON_SUFFIX)]);

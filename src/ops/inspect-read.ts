@@ -51,10 +51,16 @@ export class Reader {
   private allAnswered = false;
   private readonly raw = new WeakMap<NodeView, Buffer>();
 
-  constructor(readonly session: ZkSession, private readonly opts: InspectOptions, readonly now = Date.now()) {}
+  constructor(
+    readonly session: ZkSession,
+    private readonly opts: InspectOptions,
+    readonly now = Date.now(),
+  ) {}
 
   /** A holder older than this gets a hint. */
-  get staleAfterMs(): number { return this.opts.staleAfterMs ?? 600_000; }
+  get staleAfterMs(): number {
+    return this.opts.staleAfterMs ?? 600_000;
+  }
 
   /** A fresh {@link InspectionBase} for `path`. */
   base(path: string): InspectionBase {
@@ -102,8 +108,16 @@ export class Reader {
     const eph = owner !== '' && !/^0+$/.test(owner);
     const createdAt = new Date(stat.ctime);
     return {
-      name, path, sequence: undefined, sessionId: eph ? `0x${normalizeSessionId(owner)}` : undefined, sessionConnected: undefined,
-      createdAt, ageMs: Math.max(0, this.now - createdAt.getTime()), czxid: stat.czxid, data: preview(data), dataLength: stat.dataLength,
+      name,
+      path,
+      sequence: undefined,
+      sessionId: eph ? `0x${normalizeSessionId(owner)}` : undefined,
+      sessionConnected: undefined,
+      createdAt,
+      ageMs: Math.max(0, this.now - createdAt.getTime()),
+      czxid: stat.czxid,
+      data: preview(data),
+      dataLength: stat.dataLength,
     };
   }
 

@@ -29,14 +29,19 @@ const num = (j: Record<string, unknown> | undefined, k: string) => (typeof j?.[k
 async function workerViews(r: Reader, path: string): Promise<WorkerView[]> {
   const dir = joinPath(path, SCHEDULER_DIRS.workers);
   const nodes = await r.nodes(dir, (await r.children(dir)) ?? []);
-  return Promise.all(nodes.map(async (w) => {
-    const j = parseJson(w.data);
-    const assigned = await r.children(joinPath(joinPath(path, SCHEDULER_DIRS.assign), w.name));
-    return {
-      ...w, capacity: num(j, 'capacity'), load: num(j, 'load'),
-      draining: typeof j?.['draining'] === 'boolean' ? j['draining'] : undefined, assigned: assigned?.length,
-    };
-  }));
+  return Promise.all(
+    nodes.map(async (w) => {
+      const j = parseJson(w.data);
+      const assigned = await r.children(joinPath(joinPath(path, SCHEDULER_DIRS.assign), w.name));
+      return {
+        ...w,
+        capacity: num(j, 'capacity'),
+        load: num(j, 'load'),
+        draining: typeof j?.['draining'] === 'boolean' ? j['draining'] : undefined,
+        assigned: assigned?.length,
+      };
+    }),
+  );
 }
 
 /** Counts tasks by state, and lists the ones assigned to workers that are not registered. */
@@ -63,26 +68,45 @@ export function scheduleView(id: string, j: Record<string, unknown> | undefined)
   const type = typeof j?.['type'] === 'string' ? j['type'] : undefined;
   const view: ScheduleView = { id, everyMs, cron, type, lastFiredAt: undefined, nextDueAt: undefined };
   if (startAt === undefined || lastFired === undefined || (cron === undefined && !(everyMs !== undefined && everyMs > 0))) return view;
-  const rec: ScheduleRecord = { everyMs: everyMs ?? 0, ...(cron !== undefined ? { cron } : {}), startAt, lastFired, type: type ?? '', payload: null, maxAttempts: 1 };
+  const rec: ScheduleRecord = {
+    everyMs: everyMs ?? 0,
+    ...(cron !== undefined ? { cron } : {}),
+    startAt,
+    lastFired,
+    type: type ?? '',
+    payload: null,
+    maxAttempts: 1,
+  };
   let next: number | undefined;
-  try { next = nextUnfiredAt(rec); } catch { return view; } // a cron expression that does not parse
+  try {
+    next = nextUnfiredAt(rec);
+  } catch {
+    return view;
+  } // a cron expression that does not parse
   if (lastFired >= 0) view.lastFiredAt = new Date(periodStart(rec, lastFired));
   view.nextDueAt = next === undefined ? undefined : new Date(next);
   return view;
 }
 
-function schedulerHints(path: string, x: { leader: unknown; workers: WorkerView[]; schedules: ScheduleView[]; byState: Record<string, number>; orphans: string[] }): string[] {
+function schedulerHints(
+  path: string,
+  x: { leader: unknown; workers: WorkerView[]; schedules: ScheduleView[]; byState: Record<string, number>; orphans: string[] },
+): string[] {
   const hints: string[] = [];
   if (!x.leader) hints.push('no dispatcher leads: tasks are not being assigned. Start an instance with the dispatcher role.');
   const now = Date.now();
   for (const sc of x.schedules) {
     // A dispatcher fires due periods at once; seconds late means it is not running them.
-    if (x.leader && sc.nextDueAt && now - sc.nextDueAt.getTime() > 10_000) hints.push(`schedule ${sc.id}: the period due ${formatAge(now - sc.nextDueAt.getTime())} ago has not fired although a dispatcher leads.`);
+    if (x.leader && sc.nextDueAt && now - sc.nextDueAt.getTime() > 10_000)
+      hints.push(`schedule ${sc.id}: the period due ${formatAge(now - sc.nextDueAt.getTime())} ago has not fired although a dispatcher leads.`);
   }
   const waiting = WAITING.reduce((sum, st) => sum + (x.byState[st] ?? 0), 0);
   if (waiting > 0 && x.workers.length === 0) hints.push(`${waiting} task(s) wait but no worker is registered under ${joinPath(path, SCHEDULER_DIRS.workers)}.`);
   const o = x.orphans;
-  if (o.length) hints.push(`${o.length} task(s) assigned to workers that are not registered (the dispatcher should reclaim them): ${o.slice(0, 5).join(', ')}${o.length > 5 ? ', …' : ''}.`);
+  if (o.length)
+    hints.push(
+      `${o.length} task(s) assigned to workers that are not registered (the dispatcher should reclaim them): ${o.slice(0, 5).join(', ')}${o.length > 5 ? ', …' : ''}.`,
+    );
   for (const w of x.workers) if (w.sessionConnected === false) hints.push(`worker ${w.name}'s session ${w.sessionId} is not connected to any server.`);
   return hints;
 }
@@ -92,7 +116,10 @@ export async function schedulerInspection(r: Reader, base: InspectionBase): Prom
   const p = base.path;
   const dir = (d: string) => joinPath(p, d);
   const [workers, leaderRead, taskNames, scheduleNames] = await Promise.all([
-    workerViews(r, p), r.listAndRead(dir(SCHEDULER_DIRS.leader)), r.children(dir(SCHEDULER_DIRS.tasks)), r.children(dir(SCHEDULER_DIRS.schedules)),
+    workerViews(r, p),
+    r.listAndRead(dir(SCHEDULER_DIRS.leader)),
+    r.children(dir(SCHEDULER_DIRS.tasks)),
+    r.children(dir(SCHEDULER_DIRS.schedules)),
   ]);
   const tasks = await r.nodes(dir(SCHEDULER_DIRS.tasks), taskNames ?? []);
   const { byState, orphans } = taskCounts(tasks, workers);

@@ -15,16 +15,31 @@ import type { Inspection, InspectionBase, NodeView, ServiceInstanceView } from '
 /** Whether `nodeName` is the node Curator's layout gives instance `i`. */
 function isInstanceNode(i: ServiceInstance, nodeName: string): boolean {
   if (i.id === nodeName) return true;
-  return i.serviceType === 'DYNAMIC_SEQUENTIAL' && nodeName.length === i.id.length + SEQUENCE_DIGITS
-    && nodeName.startsWith(i.id) && sequenceSuffix(nodeName) !== undefined;
+  return (
+    i.serviceType === 'DYNAMIC_SEQUENTIAL'
+    && nodeName.length === i.id.length + SEQUENCE_DIGITS
+    && nodeName.startsWith(i.id)
+    && sequenceSuffix(nodeName) !== undefined
+  );
 }
 
 function instanceView(n: NodeView, i: ServiceInstance): ServiceInstanceView {
   let uri: string | undefined;
-  try { uri = i.uriSpec ? buildUriSpec(i.uriSpec, i) : undefined; } catch { uri = undefined; }
+  try {
+    uri = i.uriSpec ? buildUriSpec(i.uriSpec, i) : undefined;
+  } catch {
+    uri = undefined;
+  }
   return {
-    ...n, id: i.id, address: i.address, port: i.port, sslPort: i.sslPort, serviceType: i.serviceType,
-    enabled: i.enabled, registeredAt: new Date(i.registrationTimeUTC), uri,
+    ...n,
+    id: i.id,
+    address: i.address,
+    port: i.port,
+    sslPort: i.sslPort,
+    serviceType: i.serviceType,
+    enabled: i.enabled,
+    registeredAt: new Date(i.registrationTimeUTC),
+    uri,
   };
 }
 
@@ -36,7 +51,11 @@ export function readInstances(r: Reader, nodes: readonly NodeView[]): { name: st
   for (const n of nodes) {
     const data = r.dataOf(n);
     let i: ServiceInstance;
-    try { i = parseInstance(data ?? Buffer.alloc(0), n.path); } catch { return undefined; }
+    try {
+      i = parseInstance(data ?? Buffer.alloc(0), n.path);
+    } catch {
+      return undefined;
+    }
     if (!data || i.name === '' || !isInstanceNode(i, n.name) || (name !== undefined && i.name !== name)) return undefined;
     name = i.name;
     instances.push(instanceView(n, i));
@@ -47,7 +66,10 @@ export function readInstances(r: Reader, nodes: readonly NodeView[]): { name: st
 function serviceHints(instances: readonly ServiceInstanceView[]): string[] {
   const hints: string[] = [];
   for (const i of instances) {
-    if (i.sessionConnected === false) hints.push(`instance ${i.id}'s session ${i.sessionId} is not connected to any server: its process is dead or cut off, yet providers hand it out until the session expires.`);
+    if (i.sessionConnected === false)
+      hints.push(
+        `instance ${i.id}'s session ${i.sessionId} is not connected to any server: its process is dead or cut off, yet providers hand it out until the session expires.`,
+      );
   }
   const byAddress = new Map<string, string[]>();
   for (const i of instances) {
@@ -56,7 +78,10 @@ function serviceHints(instances: readonly ServiceInstanceView[]): string[] {
     byAddress.set(key, [...(byAddress.get(key) ?? []), i.id]);
   }
   for (const [addr, ids] of byAddress) {
-    if (ids.length > 1) hints.push(`instances ${ids.join(', ')} all claim ${addr}: a restarted process registered again under a new id while its old registration lingers (an old session not expired yet, or a persistent STATIC/PERMANENT node).`);
+    if (ids.length > 1)
+      hints.push(
+        `instances ${ids.join(', ')} all claim ${addr}: a restarted process registered again under a new id while its old registration lingers (an old session not expired yet, or a persistent STATIC/PERMANENT node).`,
+      );
   }
   const enabled = instances.filter((i) => i.enabled).length;
   if (enabled === 0) hints.push('every instance is disabled: providers return none.');

@@ -22,7 +22,9 @@ export function barrierOrGroup(base: InspectionBase, names: readonly string[], n
   }
   if (nodes.length > 0 && ephemeral.length === nodes.length) {
     const members = ephemeral.sort(byName);
-    const hints = members.filter((m) => m.sessionConnected === false).map((m) => `member ${m.name}'s session ${m.sessionId} is not connected to any server: it leaves when the session expires.`);
+    const hints = members
+      .filter((m) => m.sessionConnected === false)
+      .map((m) => `member ${m.name}'s session ${m.sessionId} is not connected to any server: it leaves when the session expires.`);
     return { ...base, kind: 'group', members, hints };
   }
   return undefined;
@@ -51,7 +53,10 @@ export async function summarizeSubtree(r: Reader, top: Listing, maxNodes: number
     const next: Listing[] = [];
     for (let i = 0; i < paths.length; i += 64) {
       const room = maxNodes - sum.nodes;
-      if (room <= 0) { sum.complete = false; return sum; }
+      if (room <= 0) {
+        sum.complete = false;
+        return sum;
+      }
       const batch = await Promise.all(paths.slice(i, i + Math.min(64, room)).map((p) => r.list(p)));
       for (const l of batch) {
         if (!l) continue;
@@ -66,7 +71,13 @@ export async function summarizeSubtree(r: Reader, top: Listing, maxNodes: number
 }
 
 /** The `tree` kind: the node, its first children by name, the subtree summary. */
-export async function treeInspection(r: Reader, base: InspectionBase, top: Listing, sampled: NodeView[], opts: { maxChildren?: number | undefined; maxNodes?: number | undefined }): Promise<Inspection> {
+export async function treeInspection(
+  r: Reader,
+  base: InspectionBase,
+  top: Listing,
+  sampled: NodeView[],
+  opts: { maxChildren?: number | undefined; maxNodes?: number | undefined },
+): Promise<Inspection> {
   const path = base.path;
   const self = await r.node(path, path.slice(path.lastIndexOf('/') + 1) || '/');
   if (!self) return { ...base, kind: 'missing', hints: [`${path} was deleted while being inspected.`] };

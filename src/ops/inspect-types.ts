@@ -272,12 +272,14 @@ export interface SubtreeSummary {
    * The node changed last (created or its data set; its `mtime`). A deletion leaves no time
    * behind, so a subtree whose latest change was a deletion shows the change before it.
    */
-  newest: {
-    /** Its path. */
-    path: string;
-    /** Its `mtime` (the server's clock). */
-    at: Date;
-  } | undefined;
+  newest:
+    | {
+        /** Its path. */
+        path: string;
+        /** Its `mtime` (the server's clock). */
+        at: Date;
+      }
+    | undefined;
   /** False when the walk stopped at `maxNodes` (the counts are then lower bounds). */
   complete: boolean;
 }

@@ -29,9 +29,7 @@ import { validatePath } from '../paths.js';
 import type { ZkSession } from '../session.js';
 import { WaitScope, checkWaitOptions } from '../wait.js';
 import { Reader, type Listing } from './inspect-read.js';
-import {
-  CONTENDER_MARKERS, isContender, isSemaphore, latchInspection, lockInspection, rwLockInspection, semaphoreInspection,
-} from './inspect-locks.js';
+import { CONTENDER_MARKERS, isContender, isSemaphore, latchInspection, lockInspection, rwLockInspection, semaphoreInspection } from './inspect-locks.js';
 import { isQueue, queueInspection } from './inspect-queue.js';
 import { isScheduler, schedulerInspection } from './inspect-scheduler.js';
 import { readInstances, serviceInspection } from './inspect-service.js';
@@ -78,7 +76,11 @@ async function run(r: Reader, path: string, options: InspectOptions): Promise<In
   const base = r.base(path);
   const top = await r.list(path);
   if (top === undefined) {
-    return { ...base, kind: 'missing', hints: [`${path} does not exist: nobody holds, leads or waits there (recipes' container nodes are removed when empty).`] };
+    return {
+      ...base,
+      kind: 'missing',
+      hints: [`${path} does not exist: nobody holds, leads or waits there (recipes' container nodes are removed when empty).`],
+    };
   }
   const names = top.names;
   if (isSemaphore(names)) return semaphoreInspection(r, base, top);
@@ -92,7 +94,13 @@ async function run(r: Reader, path: string, options: InspectOptions): Promise<In
 /** A read-write lock, latch or lock, by the markers among the children; undefined when none. */
 async function contenderInspection(r: Reader, base: InspectionBase, top: Listing): Promise<Inspection | undefined> {
   const has = (markers: readonly string[]) => top.names.some((n) => isContender(n, markers));
-  const kind = has(CONTENDER_MARKERS.rw) ? rwLockInspection : has(CONTENDER_MARKERS.latch) ? latchInspection : has(CONTENDER_MARKERS.lock) ? lockInspection : undefined;
+  const kind = has(CONTENDER_MARKERS.rw)
+    ? rwLockInspection
+    : has(CONTENDER_MARKERS.latch)
+      ? latchInspection
+      : has(CONTENDER_MARKERS.lock)
+        ? lockInspection
+        : undefined;
   if (!kind) return undefined;
   return kind(r, base, top, await r.nodes(top.path, top.names));
 }

@@ -7,7 +7,15 @@
 import type * as Tc from 'testcontainers';
 import createDebug from 'debug';
 import {
-  CONTAINER_LABEL, OWNER, OWNER_LABEL, RUN_LABEL, containerLogTail, engineAddress, removeById, trackContainer, untrackContainer,
+  CONTAINER_LABEL,
+  OWNER,
+  OWNER_LABEL,
+  RUN_LABEL,
+  containerLogTail,
+  engineAddress,
+  removeById,
+  trackContainer,
+  untrackContainer,
 } from './docker-engine.js';
 import type { TcModule } from './testcontainers.js';
 import { serverMode } from './fourlw.js';
@@ -37,13 +45,17 @@ export function containerCommand(config: ServerConfig): string[] {
   // zkServer.sh splits SERVER_JVMFLAGS on spaces.
   if (spaced) throw new Error(`zk-recipes/testing: a JVM flag with white space cannot pass zkServer.sh: ${spaced}`);
   const java = javaArgs(config, DEBIAN_CLASSPATH, CONTAINER_PATHS.cfgFile).map(shellQuote).join(' ');
-  return ['bash', '-c', [
-    'if [ -f /usr/share/java/zookeeper.jar ]; then',
-    `  exec java ${java};`,
-    'else',
-    `  export SERVER_JVMFLAGS=${shellQuote(config.jvmFlags.join(' '))}; exec zkServer.sh start-foreground ${shellQuote(CONTAINER_PATHS.cfgFile)};`,
-    'fi',
-  ].join('\n')];
+  return [
+    'bash',
+    '-c',
+    [
+      'if [ -f /usr/share/java/zookeeper.jar ]; then',
+      `  exec java ${java};`,
+      'else',
+      `  export SERVER_JVMFLAGS=${shellQuote(config.jvmFlags.join(' '))}; exec zkServer.sh start-foreground ${shellQuote(CONTAINER_PATHS.cfgFile)};`,
+      'fi',
+    ].join('\n'),
+  ];
 }
 
 export type { NetworkMode } from './types.js';
@@ -79,7 +91,10 @@ type EngineContainer = ReturnType<Awaited<ReturnType<TcModule['getContainerRunti
 class SrvrFromHost implements Tc.WaitStrategy {
   private timeoutMs = STARTUP_TIMEOUT_MS;
   private timeoutSet = false;
-  constructor(private readonly port: number, private readonly modes: RegExp) {}
+  constructor(
+    private readonly port: number,
+    private readonly modes: RegExp,
+  ) {}
 
   async waitUntilReady(): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
@@ -92,9 +107,17 @@ class SrvrFromHost implements Tc.WaitStrategy {
     throw new Error(`no srvr answer with mode ${this.modes.source} on 127.0.0.1:${this.port} within ${this.timeoutMs} ms (last: ${last ?? 'none'})`);
   }
 
-  withStartupTimeout(ms: number): this { this.timeoutMs = ms; this.timeoutSet = true; return this; }
-  isStartupTimeoutSet(): boolean { return this.timeoutSet; }
-  getStartupTimeout(): number { return this.timeoutMs; }
+  withStartupTimeout(ms: number): this {
+    this.timeoutMs = ms;
+    this.timeoutSet = true;
+    return this;
+  }
+  isStartupTimeoutSet(): boolean {
+    return this.timeoutSet;
+  }
+  getStartupTimeout(): number {
+    return this.timeoutMs;
+  }
 }
 
 async function ignoreStatus(p: Promise<unknown>, ...codes: number[]): Promise<void> {
@@ -116,19 +139,32 @@ export class ContainerServer implements ZooKeeperServer {
   private unpausing: Promise<void> | undefined;
   private unpauseError: unknown;
 
-  constructor(private readonly tc: TcModule, private readonly plan: ServerPlan, private readonly readyModes: string) {
+  constructor(
+    private readonly tc: TcModule,
+    private readonly plan: ServerPlan,
+    private readonly readyModes: string,
+  ) {
     this.connectString = `127.0.0.1:${plan.hostPort}`;
   }
 
-  get port(): number { return this.plan.hostPort; }
-  get id(): string | undefined { return this.started?.getId(); }
+  get port(): number {
+    return this.plan.hostPort;
+  }
+  get id(): string | undefined {
+    return this.started?.getId();
+  }
 
   /** The container, not started yet: labelled, files copied in, recorded the moment it is created. */
   private container(): Tc.GenericContainer {
     const { plan, tc } = this;
-    const onCreated = (id: string) => { trackContainer(id); this.createdId = id; };
+    const onCreated = (id: string) => {
+      trackContainer(id);
+      this.createdId = id;
+    };
     class TrackedContainer extends tc.GenericContainer {
-      protected override async containerCreated(id: string): Promise<void> { onCreated(id); }
+      protected override async containerCreated(id: string): Promise<void> {
+        onCreated(id);
+      }
     }
     let c = new TrackedContainer(plan.image)
       .withLabels({ [CONTAINER_LABEL]: 'true', [RUN_LABEL]: process.env['ZK_RECIPES_PID_DIR'] ?? 'none', [OWNER_LABEL]: OWNER })
@@ -147,7 +183,10 @@ export class ContainerServer implements ZooKeeperServer {
       this.started = await this.container().start();
     } catch (err) {
       const tail = this.createdId ? await containerLogTail(this.createdId) : '';
-      throw new Error(`zk-recipes/testing: container ${this.createdId?.slice(0, 12) ?? '(not created)'} for ${this.connectString} did not become ready: ${(err as Error).message}${tail ? `\n--- its last log lines ---\n${tail}` : ''}`, { cause: err });
+      throw new Error(
+        `zk-recipes/testing: container ${this.createdId?.slice(0, 12) ?? '(not created)'} for ${this.connectString} did not become ready: ${(err as Error).message}${tail ? `\n--- its last log lines ---\n${tail}` : ''}`,
+        { cause: err },
+      );
     }
     this.handle = (await this.tc.getContainerRuntimeClient()).container.getById(this.started.getId());
     this.state = 'running';
@@ -191,7 +230,8 @@ export class ContainerServer implements ZooKeeperServer {
     await this.settle();
     if (this.state === 'closed') throw new Error(`zk-recipes/testing: the container for ${this.connectString} is closed`);
     if (this.state === 'paused') await this.engineContainer().unpause();
-    if (wait) await this.started!.restart({ timeout: 5000 }); // runs the wait strategy again
+    if (wait)
+      await this.started!.restart({ timeout: 5000 }); // runs the wait strategy again
     else await this.engineContainer().restart({ t: 5 });
     this.state = 'running';
   }
@@ -214,10 +254,18 @@ export class ContainerServer implements ZooKeeperServer {
     await this.settle();
     if (this.state !== 'paused') return;
     this.state = 'running';
-    this.unpausing = this.engineContainer().unpause().then(
-      () => { this.unpausing = undefined; },
-      (err: unknown) => { this.unpausing = undefined; this.state = 'paused'; this.unpauseError = err; },
-    );
+    this.unpausing = this.engineContainer()
+      .unpause()
+      .then(
+        () => {
+          this.unpausing = undefined;
+        },
+        (err: unknown) => {
+          this.unpausing = undefined;
+          this.state = 'paused';
+          this.unpauseError = err;
+        },
+      );
   }
 
   async close(): Promise<void> {
@@ -227,7 +275,8 @@ export class ContainerServer implements ZooKeeperServer {
     const id = this.createdId; // also when start() failed half-way
     if (!id) return;
     const addr = engineAddress();
-    if (addr) await removeById(addr, id); // bounded, retried, fresh connections
+    if (addr)
+      await removeById(addr, id); // bounded, retried, fresh connections
     else {
       const handle = this.handle ?? (await this.tc.getContainerRuntimeClient()).container.getById(id);
       await ignoreStatus(handle.remove({ force: true, v: true }), 404);
@@ -235,5 +284,7 @@ export class ContainerServer implements ZooKeeperServer {
     untrackContainer(id);
   }
 
-  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -61,7 +61,9 @@ const DEFAULT_IMAGE = 'zookeeper:3.9';
 /** Ports inside a `bridge` mode container (the official image's). */
 const BRIDGE_PORTS = { client: 2181, quorum: 2888, election: 3888 };
 
-function imageName(): string { return process.env['ZK_IMAGE'] || DEFAULT_IMAGE; }
+function imageName(): string {
+  return process.env['ZK_IMAGE'] || DEFAULT_IMAGE;
+}
 
 function networkMode(image: string): NetworkMode {
   const v = process.env['ZK_CONTAINER_NETWORK'];
@@ -114,11 +116,16 @@ export async function startContainerServer(): Promise<ZooKeeperServer> {
 class ContainerEnsemble extends ProbedEnsemble<ContainerServer> {
   private closed = false;
 
-  constructor(servers: readonly ContainerServer[], private readonly network: Tc.StartedNetwork | undefined) {
+  constructor(
+    servers: readonly ContainerServer[],
+    private readonly network: Tc.StartedNetwork | undefined,
+  ) {
     super(servers);
   }
 
-  protected running(s: ContainerServer): boolean { return s.state === 'running'; }
+  protected running(s: ContainerServer): boolean {
+    return s.state === 'running';
+  }
 
   async restart(i: number): Promise<void> {
     await this.at(i).restart(false);

@@ -82,7 +82,8 @@ export async function removeById(addr: EngineAddress, id: string): Promise<void>
       if (attempt < 3) continue; // no answer: ask again on a new connection
       throw err;
     }
-    if (res.status !== 204 && res.status !== 404) throw new Error(`zk-recipes/testing: removing container ${id.slice(0, 12)} failed: HTTP ${res.status} ${res.body}`);
+    if (res.status !== 204 && res.status !== 404)
+      throw new Error(`zk-recipes/testing: removing container ${id.slice(0, 12)} failed: HTTP ${res.status} ${res.body}`);
     return;
   }
 }
@@ -110,7 +111,9 @@ export async function dockerAvailable(): Promise<boolean> {
   if (addr) {
     try {
       if ((await engineCall(addr, 'GET', '/_ping', 2000)).status === 200) return true;
-    } catch { /* not answering: try testcontainers' detection below */ }
+    } catch {
+      /* not answering: try testcontainers' detection below */
+    }
     if (process.env['DOCKER_HOST']) return false;
   }
   try {

@@ -25,7 +25,9 @@ export async function serverIndexOf(ports: ReadonlyArray<number | undefined>, se
     try {
       const cons = await fourLetterWord('127.0.0.1', port, 'cons', 1000);
       if (cons.toLowerCase().includes(want)) return i;
-    } catch { /* down */ }
+    } catch {
+      /* down */
+    }
   }
   return -1;
 }
@@ -65,18 +67,28 @@ export abstract class ProbedEnsemble<S extends ZooKeeperServer & { readonly port
     return s;
   }
 
-  async kill(i: number): Promise<void> { await this.at(i).kill(); }
+  async kill(i: number): Promise<void> {
+    await this.at(i).kill();
+  }
 
   /** Client ports, `undefined` for servers not running. */
   private ports(): Array<number | undefined> {
     return this.servers.map((s) => (this.running(s) ? s.port : undefined));
   }
 
-  leaderIndex(): Promise<number> { return leaderIndexOf(this.ports()); }
+  leaderIndex(): Promise<number> {
+    return leaderIndexOf(this.ports());
+  }
 
-  serverOf(sessionId: string): Promise<number> { return serverIndexOf(this.ports(), sessionId); }
+  serverOf(sessionId: string): Promise<number> {
+    return serverIndexOf(this.ports(), sessionId);
+  }
 
-  waitForQuorum(timeoutMs = 60_000): Promise<void> { return waitForQuorumOf(() => this.ports(), timeoutMs); }
+  waitForQuorum(timeoutMs = 60_000): Promise<void> {
+    return waitForQuorumOf(() => this.ports(), timeoutMs);
+  }
 
-  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -27,7 +27,11 @@ let installed = false;
 /** Runs every registered hook once (each in its own try); what the process exit does. */
 export function runExitHooks(): void {
   for (const hook of [...hooks]) {
-    try { hook(); } catch { /* a cleanup must not stop the others */ }
+    try {
+      hook();
+    } catch {
+      /* a cleanup must not stop the others */
+    }
   }
 }
 
@@ -50,7 +54,9 @@ function install(): void {
 export function onProcessExit(hook: ExitHook): () => void {
   hooks.add(hook);
   install();
-  return () => { hooks.delete(hook); };
+  return () => {
+    hooks.delete(hook);
+  };
 }
 
 /**
@@ -61,8 +67,18 @@ export function recordPid(pid: number | undefined): () => void {
   const dir = process.env['ZK_RECIPES_PID_DIR'];
   const file = dir && pid ? join(dir, String(pid)) : undefined;
   if (!file) return () => undefined;
-  try { writeFileSync(file, ''); } catch { /* dir gone */ }
-  return () => { try { unlinkSync(file); } catch { /* already gone */ } };
+  try {
+    writeFileSync(file, '');
+  } catch {
+    /* dir gone */
+  }
+  return () => {
+    try {
+      unlinkSync(file);
+    } catch {
+      /* already gone */
+    }
+  };
 }
 
 /** Kills every process recorded in `dir` (the global teardown's safety net) and empties it. */
@@ -72,7 +88,12 @@ export function killRecorded(dir: string): number {
   for (const f of readdirSync(dir)) {
     const pid = Number(f);
     if (Number.isInteger(pid)) {
-      try { process.kill(pid, 'SIGKILL'); n++; } catch { /* already gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+        n++;
+      } catch {
+        /* already gone */
+      }
     }
     rmSync(join(dir, f), { force: true });
   }

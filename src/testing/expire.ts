@@ -17,8 +17,14 @@ async function twinClose(connectString: string, timeoutMs: number, clientId: str
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`expireSession: could not connect a second client within ${timeoutMs} ms`)), timeoutMs);
-      twin.once('connected', () => { clearTimeout(t); resolve(); });
-      twin.once('expired', () => { clearTimeout(t); resolve(); }); // already expired
+      twin.once('connected', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      twin.once('expired', () => {
+        clearTimeout(t);
+        resolve();
+      }); // already expired
       twin.start();
     });
   } finally {
@@ -33,7 +39,9 @@ async function twinClose(connectString: string, timeoutMs: number, clientId: str
 export async function expireSession(session: ZkSession, timeoutMs = 20_000): Promise<void> {
   const { clientId, password } = session[kCredentials]();
   let lost = false;
-  const onLost = () => { lost = true; };
+  const onLost = () => {
+    lost = true;
+  };
   session.once('lost', onLost);
   const deadline = Date.now() + timeoutMs;
   try {

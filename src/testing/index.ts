@@ -12,8 +12,19 @@ import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 export type { ZooKeeperEnsemble, ZooKeeperServer, ZooKeeperTls } from './types.js';
 export { expireSession } from './expire.js';
 export {
-  SUPER_AUTH, findLocalInstall, freePort, localServerMode, startLocalEnsemble, startLocalServer, waitForServerMode,
-  type LocalEnsembleOptions, type LocalInstall, type LocalJoiner, type LocalServerOptions, type LocalZooKeeperEnsemble, type ServerMode,
+  SUPER_AUTH,
+  findLocalInstall,
+  freePort,
+  localServerMode,
+  startLocalEnsemble,
+  startLocalServer,
+  waitForServerMode,
+  type LocalEnsembleOptions,
+  type LocalInstall,
+  type LocalJoiner,
+  type LocalServerOptions,
+  type LocalZooKeeperEnsemble,
+  type ServerMode,
 } from './local.js';
 export { TLS_SERVER_NAME, generateTestCerts, type TestCerts } from './tls.js';
 export { dockerAvailable, listTestContainers, removeRunContainers, startContainerEnsemble, startContainerServer } from './containers.js';
@@ -26,7 +37,7 @@ export const NO_SERVER_MESSAGE = [
   '  - a local install               Debian/Ubuntu: `apt-get install zookeeper` (uses /usr/share/java/zookeeper.jar);',
   '                                  or ZOOKEEPER_HOME=<unpacked release> or ZOOKEEPER_CLASSPATH=<classpath>; needs `java`',
   '  - a Docker engine               DOCKER_HOST or /var/run/docker.sock (image: ZK_IMAGE, default zookeeper:3.9)',
-  'In this repository, `npm test` installs Debian\'s zookeeper package by itself when run as root with apt-get.',
+  "In this repository, `npm test` installs Debian's zookeeper package by itself when run as root with apt-get.",
 ].join('\n');
 
 type Strategy = 'external' | 'local' | 'container';
@@ -40,10 +51,17 @@ function strategyFromEnv(): Strategy | undefined {
 
 function externalServer(connectString: string): ZooKeeperServer {
   const port = Number(connectString.split(',')[0]!.split(':')[1]);
-  const unsupported = async () => { throw new Error('zk-recipes/testing: an external server (ZK_CONNECT) cannot be stopped, restarted or paused'); };
+  const unsupported = async () => {
+    throw new Error('zk-recipes/testing: an external server (ZK_CONNECT) cannot be stopped, restarted or paused');
+  };
   return {
-    kind: 'external', connectString, port,
-    stop: unsupported, restart: unsupported, pause: unsupported, resume: unsupported,
+    kind: 'external',
+    connectString,
+    port,
+    stop: unsupported,
+    restart: unsupported,
+    pause: unsupported,
+    resume: unsupported,
     close: async () => undefined,
     [Symbol.asyncDispose]: async () => undefined,
   };

@@ -93,7 +93,13 @@ export function localMemberLine(id: number, p: MemberPorts, reconfig: boolean, r
 }
 
 /** The rendered config of local member `id`, rooted at `sdir` (host paths), with `members` its `server.N=` lines. */
-export function localMemberConfig(sdir: string, id: number, clientPort: number, members: readonly string[], settings: Omit<EnsembleSettings, 'install'>): ServerConfig {
+export function localMemberConfig(
+  sdir: string,
+  id: number,
+  clientPort: number,
+  members: readonly string[],
+  settings: Omit<EnsembleSettings, 'install'>,
+): ServerConfig {
   return renderServerConfig({
     paths: serverPaths(sdir),
     clientPort,
@@ -110,7 +116,13 @@ function writeMember(sdir: string, id: number, port: number, members: readonly s
 }
 
 class JoinerServer extends LocalServer implements LocalJoiner {
-  constructor(spec: ProcessSpec, readonly id: number, readonly quorumPort: number, readonly electionPort: number, readonly serverLine: string) {
+  constructor(
+    spec: ProcessSpec,
+    readonly id: number,
+    readonly quorumPort: number,
+    readonly electionPort: number,
+    readonly serverLine: string,
+  ) {
     // Configured as observer, it serves as a non-voting follower before its reconfig (see
     // spawnJoiner); any serving mode counts as ready.
     super(spec, /observer|follower|leader/, false);
@@ -123,11 +135,17 @@ class LocalEnsemble extends ProbedEnsemble<LocalServer> implements LocalZooKeepe
   private closed = false;
   private readonly joiners: JoinerServer[] = [];
 
-  constructor(servers: readonly LocalServer[], private readonly dir: string, private readonly settings: EnsembleSettings) {
+  constructor(
+    servers: readonly LocalServer[],
+    private readonly dir: string,
+    private readonly settings: EnsembleSettings,
+  ) {
     super(servers);
   }
 
-  protected running(s: LocalServer): boolean { return s.child !== undefined; }
+  protected running(s: LocalServer): boolean {
+    return s.child !== undefined;
+  }
 
   async restart(i: number): Promise<void> {
     const s = this.at(i);
@@ -149,7 +167,9 @@ class LocalEnsemble extends ProbedEnsemble<LocalServer> implements LocalZooKeepe
       if (!this.running(s)) continue;
       const dyn = /^dynamicConfigFile=(.*)$/m.exec(readFileSync(s.spec.cfgFile, 'utf8'))?.[1];
       if (!dyn || !existsSync(dyn)) continue;
-      const lines = readFileSync(dyn, 'utf8').split('\n').filter((l) => l.startsWith('server.'));
+      const lines = readFileSync(dyn, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('server.'));
       if (lines.length > 0) return lines;
     }
     throw new Error('ensemble: no running member to read the membership from');

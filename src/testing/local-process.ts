@@ -33,7 +33,9 @@ export function findLocalInstall(env: NodeJS.ProcessEnv = process.env): LocalIns
   if (env['ZOOKEEPER_CLASSPATH']) return { classpath: env['ZOOKEEPER_CLASSPATH'], source: 'ZOOKEEPER_CLASSPATH' };
   const home = env['ZOOKEEPER_HOME'];
   if (home && existsSync(join(home, 'lib'))) {
-    const jars = readdirSync(join(home, 'lib')).filter((f) => f.endsWith('.jar')).map((f) => join(home, 'lib', f));
+    const jars = readdirSync(join(home, 'lib'))
+      .filter((f) => f.endsWith('.jar'))
+      .map((f) => join(home, 'lib', f));
     return { classpath: [join(home, 'conf'), ...jars].join(':'), source: `ZOOKEEPER_HOME=${home}` };
   }
   if (existsSync('/usr/share/java/zookeeper.jar')) {
@@ -41,7 +43,10 @@ export function findLocalInstall(env: NodeJS.ProcessEnv = process.env): LocalIns
     // (netty-codec, netty-resolver): without them the Netty connection factory, and so TLS, fails
     // on the first connection with NoClassDefFoundError. The plain NIO factory needs neither.
     const netty = ['netty-codec', 'netty-resolver'].map((j) => `/usr/share/java/${j}.jar`).filter((j) => existsSync(j));
-    return { classpath: ['/etc/zookeeper/conf', '/usr/share/java/zookeeper.jar', ...netty].join(':'), source: '/usr/share/java/zookeeper.jar (Debian package)' };
+    return {
+      classpath: ['/etc/zookeeper/conf', '/usr/share/java/zookeeper.jar', ...netty].join(':'),
+      source: '/usr/share/java/zookeeper.jar (Debian package)',
+    };
   }
   return undefined;
 }
@@ -73,7 +78,8 @@ export async function waitForServerMode(port: number, mode: ServerMode | RegExp,
   for (;;) {
     const seen = await localServerMode(port);
     if (seen !== undefined && want.test(seen)) return;
-    if (Date.now() > deadline) throw new Error(`server on port ${port}: mode ${String(mode)} not reached within ${timeoutMs} ms (last: ${seen ?? 'not serving'})`);
+    if (Date.now() > deadline)
+      throw new Error(`server on port ${port}: mode ${String(mode)} not reached within ${timeoutMs} ms (last: ${seen ?? 'not serving'})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -93,7 +99,13 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 const live = new Set<ChildProcess>();
 
 function killLive(): void {
-  for (const c of live) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+  for (const c of live) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   live.clear();
 }
 
@@ -101,7 +113,10 @@ function track(child: ChildProcess): void {
   live.add(child);
   onProcessExit(killLive);
   const unrecord = recordPid(child.pid);
-  child.once('exit', () => { live.delete(child); unrecord(); });
+  child.once('exit', () => {
+    live.delete(child);
+    unrecord();
+  });
 }
 
 // ---- one server process ----------------------------------------------------------------------
@@ -147,12 +162,23 @@ function startProcess(spec: ProcessSpec): ChildProcess {
 function stopProcess(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, 5000);
-    child.once('exit', () => { clearTimeout(t); resolve(); });
+    const t = setTimeout(() => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, 5000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
     try {
       child.kill('SIGCONT'); // a paused process cannot act on SIGTERM
       child.kill(signal);
-    } catch { resolve(); }
+    } catch {
+      resolve();
+    }
   });
 }
 
@@ -163,18 +189,29 @@ export class LocalServer implements ZooKeeperServer {
   child: ChildProcess | undefined;
   private closed = false;
 
-  constructor(readonly spec: ProcessSpec, private readonly readyModes: RegExp, private readonly ownsDir: boolean, readonly tls?: ZooKeeperTls) {
+  constructor(
+    readonly spec: ProcessSpec,
+    private readonly readyModes: RegExp,
+    private readonly ownsDir: boolean,
+    readonly tls?: ZooKeeperTls,
+  ) {
     this.connectString = `127.0.0.1:${spec.port}`;
   }
 
-  get port(): number { return this.spec.port; }
+  get port(): number {
+    return this.spec.port;
+  }
 
   async start(timeoutMs = 60_000): Promise<void> {
     this.child = startProcess(this.spec);
     // The secure port is bound after the plain one starts serving: wait for both.
     const tlsPort = this.spec.tlsPort;
-    await waitFor(async () => this.readyModes.test((await localServerMode(this.spec.port)) ?? '') && (tlsPort === undefined || (await listening(tlsPort))),
-      timeoutMs, `ZooKeeper on ${this.connectString}`, this.child);
+    await waitFor(
+      async () => this.readyModes.test((await localServerMode(this.spec.port)) ?? '') && (tlsPort === undefined || (await listening(tlsPort))),
+      timeoutMs,
+      `ZooKeeper on ${this.connectString}`,
+      this.child,
+    );
   }
 
   /** Waits until `srvr` reports `mode`. */
@@ -202,8 +239,12 @@ export class LocalServer implements ZooKeeperServer {
     await this.start();
   }
 
-  async pause(): Promise<void> { this.child?.kill('SIGSTOP'); }
-  async resume(): Promise<void> { this.child?.kill('SIGCONT'); }
+  async pause(): Promise<void> {
+    this.child?.kill('SIGSTOP');
+  }
+  async resume(): Promise<void> {
+    this.child?.kill('SIGCONT');
+  }
 
   async close(): Promise<void> {
     if (this.closed) return;
@@ -212,5 +253,7 @@ export class LocalServer implements ZooKeeperServer {
     if (this.ownsDir) rmSync(this.spec.dir, { recursive: true, force: true });
   }
 
-  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -54,8 +54,14 @@ export async function freePort(): Promise<number> {
 export function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: '127.0.0.1', port });
-    sock.setTimeout(1000, () => { sock.destroy(); resolve(false); });
-    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.setTimeout(1000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
     sock.once('error', () => resolve(false));
   });
 }

@@ -90,7 +90,10 @@ class DelayLine {
   private timer: NodeJS.Timeout | undefined;
 
   push(delayMs: number, run: () => void): void {
-    if (delayMs <= 0 && this.queue.length === 0) { run(); return; }
+    if (delayMs <= 0 && this.queue.length === 0) {
+      run();
+      return;
+    }
     this.queue.push({ due: performance.now() + delayMs, run });
     if (!this.timer) this.pump();
   }
@@ -132,7 +135,11 @@ const OVERSIZE = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
 
 function kill(s: Socket | undefined): void {
   if (!s || s.destroyed) return;
-  try { s.resetAndDestroy(); } catch { s.destroy(); }
+  try {
+    s.resetAndDestroy();
+  } catch {
+    s.destroy();
+  }
 }
 
 function end(s: Socket | undefined): void {
@@ -175,7 +182,10 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
     const to = dir === 'toServer' ? link.upstream : link.client;
     if (!to || to.destroyed || to.writableEnded) return;
     const how = corruptions[dir];
-    if (!how) { to.write(chunk); return; }
+    if (!how) {
+      to.write(chunk);
+      return;
+    }
     delete corruptions[dir];
     log('corrupting a %d-byte chunk %s: %s', chunk.length, dir, how);
     if (how === 'truncate') to.end(chunk.subarray(0, chunk.length >> 1));
@@ -233,19 +243,30 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
 
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     client.on('error', () => undefined);
-    if (closed) { kill(client); return; }
+    if (closed) {
+      kill(client);
+      return;
+    }
     client.setNoDelay(true);
     const link: Link = {
-      client, upstream: undefined, upstreamReady: false, frozen: false,
-      held: { toServer: [], toClient: [] }, lanes: { toServer: new DelayLine(), toClient: new DelayLine() },
-      clientGone: false, upstreamGone: false,
+      client,
+      upstream: undefined,
+      upstreamReady: false,
+      frozen: false,
+      held: { toServer: [], toClient: [] },
+      lanes: { toServer: new DelayLine(), toClient: new DelayLine() },
+      clientGone: false,
+      upstreamGone: false,
     };
     links.add(link);
     client.on('data', (d: Buffer) => link.lanes.toServer.push(delayMs, () => forward(link, 'toServer', d)));
     const gone = () => {
       if (link.clientGone) return;
       link.clientGone = true;
-      if (!link.upstream && !partitioned) { drop(link); return; }
+      if (!link.upstream && !partitioned) {
+        drop(link);
+        return;
+      }
       flush(link);
     };
     const delayedGone = () => link.lanes.toServer.push(delayMs, gone);
@@ -257,7 +278,10 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as { port: number }).port;
   log('proxy 127.0.0.1:%d -> %o', port, targets);
@@ -265,8 +289,12 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
   const proxy: ZkProxy = {
     connectString: `127.0.0.1:${port}`,
     port,
-    get partitioned() { return partitioned; },
-    get connections() { return links.size; },
+    get partitioned() {
+      return partitioned;
+    },
+    get connections() {
+      return links.size;
+    },
     partition() {
       if (partitioned || closed) return;
       partitioned = true;
@@ -311,7 +339,9 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
       for (const link of [...links]) drop(link);
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-    [Symbol.asyncDispose]() { return proxy.close(); },
+    [Symbol.asyncDispose]() {
+      return proxy.close();
+    },
   };
   return proxy;
 }

@@ -37,7 +37,10 @@ export const TUNING_CFG: readonly string[] = [
 
 /** The JVM flags every test kit server has, whatever the strategy. */
 export const TUNING_JVM_FLAGS: readonly string[] = [
-  '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
+  '-Xmx256m',
+  '-XX:+UseSerialGC',
+  '-XX:TieredStopAtLevel=1',
+  '-Xshare:auto',
   '-Dzookeeper.admin.enableServer=false',
   '-Dzookeeper.4lw.commands.whitelist=*',
   '-Dznode.container.checkIntervalMs=1000',
@@ -138,8 +141,13 @@ export interface ServerConfig {
  * A `server.N=` line: `host:quorum:election`, and with `client` (reconfig-enabled members) the
  * role and client address, `...:participant;127.0.0.1:2181`.
  */
-export function serverLine(id: number, host: string, quorumPort: number, electionPort: number,
-  client?: { role: 'participant' | 'observer'; address: string; port: number }): string {
+export function serverLine(
+  id: number,
+  host: string,
+  quorumPort: number,
+  electionPort: number,
+  client?: { role: 'participant' | 'observer'; address: string; port: number },
+): string {
   const base = `server.${id}=${host}:${quorumPort}:${electionPort}`;
   return client ? `${base}:${client.role};${client.address}:${client.port}` : base;
 }

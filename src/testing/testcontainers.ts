@@ -30,11 +30,13 @@ export function loadTestcontainers(): Promise<TcModule> {
 export async function requireEngine(): Promise<TcModule> {
   if (!(await dockerAvailable())) {
     const where = engineAddress()?.describe ?? 'DOCKER_HOST unset, no /var/run/docker.sock';
-    throw new Error([
-      `zk-recipes/testing: ZooKeeper containers were requested but no Docker engine answers (${where}).`,
-      'On a machine without a running engine: eval "$(bash scripts/containers.sh start)" (starts Debian\'s dockerd,',
-      'builds a local ZooKeeper image and exports DOCKER_HOST, TESTCONTAINERS_* , ZK_IMAGE, ZK_CONTAINER_NETWORK).',
-    ].join('\n'));
+    throw new Error(
+      [
+        `zk-recipes/testing: ZooKeeper containers were requested but no Docker engine answers (${where}).`,
+        'On a machine without a running engine: eval "$(bash scripts/containers.sh start)" (starts Debian\'s dockerd,',
+        'builds a local ZooKeeper image and exports DOCKER_HOST, TESTCONTAINERS_* , ZK_IMAGE, ZK_CONTAINER_NETWORK).',
+      ].join('\n'),
+    );
   }
   return loadTestcontainers();
 }

@@ -55,8 +55,28 @@ const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes
 /** Signs `name`.csr with the CA into `name`.crt with the extensions in `ext`. */
 async function sign(dir: string, name: string, ext: string[]): Promise<void> {
   writeFileSync(join(dir, `${name}.ext`), `${ext.join('\n')}\n`);
-  await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial(),
-    '-days', '7', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir);
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      serial(),
+      '-days',
+      '7',
+      '-sha256',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    ],
+    dir,
+  );
 }
 
 /**
@@ -67,8 +87,27 @@ async function sign(dir: string, name: string, ext: string[]): Promise<void> {
  */
 export async function generateTestCerts(dir: string): Promise<TestCerts> {
   mkdirSync(dir, { recursive: true });
-  await openssl(['req', '-x509', ...NEW_KEY, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '7', '-sha256',
-    '-subj', '/CN=zk-recipes test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  await openssl(
+    [
+      'req',
+      '-x509',
+      ...NEW_KEY,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '7',
+      '-sha256',
+      '-subj',
+      '/CN=zk-recipes test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
   // The two leaf keys and requests do not depend on each other.
   await Promise.all([
     openssl(['req', '-new', ...NEW_KEY, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${TLS_SERVER_NAME}`], dir),

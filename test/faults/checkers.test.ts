@@ -14,22 +14,46 @@ describe('checkMutualExclusion', () => {
     expect(r.checks).toBeGreaterThan(0);
   });
   it('catches two holders at once, falling tokens and a token issued twice', () => {
-    expect(checkMutualExclusion([{ holder: 'a', token: 5n, acquiredAt: 0, endedAt: 10 }, { holder: 'b', token: 7n, acquiredAt: 5, endedAt: 20 }]).violations)
-      .toEqual([expect.stringContaining('still held when b')]);
-    expect(checkMutualExclusion([{ holder: 'a', token: 9n, acquiredAt: 0, endedAt: 10 }, { holder: 'b', token: 7n, acquiredAt: 10 }]).violations)
-      .toEqual([expect.stringContaining('tokens fell')]);
-    expect(checkMutualExclusion([{ holder: 'a', token: 9n, acquiredAt: 0, endedAt: 10 }, { holder: 'b', token: 9n, acquiredAt: 10 }]).violations)
-      .toContain('token 9 issued twice (a and b)');
+    expect(
+      checkMutualExclusion([
+        { holder: 'a', token: 5n, acquiredAt: 0, endedAt: 10 },
+        { holder: 'b', token: 7n, acquiredAt: 5, endedAt: 20 },
+      ]).violations,
+    ).toEqual([expect.stringContaining('still held when b')]);
+    expect(
+      checkMutualExclusion([
+        { holder: 'a', token: 9n, acquiredAt: 0, endedAt: 10 },
+        { holder: 'b', token: 7n, acquiredAt: 10 },
+      ]).violations,
+    ).toEqual([expect.stringContaining('tokens fell')]);
+    expect(
+      checkMutualExclusion([
+        { holder: 'a', token: 9n, acquiredAt: 0, endedAt: 10 },
+        { holder: 'b', token: 9n, acquiredAt: 10 },
+      ]).violations,
+    ).toContain('token 9 issued twice (a and b)');
   });
   it('allows an overlap fenced off by a newer token only when asked, and counts it', () => {
-    const hs = [{ holder: 'a', token: 5n, acquiredAt: 0, endedAt: 12 }, { holder: 'b', token: 7n, acquiredAt: 10, endedAt: 20 }];
+    const hs = [
+      { holder: 'a', token: 5n, acquiredAt: 0, endedAt: 12 },
+      { holder: 'b', token: 7n, acquiredAt: 10, endedAt: 20 },
+    ];
     const r = checkMutualExclusion(hs, { allowFencedOverlap: true });
     expect(r).toMatchObject({ violations: [], fencedOverlaps: 1 });
-    const stale = checkMutualExclusion([{ holder: 'a', token: 8n, acquiredAt: 0, endedAt: 12 }, { holder: 'b', token: 7n, acquiredAt: 10 }], { allowFencedOverlap: true });
+    const stale = checkMutualExclusion(
+      [
+        { holder: 'a', token: 8n, acquiredAt: 0, endedAt: 12 },
+        { holder: 'b', token: 7n, acquiredAt: 10 },
+      ],
+      { allowFencedOverlap: true },
+    );
     expect(stale.violations.join()).toContain('not newer');
   });
   it('lets the same holder reclaim with the same token (a latch back on the same session)', () => {
-    const r = checkMutualExclusion([{ holder: 'a', token: 5n, acquiredAt: 0, endedAt: 10 }, { holder: 'a', token: 5n, acquiredAt: 12 }]);
+    const r = checkMutualExclusion([
+      { holder: 'a', token: 5n, acquiredAt: 0, endedAt: 10 },
+      { holder: 'a', token: 5n, acquiredAt: 12 },
+    ]);
     expect(r.violations).toEqual([]);
   });
   it('FencedResource refuses a stale token', () => {
@@ -52,10 +76,13 @@ describe('checkElection', () => {
   });
   it('catches two leaders at once, and a failover that takes too long or never comes', () => {
     expect(checkElection([ev('a', 'isLeader', 0, 1n), ev('b', 'isLeader', 5, 2n)], [], { withinMs: 1000 }).violations).toHaveLength(1);
-    expect(checkElection([ev('a', 'isLeader', 0, 1n), ev('a', 'notLeader', 10), ev('b', 'isLeader', 5000, 2n)], [{ participant: 'a', at: 10 }], { withinMs: 1000 }).violations)
-      .toEqual([expect.stringContaining('limit 1000 ms')]);
-    expect(checkElection([ev('a', 'isLeader', 0, 1n)], [{ participant: 'a', at: 10 }], { withinMs: 1000 }).violations)
-      .toEqual([expect.stringContaining('no new leader')]);
+    expect(
+      checkElection([ev('a', 'isLeader', 0, 1n), ev('a', 'notLeader', 10), ev('b', 'isLeader', 5000, 2n)], [{ participant: 'a', at: 10 }], { withinMs: 1000 })
+        .violations,
+    ).toEqual([expect.stringContaining('limit 1000 ms')]);
+    expect(checkElection([ev('a', 'isLeader', 0, 1n)], [{ participant: 'a', at: 10 }], { withinMs: 1000 }).violations).toEqual([
+      expect.stringContaining('no new leader'),
+    ]);
   });
 });
 

@@ -68,7 +68,8 @@ export function checkMutualExclusion(holdings: readonly Holding[], opts: { allow
     checks++;
     const a = hs[i - 1]!;
     const b = hs[i]!;
-    if (!(b.token > a.token) && !(b.token === a.token && b.holder === a.holder)) violations.push(`tokens fell: ${a.holder} got ${a.token} at ${a.acquiredAt}, then ${b.holder} got ${b.token} at ${b.acquiredAt}`);
+    if (!(b.token > a.token) && !(b.token === a.token && b.holder === a.holder))
+      violations.push(`tokens fell: ${a.holder} got ${a.token} at ${a.acquiredAt}, then ${b.holder} got ${b.token} at ${b.acquiredAt}`);
   }
   for (let i = 0; i < hs.length; i++) {
     for (let j = i + 1; j < hs.length; j++) {
@@ -78,7 +79,9 @@ export function checkMutualExclusion(holdings: readonly Holding[], opts: { allow
       if (b.acquiredAt >= aEnd) continue;
       checks++;
       if (!(b.token > a.token)) {
-        violations.push(`${a.holder} (token ${a.token}) and ${b.holder} (token ${b.token}) held at once from ${b.acquiredAt} and the later one's token is not newer`);
+        violations.push(
+          `${a.holder} (token ${a.token}) and ${b.holder} (token ${b.token}) held at once from ${b.acquiredAt} and the later one's token is not newer`,
+        );
       } else if (opts.allowFencedOverlap) {
         fencedOverlaps++;
       } else {
@@ -102,7 +105,10 @@ export class FencedResource {
 
   /** Returns whether the write with `token` was accepted. */
   write(token: bigint, holder: string): boolean {
-    if (token < this.highest) { this.refused++; return false; }
+    if (token < this.highest) {
+      this.refused++;
+      return false;
+    }
     this.highest = token;
     this.accepted.push([token, holder]);
     return true;
@@ -165,7 +171,10 @@ export function checkElection(
   for (const f of failures) {
     checks++;
     const next = events.find((e) => e.type === 'isLeader' && e.participant !== f.participant && e.at >= f.at);
-    if (!next) { violations.push(`no new leader after ${f.participant} failed at ${f.at}`); continue; }
+    if (!next) {
+      violations.push(`no new leader after ${f.participant} failed at ${f.at}`);
+      continue;
+    }
     const ms = next.at - f.at;
     failovers.push(ms);
     if (ms > opts.withinMs) violations.push(`new leader ${next.participant} only ${ms} ms after ${f.participant} failed (limit ${opts.withinMs} ms)`);
@@ -214,13 +223,25 @@ export function checkAccounting(produced: readonly string[], delivered: readonly
  * each exactly once — from period 0, or (`fromFirst`, a cron schedule whose periods are fire times
  * in epoch seconds and that fires every second) from the first one fired.
  */
-export function checkPeriods(scheduleId: string, firedTaskIds: readonly string[], opts: { fromFirst?: boolean } = {}): { violations: string[]; checks: number; periods: number } {
-  const periods = firedTaskIds.filter((id) => id.startsWith(`${scheduleId}@`)).map((id) => Number(id.slice(scheduleId.length + 1))).sort((a, b) => a - b);
+export function checkPeriods(
+  scheduleId: string,
+  firedTaskIds: readonly string[],
+  opts: { fromFirst?: boolean } = {},
+): { violations: string[]; checks: number; periods: number } {
+  const periods = firedTaskIds
+    .filter((id) => id.startsWith(`${scheduleId}@`))
+    .map((id) => Number(id.slice(scheduleId.length + 1)))
+    .sort((a, b) => a - b);
   const violations: string[] = [];
   const base = opts.fromFirst ? (periods[0] ?? 0) : 0;
   for (let i = 0; i < periods.length; i++) {
     const want = base + i;
-    if (periods[i] !== want) { violations.push(`schedule ${scheduleId}: period ${want} ${periods[i]! > want ? 'missing' : `fired ${periods.filter((p) => p === periods[i]).length} times`}`); break; }
+    if (periods[i] !== want) {
+      violations.push(
+        `schedule ${scheduleId}: period ${want} ${periods[i]! > want ? 'missing' : `fired ${periods.filter((p) => p === periods[i]).length} times`}`,
+      );
+      break;
+    }
   }
   return { violations, checks: periods.length, periods: periods.length };
 }
@@ -275,11 +296,17 @@ export class Tally {
   finish(): void {
     this.figures.durationMs = Date.now() - this.started;
     const f = this.figures;
-    console.log(`[faults] ${f.file}: ${f.faults} faults injected, ${f.checks} invariant checks, ${f.violations.length} violations` +
-      (f.failoversMs.length ? `, failover ${Math.min(...f.failoversMs)}-${Math.max(...f.failoversMs)} ms` : '') +
-      (f.fencedOverlaps ? `, ${f.fencedOverlaps} overlaps fenced by tokens` : ''));
+    console.log(
+      `[faults] ${f.file}: ${f.faults} faults injected, ${f.checks} invariant checks, ${f.violations.length} violations`
+        + (f.failoversMs.length ? `, failover ${Math.min(...f.failoversMs)}-${Math.max(...f.failoversMs)} ms` : '')
+        + (f.fencedOverlaps ? `, ${f.fencedOverlaps} overlaps fenced by tokens` : ''),
+    );
     for (const v of f.violations) console.log(`[faults]   VIOLATION ${v}`);
-    try { writeSummary(f); } catch (err) { console.log(`[faults] could not write the summary: ${String(err)}`); }
+    try {
+      writeSummary(f);
+    } catch (err) {
+      console.log(`[faults] could not write the summary: ${String(err)}`);
+    }
   }
 }
 
@@ -289,7 +316,11 @@ const LAST_RUN_MD = join(dirname(fileURLToPath(import.meta.url)), 'LAST_RUN.md')
 
 function writeSummary(f: FaultFigures): void {
   let all: Record<string, FaultFigures> = {};
-  try { all = JSON.parse(readFileSync(SUMMARY_JSON, 'utf8')) as Record<string, FaultFigures>; } catch { /* first file */ }
+  try {
+    all = JSON.parse(readFileSync(SUMMARY_JSON, 'utf8')) as Record<string, FaultFigures>;
+  } catch {
+    /* first file */
+  }
   all[basename(f.file)] = f;
   mkdirSync(dirname(SUMMARY_JSON), { recursive: true });
   writeFileSync(SUMMARY_JSON, JSON.stringify(all, null, 2));
@@ -303,7 +334,10 @@ function writeSummary(f: FaultFigures): void {
     '',
     '| file | faults injected | invariant checks | violations | failover (ms) | overlaps fenced | time (s) | run at |',
     '|---|---:|---:|---:|---|---:|---:|---|',
-    ...rows.map((r) => `| ${basename(r.file)} | ${r.faults} | ${r.checks} | ${r.violations.length} | ${r.failoversMs.length ? `${Math.min(...r.failoversMs)}–${Math.max(...r.failoversMs)}` : '—'} | ${r.fencedOverlaps} | ${(r.durationMs / 1000).toFixed(1)} | ${r.at} |`),
+    ...rows.map(
+      (r) =>
+        `| ${basename(r.file)} | ${r.faults} | ${r.checks} | ${r.violations.length} | ${r.failoversMs.length ? `${Math.min(...r.failoversMs)}–${Math.max(...r.failoversMs)}` : '—'} | ${r.fencedOverlaps} | ${(r.durationMs / 1000).toFixed(1)} | ${r.at} |`,
+    ),
     `| **total** | **${sum('faults')}** | **${sum('checks')}** | **${rows.reduce((n, r) => n + r.violations.length, 0)}** | ${fo.length ? `${Math.min(...fo)}–${Math.max(...fo)}` : '—'} | ${rows.reduce((n, r) => n + r.fencedOverlaps, 0)} | ${(rows.reduce((n, r) => n + r.durationMs, 0) / 1000).toFixed(1)} | |`,
     '',
   ];

@@ -30,7 +30,9 @@ afterAll(() => {
 });
 
 function spawnChild(role: string, path: string, name: string, logfile: string): ChildProcess {
-  const c = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/fault-child.ts', role, zk.server.connectString, path, name, logfile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const c = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/fault-child.ts', role, zk.server.connectString, path, name, logfile], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.add(c);
   return c;
 }
@@ -58,18 +60,27 @@ describe('kill -9 of processes', () => {
     const failures: Array<{ participant: string; at: number }> = [];
     for (const what of ['holder', 'leader'] as const) {
       // the current lock holder / latch leader, by the log
-      const victimName = await waitUntil(() => {
-        const lines = readLog(file).filter((l) => !killed.has(l.name));
-        const ev = what === 'holder' ? 'acquired' : 'isLeader';
-        const last = lines.filter((l) => l.ev === ev || (what === 'holder' ? l.ev === 'ended' : l.ev === 'notLeader')).at(-1);
-        return last?.ev === ev ? last.name : undefined;
-      }, `a ${what}`, 20_000, 5);
+      const victimName = await waitUntil(
+        () => {
+          const lines = readLog(file).filter((l) => !killed.has(l.name));
+          const ev = what === 'holder' ? 'acquired' : 'isLeader';
+          const last = lines.filter((l) => l.ev === ev || (what === 'holder' ? l.ev === 'ended' : l.ev === 'notLeader')).at(-1);
+          return last?.ev === ev ? last.name : undefined;
+        },
+        `a ${what}`,
+        20_000,
+        5,
+      );
       const victim = procs.find((p) => p.name === victimName)!;
       const at = await crash(victim.proc);
       killed.set(victim.name, at);
       if (what === 'leader') failures.push({ participant: victim.name, at });
       // survivors take over
-      await waitUntil(() => readLog(file).some((l) => l.ev === (what === 'holder' ? 'acquired' : 'isLeader') && l.t > at && !killed.has(l.name)), `a new ${what}`, SESSION_MS + 10_000);
+      await waitUntil(
+        () => readLog(file).some((l) => l.ev === (what === 'holder' ? 'acquired' : 'isLeader') && l.t > at && !killed.has(l.name)),
+        `a new ${what}`,
+        SESSION_MS + 10_000,
+      );
       tally.recovery(`${what} crash: survivors take over`, true);
     }
     // Holdings: a killed process's open holding (and leadership) ends at its kill.
@@ -91,10 +102,25 @@ describe('kill -9 of processes', () => {
     spawnChild('consumer', path, 'b', file);
     await waitUntil(() => readLog(file).filter((l) => l.ev === 'done' && l.name === 'a').length >= 3, 'consumer a to work', 30_000, 10);
     await crash(a);
-    await waitUntil(() => new Set(readLog(file).filter((l) => l.ev === 'done').map((l) => l.item)).size === items.length, 'every item done', 30_000);
+    await waitUntil(
+      () =>
+        new Set(
+          readLog(file)
+            .filter((l) => l.ev === 'done')
+            .map((l) => l.item),
+        ).size === items.length,
+      'every item done',
+      30_000,
+    );
     tally.recovery('queue drained by the survivor after a consumer crash', true);
     await waitUntil(async () => (await producer.getChildren(path)).length === 0, 'the queue empty');
-    const report = checkAccounting(items, readLog(file).filter((l) => l.ev === 'done').map((l) => l.item!), { maxDuplicates: 2, what: 'queue item' });
+    const report = checkAccounting(
+      items,
+      readLog(file)
+        .filter((l) => l.ev === 'done')
+        .map((l) => l.item!),
+      { maxDuplicates: 2, what: 'queue item' },
+    );
     expect(tally.record('queue across a consumer crash', report)).toEqual([]);
     console.log(`[faults] crash: ${report.duplicates} queue items handled twice (at-least-once; at most the crashed consumer's concurrency)`);
   });
@@ -112,31 +138,61 @@ describe('kill -9 of processes', () => {
     for (let i = 0; i < 12; i++) ids.push(await client.submit('work', { i }));
     const killed = new Set<string>();
     // the dispatcher
-    const leaderName = await waitUntil(() => readLog(file).filter((l) => l.ev === 'isLeader' || l.ev === 'notLeader').at(-1)?.name, 'a dispatcher', 20_000);
+    const leaderName = await waitUntil(
+      () =>
+        readLog(file)
+          .filter((l) => l.ev === 'isLeader' || l.ev === 'notLeader')
+          .at(-1)?.name,
+      'a dispatcher',
+      20_000,
+    );
     const at = await crash(procs.find((p) => p.name === leaderName)!.proc);
     killed.add(leaderName!);
     await waitUntil(() => readLog(file).some((l) => l.ev === 'isLeader' && l.t > at && !killed.has(l.name)), 'a new dispatcher', SESSION_MS + 10_000);
     tally.record('dispatcher crash failover', { checks: 1, violations: [], failovers: [readLog(file).find((l) => l.ev === 'isLeader' && l.t > at)!.t - at] });
     // a worker in the middle of a task
-    const busy = await waitUntil(() => {
-      const ls = readLog(file).filter((l) => !killed.has(l.name));
-      const started = ls.filter((l) => l.ev === 'start').at(-1);
-      return started && !ls.some((l) => l.ev === 'end' && l.task === started.task && l.t >= started.t) ? started.name : undefined;
-    }, 'a worker running a task', 20_000, 5);
+    const busy = await waitUntil(
+      () => {
+        const ls = readLog(file).filter((l) => !killed.has(l.name));
+        const started = ls.filter((l) => l.ev === 'start').at(-1);
+        return started && !ls.some((l) => l.ev === 'end' && l.task === started.task && l.t >= started.t) ? started.name : undefined;
+      },
+      'a worker running a task',
+      20_000,
+      5,
+    );
     await crash(procs.find((p) => p.name === busy)!.proc);
     killed.add(busy!);
     for (let i = 0; i < 4; i++) ids.push(await client.submit('work', { after: i }));
-    await waitUntil(async () => (await Promise.all(ids.map((id) => client.status(id)))).every((s) => s?.state === 'succeeded'), 'every task to succeed', 40_000, 200);
+    await waitUntil(
+      async () => (await Promise.all(ids.map((id) => client.status(id)))).every((s) => s?.state === 'succeeded'),
+      'every task to succeed',
+      40_000,
+      200,
+    );
     tally.recovery('scheduler works after dispatcher and worker crashes', true);
     await client.unschedule('tick');
     await client.unschedule('cron');
-    const ends = readLog(file).filter((l) => l.ev === 'end').map((l) => l.task!);
-    const tasks = checkAccounting(ids, ends.filter((t) => !t.startsWith('tick@') && !t.startsWith('cron@')), { maxDuplicates: 2, what: 'task' });
+    const ends = readLog(file)
+      .filter((l) => l.ev === 'end')
+      .map((l) => l.task!);
+    const tasks = checkAccounting(
+      ids,
+      ends.filter((t) => !t.startsWith('tick@') && !t.startsWith('cron@')),
+      { maxDuplicates: 2, what: 'task' },
+    );
     expect(tally.record('scheduler tasks across crashes', tasks)).toEqual([]);
-    const periods = checkPeriods('tick', (await client.list()).map((t) => t.id));
+    const periods = checkPeriods(
+      'tick',
+      (await client.list()).map((t) => t.id),
+    );
     expect(periods.periods).toBeGreaterThan(3);
     expect(tally.record('scheduler periods across crashes', periods)).toEqual([]);
-    const cron = checkPeriods('cron', (await client.list()).map((t) => t.id), { fromFirst: true });
+    const cron = checkPeriods(
+      'cron',
+      (await client.list()).map((t) => t.id),
+      { fromFirst: true },
+    );
     expect(cron.periods).toBeGreaterThan(1);
     expect(tally.record('cron fire times across crashes', cron)).toEqual([]);
     console.log(`[faults] crash: ${tasks.duplicates} task runs completed twice; ${periods.periods} periods fired, none missing or repeated`);

@@ -23,7 +23,11 @@ import { fromChildLog, leadersOf, readChildLog, type ChildLogLine } from './harn
 export const ENSEMBLE_SESSION_MS = 10_000;
 
 /** A contender process of the scenario. */
-export interface ScenarioChild { name: string; sessionId: string; proc: ChildProcess }
+export interface ScenarioChild {
+  name: string;
+  sessionId: string;
+  proc: ChildProcess;
+}
 
 /** What a fault step gets. */
 export interface ScenarioContext {
@@ -51,8 +55,21 @@ export function ensembleScenario(file: string, title: string, faults: (ctx: Scen
   beforeAll(async () => {
     ensemble = await startEnsemble(3);
     for (const name of ['c0', 'c1', 'c2']) {
-      const proc = spawnClean([process.execPath, '--import', 'tsx', 'test/fixtures/fault-child.ts',
-        'lock-latch', ensemble.connectString, path, name, logFile, String(ENSEMBLE_SESSION_MS)], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const proc = spawnClean(
+        [
+          process.execPath,
+          '--import',
+          'tsx',
+          'test/fixtures/fault-child.ts',
+          'lock-latch',
+          ensemble.connectString,
+          path,
+          name,
+          logFile,
+          String(ENSEMBLE_SESSION_MS),
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
       children.push({ name, sessionId: '', proc });
     }
     await waitUntil(() => log().filter((l) => l.ev === 'ready').length === 3, 'three contender processes ready', 60_000);
@@ -69,14 +86,18 @@ export function ensembleScenario(file: string, title: string, faults: (ctx: Scen
 
   it(title, async () => {
     const t0 = Date.now();
-    const step = (what: string) => { if (process.env['FAULTS_VERBOSE']) console.log(`[faults] +${Date.now() - t0} ms ${what}`); };
+    const step = (what: string) => {
+      if (process.env['FAULTS_VERBOSE']) console.log(`[faults] +${Date.now() - t0} ms ${what}`);
+    };
     const recovered = async (label: string) => {
       const t = Date.now();
       const acquiredSince = (n: string) => log().some((l) => l.ev === 'acquired' && l.name === n && l.t >= t);
-      await waitUntil(() => children.every((c) => acquiredSince(c.name)), `${label}: every lock contender to acquire again`, 40_000)
-        .catch((err: Error) => { throw new Error(`${err.message}; acquired again: ${children.map((c) => `${c.name} ${acquiredSince(c.name)}`)}`); });
-      await waitUntil(() => leadersOf(log()).length === 1, `${label}: one latch leader`, 40_000)
-        .catch((err: Error) => { throw new Error(`${err.message}; leaders: ${leadersOf(log())}`); });
+      await waitUntil(() => children.every((c) => acquiredSince(c.name)), `${label}: every lock contender to acquire again`, 40_000).catch((err: Error) => {
+        throw new Error(`${err.message}; acquired again: ${children.map((c) => `${c.name} ${acquiredSince(c.name)}`)}`);
+      });
+      await waitUntil(() => leadersOf(log()).length === 1, `${label}: one latch leader`, 40_000).catch((err: Error) => {
+        throw new Error(`${err.message}; leaders: ${leadersOf(log())}`);
+      });
       await waitUntil(async () => (await observer.getChildren(`${path}-latch`)).length === 3, `${label}: 3 latch participants`, 40_000);
       tally.recovery(label, true);
       step(`recovered: ${label}`);
@@ -86,12 +107,14 @@ export function ensembleScenario(file: string, title: string, faults: (ctx: Scen
 
     // Stop the children: each closes its session, so its nodes go with it.
     const stoppedAt = new Map<string, number>();
-    await Promise.all(children.map(async (c) => {
-      const gone = new Promise((r) => c.proc.once('exit', r));
-      stoppedAt.set(c.name, Date.now());
-      c.proc.kill('SIGTERM');
-      await gone;
-    }));
+    await Promise.all(
+      children.map(async (c) => {
+        const gone = new Promise((r) => c.proc.once('exit', r));
+        stoppedAt.set(c.name, Date.now());
+        c.proc.kill('SIGTERM');
+        await gone;
+      }),
+    );
     const { holdings, events } = fromChildLog(log(), stoppedAt);
     // No session expired (every outage was shorter than the session timeout), so a holder always
     // learned it may have lost the lock (suspended) before anyone else could get it: no overlap.

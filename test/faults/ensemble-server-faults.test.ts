@@ -5,17 +5,21 @@ import { describe, expect } from 'vitest';
 import { ensembleScenario } from './ensemble-scenario.js';
 
 describe('ensemble: the connected server is killed and restarted', () => {
-  ensembleScenario('ensemble-server-faults.test.ts', 'kill the server a holder is connected to, then restart it', async ({ ensemble, children, tally, recovered, step }) => {
-    const quorumLeader = await ensemble.leaderIndex();
-    const on = await Promise.all(children.map((c) => ensemble.serverOf(c.sessionId)));
-    const victim = on.find((i) => i >= 0 && i !== quorumLeader) ?? on[0]!;
-    expect(victim).toBeGreaterThanOrEqual(0);
-    step(`kill connected server ${victim}`);
-    await ensemble.kill(victim);
-    tally.fault();
-    await recovered('connected server killed');
-    await ensemble.restart(victim);
-    tally.fault();
-    await recovered('server restarted');
-  });
+  ensembleScenario(
+    'ensemble-server-faults.test.ts',
+    'kill the server a holder is connected to, then restart it',
+    async ({ ensemble, children, tally, recovered, step }) => {
+      const quorumLeader = await ensemble.leaderIndex();
+      const on = await Promise.all(children.map((c) => ensemble.serverOf(c.sessionId)));
+      const victim = on.find((i) => i >= 0 && i !== quorumLeader) ?? on[0]!;
+      expect(victim).toBeGreaterThanOrEqual(0);
+      step(`kill connected server ${victim}`);
+      await ensemble.kill(victim);
+      tally.fault();
+      await recovered('connected server killed');
+      await ensemble.restart(victim);
+      tally.fault();
+      await recovered('server restarted');
+    },
+  );
 });

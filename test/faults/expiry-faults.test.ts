@@ -46,7 +46,10 @@ describe('session expiry', () => {
     }
     // The expired holder may believe it holds for the moment between the server deleting its node
     // and its client hearing SESSION_EXPIRED: the next holder's newer token fences it off.
-    const report = checkMutualExclusion(loops.flatMap((l) => l.holdings), { allowFencedOverlap: true });
+    const report = checkMutualExclusion(
+      loops.flatMap((l) => l.holdings),
+      { allowFencedOverlap: true },
+    );
     expect(tally.record('lock expiry', report)).toEqual([]);
     expect(resource.accepted.length).toBeGreaterThan(0);
   });
@@ -57,7 +60,10 @@ describe('session expiry', () => {
     const latches = sessions.map((s, i) => new LeaderLatch(s, path, { id: `p${i}` }));
     const log = new LeadershipLog();
     const failures: Array<{ participant: string; at: number }> = [];
-    for (const l of latches) { log.watch(l); l.start(); }
+    for (const l of latches) {
+      log.watch(l);
+      l.start();
+    }
     try {
       for (let round = 0; round < 2; round++) {
         const leader = (await waitUntil(() => soleLeader(latches), 'a leader'))!;
@@ -66,7 +72,10 @@ describe('session expiry', () => {
         await expireSession(s);
         tally.fault();
         failures.push({ participant: leader.id, at });
-        await waitUntil(() => { const l = soleLeader(latches); return l && l !== leader; }, 'another leader');
+        await waitUntil(() => {
+          const l = soleLeader(latches);
+          return l && l !== leader;
+        }, 'another leader');
         await waitUntil(async () => (await latches[0]!.getParticipants()).length === 3, 'the expired participant to re-enter');
         tally.recovery('latch re-entered after expiry', true);
       }
@@ -139,13 +148,14 @@ describe('session expiry', () => {
       expiredAt = Date.now();
       tally.fault();
       await new DistributedQueue<string>(producer, path).putMany(after);
-      await waitUntil(() => new Set(delivered).size === items.length + after.length, 'every item delivered', 30_000)
-        .catch(async (err: Error) => {
-          const missing = [...items, ...after].filter((i) => !delivered.includes(i));
-          const kids = await producer.getChildren(path).catch((e: Error) => [e.message]);
-          const claims = await producer.getChildren(`${path}-locks`).catch((e: Error) => [e.message]);
-          throw new Error(`${err.message}: missing ${missing.join(',')}; in the queue: ${kids.join(',')}; claims: ${claims.join(',')}; c1 ${c1.processed}/${c1.active}, c2 ${c2.processed}/${c2.active}`);
-        });
+      await waitUntil(() => new Set(delivered).size === items.length + after.length, 'every item delivered', 30_000).catch(async (err: Error) => {
+        const missing = [...items, ...after].filter((i) => !delivered.includes(i));
+        const kids = await producer.getChildren(path).catch((e: Error) => [e.message]);
+        const claims = await producer.getChildren(`${path}-locks`).catch((e: Error) => [e.message]);
+        throw new Error(
+          `${err.message}: missing ${missing.join(',')}; in the queue: ${kids.join(',')}; claims: ${claims.join(',')}; c1 ${c1.processed}/${c1.active}, c2 ${c2.processed}/${c2.active}`,
+        );
+      });
       tally.recovery('queue consumer takes items on its new session', s1AfterFault > 0, `${s1AfterFault} items`);
     } finally {
       await c1.close();
@@ -164,11 +174,20 @@ describe('session expiry', () => {
       work: async (_p: unknown, ctx: { taskId: string; signal: AbortSignal }) => {
         await new Promise<void>((resolve, reject) => {
           const t = setTimeout(resolve, 400);
-          ctx.signal.addEventListener('abort', () => { clearTimeout(t); reject(new Error('aborted')); }, { once: true });
+          ctx.signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(t);
+              reject(new Error('aborted'));
+            },
+            { once: true },
+          );
         });
         runs.push(ctx.taskId);
       },
-      tick: (_p: unknown, ctx: { taskId: string }) => { runs.push(ctx.taskId); },
+      tick: (_p: unknown, ctx: { taskId: string }) => {
+        runs.push(ctx.taskId);
+      },
     };
     const opts = { handlers, capacity: 4, backoffMs: 50, maxAttempts: 10, rescanMs: 300 };
     const a = new TaskScheduler(sa, path, { ...opts, workerId: 'wa' });
@@ -195,24 +214,39 @@ describe('session expiry', () => {
       const more: string[] = [];
       for (let i = 0; i < 5; i++) more.push(await c.submit('work', { after: i }));
       const all = [...ids, ...more];
-      await waitUntil(async () => {
-        const st = await Promise.all(all.map((id) => c.status(id)));
-        return st.every((s) => s?.state === 'succeeded');
-      }, 'every task to succeed', 40_000, 200);
+      await waitUntil(
+        async () => {
+          const st = await Promise.all(all.map((id) => c.status(id)));
+          return st.every((s) => s?.state === 'succeeded');
+        },
+        'every task to succeed',
+        40_000,
+        200,
+      );
       tally.recovery('scheduler works after worker and dispatcher expiry', true);
       await waitUntil(async () => (await c.list()).filter((t) => t.id.startsWith('every@')).length >= 6, 'six periods fired', 20_000, 100);
       await c.unschedule('every');
       // At-least-once: a run that completed just as its worker expired may run again elsewhere.
-      const report = checkAccounting(all, runs.filter((r) => !r.startsWith('every@')), { maxDuplicates: 8, what: 'task run' });
+      const report = checkAccounting(
+        all,
+        runs.filter((r) => !r.startsWith('every@')),
+        { maxDuplicates: 8, what: 'task run' },
+      );
       console.log(`[faults] scheduler expiry: ${report.duplicates} duplicate task runs (at-least-once)`);
       expect(tally.record('scheduler tasks', report)).toEqual([]);
       const fired = (await c.list()).map((t) => t.id);
       const periods = checkPeriods('every', fired);
       expect(periods.periods).toBeGreaterThan(3);
       expect(tally.record('scheduler periods', periods)).toEqual([]);
-      const tickRuns = checkAccounting(fired.filter((id) => id.startsWith('every@')), runs.filter((r) => r.startsWith('every@')), { maxDuplicates: 0, what: 'period' });
+      const tickRuns = checkAccounting(
+        fired.filter((id) => id.startsWith('every@')),
+        runs.filter((r) => r.startsWith('every@')),
+        { maxDuplicates: 0, what: 'period' },
+      );
       // periods fired after unschedule's last scan may still be pending: only duplicates count here
-      expect(tally.record('scheduler period runs', { checks: tickRuns.checks, violations: tickRuns.violations.filter((v) => v.includes('duplicate')) })).toEqual([]);
+      expect(
+        tally.record('scheduler period runs', { checks: tickRuns.checks, violations: tickRuns.violations.filter((v) => v.includes('duplicate')) }),
+      ).toEqual([]);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }

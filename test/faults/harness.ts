@@ -14,7 +14,13 @@ export class LockLoop {
   private stopped = false;
   private readonly done: Promise<void>;
 
-  constructor(readonly name: string, readonly session: ZkSession, path: string, readonly resource: FencedResource, holdMs = 30) {
+  constructor(
+    readonly name: string,
+    readonly session: ZkSession,
+    path: string,
+    readonly resource: FencedResource,
+    holdMs = 30,
+  ) {
     const lock = new Lock(session, path, { data: name });
     this.done = (async () => {
       while (!this.stopped) {
@@ -23,7 +29,14 @@ export class LockLoop {
           const h: Holding = { holder: `${name}/${session.sessionId}`, token: lease.fencingToken, acquiredAt: Date.now() };
           this.holdings.push(h);
           if (lease.signal.aborted) h.endedAt = h.acquiredAt;
-          else lease.signal.addEventListener('abort', () => { h.endedAt ??= Date.now(); }, { once: true });
+          else
+            lease.signal.addEventListener(
+              'abort',
+              () => {
+                h.endedAt ??= Date.now();
+              },
+              { once: true },
+            );
           this.acquisitions++;
           resource.write(lease.fencingToken, name);
           await pause(holdMs, lease.signal);
@@ -62,9 +75,16 @@ export class LeadershipLog {
 /** Resolves after `ms`, or at once when `signal` aborts. */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal?.aborted) { resolve(); return; }
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
     const t = setTimeout(done, ms);
-    function done() { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); }
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
     signal?.addEventListener('abort', done, { once: true });
   });
 }
@@ -76,13 +96,29 @@ export function soleLeader(latches: readonly LeaderLatch[]): LeaderLatch | undef
 }
 
 /** One line of a fault child's log (test/fixtures/fault-child.ts). */
-export interface ChildLogLine { ev: string; name: string; t: number; token?: string; item?: string; task?: string; session?: string; state?: string }
+export interface ChildLogLine {
+  ev: string;
+  name: string;
+  t: number;
+  token?: string;
+  item?: string;
+  task?: string;
+  session?: string;
+  state?: string;
+}
 
 /** Reads a fault child's JSON-lines log (empty when it does not exist yet). */
 export function readChildLog(file: string): ChildLogLine[] {
   let text = '';
-  try { text = readFileSync(file, 'utf8'); } catch { return []; }
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChildLogLine);
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ChildLogLine);
 }
 
 /**
@@ -94,8 +130,15 @@ export function fromChildLog(lines: readonly ChildLogLine[], endedAt: ReadonlyMa
   const open = new Map<string, Holding>();
   const events: LeadershipEvent[] = [];
   for (const l of lines) {
-    if (l.ev === 'acquired') { const h: Holding = { holder: l.name, token: BigInt(l.token!), acquiredAt: l.t }; holdings.push(h); open.set(l.name, h); }
-    if (l.ev === 'ended') { const h = open.get(l.name); if (h) h.endedAt ??= l.t; }
+    if (l.ev === 'acquired') {
+      const h: Holding = { holder: l.name, token: BigInt(l.token!), acquiredAt: l.t };
+      holdings.push(h);
+      open.set(l.name, h);
+    }
+    if (l.ev === 'ended') {
+      const h = open.get(l.name);
+      if (h) h.endedAt ??= l.t;
+    }
     if (l.ev === 'isLeader') events.push({ participant: l.name, type: 'isLeader', token: BigInt(l.token!), at: l.t });
     if (l.ev === 'notLeader') events.push({ participant: l.name, type: 'notLeader', at: l.t });
   }

@@ -38,7 +38,10 @@ describe('network partition of one client', () => {
       log.watch(latches[0]!);
       latches[0]!.start();
       await latches[0]!.await({ timeoutMs: 10_000 });
-      for (const l of latches.slice(1)) { log.watch(l); l.start(); }
+      for (const l of latches.slice(1)) {
+        log.watch(l);
+        l.start();
+      }
       for (const m of members) await m.join();
       await cache.start();
       loops = all.map((s, i) => new LockLoop(`c${i}`, s, lockPath, resource, 100));
@@ -50,7 +53,14 @@ describe('network partition of one client', () => {
       proxy.partition();
       tally.fault();
       // The others go on: a new latch leader, the lock keeps changing hands, the group drops m0.
-      await waitUntil(() => { const l = soleLeader(latches.slice(1)); return l !== undefined; }, 'a new leader among the others', SESSION_MS + 8000);
+      await waitUntil(
+        () => {
+          const l = soleLeader(latches.slice(1));
+          return l !== undefined;
+        },
+        'a new leader among the others',
+        SESSION_MS + 8000,
+      );
       await waitUntil(() => !members[1]!.members().has('m0'), 'the others to see m0 leave', SESSION_MS + 8000);
       await waitUntil(() => cut.state === 'lost' || cut.sessionId !== oldSession, 'the cut-off client to count its session lost', SESSION_MS * 3);
       const tHeld = Date.now();

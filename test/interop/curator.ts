@@ -18,8 +18,17 @@ export const JAVA_LIB_DIR = process.env['CURATOR_JAVA_DIR'] ?? '/usr/share/java'
 
 /** Jars a Curator client needs at compile and run time (Curator 5.4, ZooKeeper 3.8; service discovery with Jackson). */
 export const CURATOR_JARS = [
-  'curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'slf4j-api',
-  'curator-x-discovery', 'jackson-databind', 'jackson-core', 'jackson-annotations',
+  'curator-recipes',
+  'curator-framework',
+  'curator-client',
+  'zookeeper',
+  'zookeeper-jute',
+  'guava',
+  'slf4j-api',
+  'curator-x-discovery',
+  'jackson-databind',
+  'jackson-core',
+  'jackson-annotations',
 ] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,9 +45,11 @@ export interface CompiledPeers {
 export function curatorClasspath(): string {
   const missing = CURATOR_JARS.filter((j) => !existsSync(join(JAVA_LIB_DIR, `${j}.jar`)));
   if (missing.length > 0) {
-    throw new Error(`interop: Curator/ZooKeeper jars missing in ${JAVA_LIB_DIR}: ${missing.map((j) => `${j}.jar`).join(', ')}. `
-      + 'Install Debian\'s libcurator-recipes-java, libcurator-discovery-java and zookeeper packages (apt-get install libcurator-recipes-java libcurator-discovery-java zookeeper), '
-      + 'or set CURATOR_JAVA_DIR to a directory holding these jars.');
+    throw new Error(
+      `interop: Curator/ZooKeeper jars missing in ${JAVA_LIB_DIR}: ${missing.map((j) => `${j}.jar`).join(', ')}. `
+        + "Install Debian's libcurator-recipes-java, libcurator-discovery-java and zookeeper packages (apt-get install libcurator-recipes-java libcurator-discovery-java zookeeper), "
+        + 'or set CURATOR_JAVA_DIR to a directory holding these jars.',
+    );
   }
   return CURATOR_JARS.map((j) => join(JAVA_LIB_DIR, `${j}.jar`)).join(':');
 }
@@ -60,7 +71,12 @@ function checkJdk(): void {
 export function compilePeers(sources?: string[]): CompiledPeers {
   checkJdk();
   const cp = curatorClasspath();
-  const files = (sources ?? readdirSync(here).filter((f) => f.endsWith('.java')).map((f) => join(here, f))).sort();
+  const files = (
+    sources
+    ?? readdirSync(here)
+      .filter((f) => f.endsWith('.java'))
+      .map((f) => join(here, f))
+  ).sort();
   const hash = createHash('sha256').update(cp);
   for (const f of files) hash.update(f).update(readFileSync(f));
   const out = join(tmpdir(), `zk-recipes-java-${hash.digest('hex').slice(0, 16)}`);
@@ -102,10 +118,17 @@ const live = new Set<ChildProcess>();
 /** Starts `java -cp <peers> <mainClass> ...args`; killed by {@link killPeers} or at process exit. */
 export function startPeer(peers: CompiledPeers, mainClass: string, args: string[]): Peer {
   // Without this process's descriptors: the binding would leak our sessions' sockets into the JVM.
-  const [cmd, ...argv] = withoutInheritedFds(['java',
-    '-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
+  const [cmd, ...argv] = withoutInheritedFds([
+    'java',
+    '-Xmx128m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    '-Xshare:auto',
     '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-    '-cp', peers.classpath, mainClass, ...args,
+    '-cp',
+    peers.classpath,
+    mainClass,
+    ...args,
   ]);
   const child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
@@ -115,7 +138,10 @@ export function startPeer(peers: CompiledPeers, mainClass: string, args: string[
   let buf = '';
   let readyResolve!: () => void;
   let readyReject!: (e: unknown) => void;
-  const ready = new Promise<void>((res, rej) => { readyResolve = res; readyReject = rej; });
+  const ready = new Promise<void>((res, rej) => {
+    readyResolve = res;
+    readyReject = rej;
+  });
   child.stdout!.on('data', (d) => {
     buf += String(d);
     let i: number;
@@ -127,7 +153,9 @@ export function startPeer(peers: CompiledPeers, mainClass: string, args: string[
       for (const fn of listeners) fn(line);
     }
   });
-  child.stderr!.on('data', (d) => { stderr += String(d); });
+  child.stderr!.on('data', (d) => {
+    stderr += String(d);
+  });
   const exited = new Promise<void>((resolve, reject) => {
     child.on('exit', (code, signal) => {
       live.delete(child);
