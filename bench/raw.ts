@@ -178,7 +178,7 @@ function closeBinding(h: BindingHandle): void {
 
 type Cb = (rc: number, err: string, a?: unknown, b?: unknown) => void;
 
-function bindingCall<T>(n: NativeHandle, op: string, path: string, invoke: (cb: Cb) => number, map: (a: unknown, b: unknown) => T): Promise<T> {
+function bindingCall<T>(_n: NativeHandle, op: string, path: string, invoke: (cb: Cb) => number, map: (a: unknown, b: unknown) => T): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const rc = invoke((code, err, a, b) => {
       if (code === 0) resolve(map(a, b));

@@ -98,6 +98,7 @@ export type TaskSchedulerCtor = new (
     workerId?: string;
     capacity?: number;
     roles?: readonly ('worker' | 'dispatcher')[];
+    // biome-ignore lint/suspicious/noExplicitAny: handlers of any payload type are passed in
     handlers?: Record<string, (payload: any, ctx: TaskContextLike) => unknown>;
     maxAttempts?: number;
     backoffMs?: number;

@@ -43,7 +43,7 @@ const selectors = ['red', 'green', 'blue'].map(
     new LeaderSelector(session, '/examples/election/selector', {
       id,
       autoRequeue: true, // queue again after each term
-      async onLeadership(signal, term) {
+      async onLeadership(_signal, term) {
         check(++leading === 1, `${id} leads, term token ${term.fencingToken}`);
         terms.push(id);
         await sleep(150); // the leader's work; watch `signal` to stop if leadership may be lost

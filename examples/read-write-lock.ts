@@ -46,5 +46,6 @@ await (await r3).release();
 check(got.has('r3'), 'r3 reads once the writer is done');
 
 // While a writer holds, tryAcquire() of either side returns null at once.
+// biome-ignore lint/correctness/noUnusedVariables: held for its disposal at the end of the scope
 await using writer = await rw('w2').writeLock.acquire();
 check((await rw('r4').readLock.tryAcquire()) === null, 'no reader while a writer holds');

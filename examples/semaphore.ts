@@ -19,6 +19,7 @@ async function job(n: number): Promise<void> {
   const semaphore = new Semaphore(n % 2 ? s1 : s2, PATH, { maxLeases: 2, data: `job-${n}` });
   // acquire() returns an array of leases (ask for several with { count }).
   const [lease] = await semaphore.acquire({ timeoutMs: 30_000 });
+  // biome-ignore lint/correctness/noUnusedVariables: held for its disposal at the end of the scope
   await using held = lease!; // released when this function returns
   inUse++;
   peak = Math.max(peak, inUse);

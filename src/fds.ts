@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from './errors.js';
 
 // $1: the first descriptor to close; the rest: the program and its arguments.
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a shell script, `${f##*/}` is the shell's
 const CLOSE_AND_EXEC = 'k=$1; shift; for f in /dev/fd/*; do n=${f##*/}; if [ "$n" -ge "$k" ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@"';
 
 /**

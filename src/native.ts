@@ -44,7 +44,7 @@ export function openNativeTransport(connectString: string, o: TransportOptions):
   if (o.tls) throw new UnsupportedError('session: TLS is not supported by the native transport (use the default transport)', { op: 'connect' });
   if (o.canBeReadOnly)
     throw new UnsupportedError('session: canBeReadOnly is not supported by the native transport (use the default transport)', { op: 'connect' });
-  let Binding;
+  let Binding: ReturnType<typeof loadBinding>;
   try {
     Binding = loadBinding();
   } catch (err) {

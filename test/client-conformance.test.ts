@@ -131,8 +131,10 @@ async function serverWatches(port: number): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   let current: string | undefined;
   for (const line of (await fourLetterWord('127.0.0.1', port, 'wchp', 5000)).split('\n')) {
-    if (line.startsWith('/')) out.set((current = line.trim()), []);
-    else if (current && line.trim().startsWith('0x')) out.get(current)!.push(line.trim().slice(2));
+    if (line.startsWith('/')) {
+      current = line.trim();
+      out.set(current, []);
+    } else if (current && line.trim().startsWith('0x')) out.get(current)!.push(line.trim().slice(2));
   }
   return out;
 }

@@ -44,7 +44,6 @@ afterEach(async () => {
 });
 
 const OPEN = Acls.OPEN;
-const EMPTY = Buffer.alloc(0);
 
 async function proxyTo(target: string): Promise<ZkProxy> {
   const p = await startProxy(target);

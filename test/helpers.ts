@@ -62,7 +62,7 @@ export async function waitUntil<T>(check: () => T | Promise<T>, what: string, ti
 
 /** Resolves with the arguments of the next `event` from `emitter`, or fails after `timeoutMs`. */
 export function nextEvent<A extends unknown[] = unknown[]>(
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: any typed emitter (eventemitter3's are generic over their event map)
   emitter: { once(event: any, fn: any): unknown; off(event: any, fn: any): unknown },
   event: string,
   timeoutMs = 20_000,

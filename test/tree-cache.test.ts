@@ -113,7 +113,10 @@ const watched = async (path: string) =>
     .includes(path);
 
 /** A small deterministic PRNG (an LCG), so a failing run can be replayed. */
-const rng = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+const rng = (seed: number) => () => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+};
 
 describe('TreeCache', () => {
   it("loads a nested tree equal to the server's (data, stats, children), initialized once, no events", async () => {

@@ -48,7 +48,10 @@ export class WatchRegistry {
   add(kind: WatchKind, path: string, watcher: ClientWatcher): void {
     const m = this.maps[kind];
     let set = m.get(path);
-    if (!set) m.set(path, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      m.set(path, set);
+    }
     set.add(watcher);
   }
 

@@ -55,7 +55,9 @@ function line(n: NodeView & { holding?: HoldTime | undefined }, what: string): s
 
 function list<T extends NodeView>(title: string, nodes: readonly T[], what: string | ((n: T) => string), limit = 20): string[] {
   const out = [`  ${title}: ${nodes.length}`];
-  nodes.slice(0, limit).forEach((n, i) => out.push(`    ${i + 1}. ${line(n, typeof what === 'string' ? what : what(n))}`));
+  nodes.slice(0, limit).forEach((n, i) => {
+    out.push(`    ${i + 1}. ${line(n, typeof what === 'string' ? what : what(n))}`);
+  });
   if (nodes.length > limit) out.push(`    … and ${nodes.length - limit} more`);
   return out;
 }

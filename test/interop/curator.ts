@@ -144,8 +144,7 @@ export function startPeer(peers: CompiledPeers, mainClass: string, args: string[
   });
   child.stdout!.on('data', (d) => {
     buf += String(d);
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       const line = buf.slice(0, i).trim();
       buf = buf.slice(i + 1);
       lines.push(line);
