@@ -5,7 +5,7 @@
  *   npm run bench                          readable table on stdout, progress on stderr
  *   npm run bench -- --json                one JSON object per line on stdout (anchors' schema,
  *                                          lib "zk-recipes", a `meta` line first), nothing else
- *   npm run bench -- only=W1,W3            a subset (W0 W1 W2 W3 W4 W4a W4b W5 W6 herd RAW)
+ *   npm run bench -- only=W1,W3            a subset (W0 W1 W2 W3 W4 W4a W4b W5 W6 herd RAW TREE)
  *   npm run bench -- --tiny                tiny sizes (the smoke test; figures mean nothing)
  *
  * Uses `ZK_CONNECT` if set, else starts a server through the test kit. Every run works under a

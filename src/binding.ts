@@ -6,23 +6,12 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import type { Stat } from './client/records.js';
 
 const require = createRequire(import.meta.url);
 
-/** A raw stat as the binding reports it. */
-export interface RawStat {
-  czxid: number;
-  mzxid: number;
-  pzxid: number;
-  ctime: Date;
-  mtime: Date;
-  version: number;
-  cversion: number;
-  aversion: number;
-  ephemeralOwner: string;
-  dataLength: number;
-  numChildren: number;
-}
+/** A raw stat as the binding reports it: the same fields as the client's. */
+export type RawStat = Stat;
 /** A raw ACL entry as the binding reports it. */
 export interface RawAcl {
   perms: number;

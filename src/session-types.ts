@@ -6,33 +6,10 @@
  * @module
  */
 import type { TlsOptions } from './client/connection.js';
-import type { TransportName } from './transport.js';
+import type { Stat } from './client/records.js';
 
-/** A node's metadata. zxids are numbers (exact up to 2^53, far beyond any real zxid). */
-export interface Stat {
-  /** zxid of the create. */
-  czxid: number;
-  /** zxid of the last data change. */
-  mzxid: number;
-  /** zxid of the last change to the children (create or delete of a child). */
-  pzxid: number;
-  /** Creation time. */
-  ctime: Date;
-  /** Last modification time. */
-  mtime: Date;
-  /** Data version. */
-  version: number;
-  /** Children version. */
-  cversion: number;
-  /** ACL version. */
-  aversion: number;
-  /** Session id (hex) owning an ephemeral node; `'0'` for other nodes. */
-  ephemeralOwner: string;
-  /** Bytes of data. */
-  dataLength: number;
-  /** Number of children. */
-  numChildren: number;
-}
+export type { Stat };
+import type { TransportName } from './transport.js';
 
 /** How a node is created. `_ttl` modes need a server with `extendedTypesEnabled`. */
 export type CreateMode =

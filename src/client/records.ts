@@ -79,19 +79,30 @@ export const AddWatchMode = { persistent: 0, persistentRecursive: 1 } as const;
 /** `WatcherType` of checkWatches / removeWatches. */
 export const WatcherType = { children: 1, data: 2, any: 3, persistent: 4, persistentRecursive: 5 } as const;
 
-/** A node's metadata (`org.apache.zookeeper.data.Stat`), zxids and times as numbers. */
+/** A node's metadata (`org.apache.zookeeper.data.Stat`). zxids are numbers (exact up to 2^53, far beyond any real zxid). */
 export interface Stat {
+  /** zxid of the create. */
   czxid: number;
+  /** zxid of the last data change. */
   mzxid: number;
-  ctime: Date;
-  mtime: Date;
-  version: number;
-  cversion: number;
-  aversion: number;
-  ephemeralOwner: string;
-  dataLength: number;
-  numChildren: number;
+  /** zxid of the last change to the children (create or delete of a child). */
   pzxid: number;
+  /** Creation time. */
+  ctime: Date;
+  /** Last modification time. */
+  mtime: Date;
+  /** Data version. */
+  version: number;
+  /** Children version. */
+  cversion: number;
+  /** ACL version. */
+  aversion: number;
+  /** Session id (hex) owning an ephemeral node; `'0'` for other nodes. */
+  ephemeralOwner: string;
+  /** Bytes of data. */
+  dataLength: number;
+  /** Number of children. */
+  numChildren: number;
 }
 
 /** One ACL entry as on the wire. */
