@@ -23,21 +23,22 @@
  * types (`session-types.ts`), option checks (`session-options.ts`), the state machine
  * (`session-connection.ts`), the request plumbing and retries (`session-calls.ts`), cancellation
  * (`session-abort.ts`), creates (`session-create.ts`), deletes (`session-delete.ts`),
- * transactions (`session-multi.ts`) and persistent watches (`session-watch.ts`). Those take a
- * {@link SessionCore}, the narrow view of the session they need.
+ * transactions (`session-multi.ts`), persistent watches (`session-watch.ts`), the plain one-path
+ * requests (`session-request.ts`), and connecting, waiting for the connection and closing
+ * (`session-lifecycle.ts`). Those take a {@link SessionCore}, the narrow view of the session
+ * they need.
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { ClosedError, InvalidArgumentError } from './errors.js';
-import { emitSafely } from './listeners.js';
-import { validatePath } from './paths.js';
-import { callSignal } from './session-abort.js';
+import { ClosedError } from './errors.js';
 import { SessionCalls, sessionCore, type Run, type SessionCore } from './session-calls.js';
 import { SessionConnection } from './session-connection.js';
-import { createNode, mkdirs } from './session-create.js';
+import { createNode } from './session-create.js';
 import { BackgroundTasks, deleteNode } from './session-delete.js';
+import { closeSession, openSession, waitForConnection } from './session-lifecycle.js';
 import { multi } from './session-multi.js';
-import { checkAcl, checkVersion, resolveOptions, toData, type Resolved } from './session-options.js';
+import { resolveOptions, type Resolved } from './session-options.js';
+import { ephemerals, operation, setAclRequest, setDataRequest } from './session-request.js';
 import {
   kCredentials,
   type Acl,
@@ -56,7 +57,7 @@ import {
   type WatchOptions,
 } from './session-types.js';
 import { PersistentWatches } from './session-watch.js';
-import type { ClientWatcher, TransportName } from './transport.js';
+import type { TransportName } from './transport.js';
 
 export * from './session-types.js';
 
@@ -86,7 +87,6 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   readonly namespace: string;
   /** The transport in use: `'client'` (default) or `'native'`. */
   readonly transport: TransportName;
-  private readonly opts: Resolved;
   private readonly conn: SessionConnection;
   private readonly calls: SessionCalls;
   private readonly core: SessionCore;
@@ -97,7 +97,6 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   private constructor(connectString: string, opts: Resolved) {
     super();
     this.connectString = connectString;
-    this.opts = opts;
     this.namespace = opts.namespace;
     this.transport = opts.transport;
     this.conn = new SessionConnection(connectString, opts, this, {
@@ -121,13 +120,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   static async connect(connectString: string, options?: SessionOptions): Promise<ZkSession> {
     const opts = resolveOptions(connectString, options);
     const session = new ZkSession(connectString, opts);
-    try {
-      await session.conn.start();
-    } catch (err) {
-      await session.close();
-      throw err;
-    }
-    if (opts.namespace) await mkdirs(session.core, '/', 'persistent', opts.defaultAcl);
+    await openSession(session.core, session.conn, () => session.close());
     return session;
   }
 
@@ -176,37 +169,12 @@ export class ZkSession extends EventEmitter<SessionEvents> {
         }),
     op = 'waitConnected',
   ): Promise<void> {
-    if (typeof timeoutMs === 'number' || timeoutMs === undefined) {
-      return this.conn.waitConnected(timeoutMs ?? this.opts.connectTimeoutMs, op);
-    }
-    const signal = callSignal(timeoutMs, op);
-    const ms = timeoutMs.timeoutMs ?? this.opts.connectTimeoutMs;
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-      throw new InvalidArgumentError(`${op}: option timeoutMs must be a finite number >= 0, got ${String(ms)}`, { op });
-    }
-    return this.conn.waitConnected(ms, op, signal);
+    return waitForConnection(this.core, timeoutMs, op);
   }
 
   /** One attempt on the current transport: every request of the session goes through here. */
   private call<T>(op: string, path: string, run: Run<T>, signal?: AbortSignal): Promise<T> {
     return this.calls.attempt(op, path, run, signal);
-  }
-
-  /**
-   * One operation on `path`: the path and options checked, then the request that `prepare` builds
-   * (for the path as the server sees it, and the options' watch if any; checking its other
-   * arguments) sent with the session's retries, bounded by the options' `signal`.
-   */
-  private operation<T>(
-    op: string,
-    path: string,
-    options: WatchOptions | undefined,
-    prepare: (full: string, watch: ClientWatcher | undefined) => Run<T>,
-  ): Promise<T> {
-    validatePath(path, op);
-    const signal = callSignal(options, op, path);
-    const run = prepare(this.calls.full(path), options?.watch ? this.calls.wrapWatcher(options.watch) : undefined);
-    return this.calls.retrying(op, path, () => this.call(op, path, run, signal), signal);
   }
 
   /**
@@ -253,7 +221,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     /** The node's stat at the time of the read. */
     stat: Stat;
   }> {
-    return this.operation('get', path, options, (full, w) => (t) => t.getData(full, w));
+    return operation(this.core, 'get', path, options, (full, w) => (t) => t.getData(full, w));
   }
 
   /**
@@ -269,11 +237,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       version?: number;
     } = {},
   ): Promise<Stat> {
-    return this.operation('set', path, options, (full) => {
-      const bytes = toData(data, 'set', path);
-      const version = checkVersion(options.version, -1, `set ${path}`, { op: 'set', path });
-      return (t) => t.setData(full, bytes, version);
-    });
+    return operation(this.core, 'set', path, options, setDataRequest(path, data, options));
   }
 
   /**
@@ -281,7 +245,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * @returns the stat, or null
    */
   async exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
-    return this.operation('exists', path, options, (full, w) => (t) => t.exists(full, w));
+    return operation(this.core, 'exists', path, options, (full, w) => (t) => t.exists(full, w));
   }
 
   /**
@@ -306,7 +270,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     /** The parent's stat, read atomically with the list (its `pzxid` changes with every child created or deleted). */
     stat: Stat;
   }> {
-    return this.operation('getChildren', path, options, (full, w) => (t) => t.getChildren(full, w));
+    return operation(this.core, 'getChildren', path, options, (full, w) => (t) => t.getChildren(full, w));
   }
 
   /**
@@ -355,14 +319,12 @@ export class ZkSession extends EventEmitter<SessionEvents> {
 
   /** Number of all nodes below `path` (ZooKeeper 3.6+). */
   async getAllChildrenNumber(path: string, options: SessionCallOptions = {}): Promise<number> {
-    return this.operation('getAllChildrenNumber', path, options, (full) => (t) => t.getAllChildrenNumber(full));
+    return operation(this.core, 'getAllChildrenNumber', path, options, (full) => (t) => t.getAllChildrenNumber(full));
   }
 
   /** Paths of this session's ephemeral nodes under `prefix` (ZooKeeper 3.6+). */
   async getEphemerals(prefix = '/', options: SessionCallOptions = {}): Promise<string[]> {
-    const found = await this.operation('getEphemerals', prefix, options, (full) => (t) => t.getEphemerals(full));
-    const ns = this.namespace;
-    return ns ? found.filter((p) => p === ns || p.startsWith(`${ns}/`)).map((p) => this.calls.strip(p)) : found;
+    return ephemerals(this.core, prefix, options);
   }
 
   /** The identities the server associates with this session (ZooKeeper 3.7+). */
@@ -374,12 +336,12 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       user: string;
     }>
   > {
-    return this.operation('whoAmI', '/', options, () => (t) => t.whoAmI());
+    return operation(this.core, 'whoAmI', '/', options, () => (t) => t.whoAmI());
   }
 
   /** Makes this server catch up with the leader for `path` (before a read that must be current). */
   async sync(path: string, options: SessionCallOptions = {}): Promise<void> {
-    return this.operation('sync', path, options, (full) => (t) => t.sync(full));
+    return operation(this.core, 'sync', path, options, (full) => (t) => t.sync(full));
   }
 
   /** Reads a node's ACL. */
@@ -392,7 +354,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     /** The node's stat (`aversion` is the ACL version). */
     stat: Stat;
   }> {
-    return this.operation('getAcl', path, options, (full) => (t) => t.getACL(full));
+    return operation(this.core, 'getAcl', path, options, (full) => (t) => t.getACL(full));
   }
 
   /**
@@ -407,11 +369,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       version?: number;
     } = {},
   ): Promise<void> {
-    await this.operation('setAcl', path, options, (full) => {
-      checkAcl(acl, `setAcl ${path}: acl`);
-      const version = checkVersion(options.version, -1, `setAcl ${path}`, { op: 'setAcl', path });
-      return (t) => t.setACL(full, acl, version);
-    });
+    await operation(this.core, 'setAcl', path, options, setAclRequest(path, acl, options));
   }
 
   /**
@@ -420,15 +378,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    */
   close(): Promise<void> {
     if (this.closedPromise) return this.closedPromise;
-    const t = this.conn.close();
-    this.watches.clear();
-    this.closedPromise = (async () => {
-      if (t) {
-        t.removeAllListeners();
-        await t.close().catch(() => undefined);
-      }
-      emitSafely(this, 'closed');
-    })();
+    this.closedPromise = closeSession(this.conn, this.watches, this);
     return this.closedPromise;
   }
 

@@ -23,15 +23,16 @@
  * last zxid seen (a server that is behind refuses it and the next is tried); the credentials go
  * first, then the watches (replay.ts), and only then do requests flow, so every request sees the
  * auth and every change made while away fires its one-shot watches (persistent watches are set
- * again but, as in ZooKeeper itself, do not replay what changed meanwhile). A notification is
- * delivered (synchronously, in frame order) before the reply of any read sent after it resolves.
+ * again but, as in ZooKeeper itself, do not replay what changed meanwhile). A notification
+ * (incoming.ts) is delivered synchronously, in frame order, before the reply of any read sent
+ * after it resolves.
  * @internal
  * @module
  */
 import createDebug from 'debug';
 import type { EventEmitter } from 'eventemitter3';
 import { emitSafely } from '../listeners.js';
-import { AuthFailedError, ClosedError, ConnectionLossError, ProtocolError, SessionExpiredError, type ZkError } from '../errors.js';
+import { AuthFailedError, ClosedError, ConnectionLossError, SessionExpiredError, type ZkError } from '../errors.js';
 import type { Chroot } from './chroot.js';
 import type { ClientOptions } from './client.js';
 import { Connection } from './connection.js';
@@ -39,29 +40,18 @@ import { Dispatcher, channels, type BodyWriter, type ReplyDecoder, type ReplyHoo
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { HostList, resolve, type HostPort } from './hosts.js';
 import { SessionIdentity } from './identity.js';
-import { sharedWriter, type Reader } from './jute.js';
+import { SpecialFrames } from './incoming.js';
+import { sharedWriter } from './jute.js';
 import { ConfigFollower, seekReadWrite, type MembershipView } from './membership.js';
-import { EventType, Op, Xid, readWatcherEvent, type ConnectResponse, type ReplyHeader } from './records.js';
+import { Op, type ConnectResponse } from './records.js';
 import { ReservedReplies, sendCredentials, sendSetWatches } from './replay.js';
-import type { WatchEventType, WatchRegistry } from './watches.js';
+import type { WatchRegistry } from './watches.js';
 import type { TransportEvents } from '../transport.js';
 
 const log = createDebug('zk-recipes:client');
 
 /** Client states; see the module documentation. */
 export type ClientState = 'connecting' | 'connected' | 'readOnly' | 'expired' | 'authFailed' | 'closed';
-
-function watchEventType(t: number): WatchEventType | undefined {
-  return t === EventType.created
-    ? 'created'
-    : t === EventType.deleted
-      ? 'deleted'
-      : t === EventType.dataChanged
-        ? 'changed'
-        : t === EventType.childrenChanged
-          ? 'child'
-          : undefined;
-}
 
 /** One session's states and connections; events go out on `events` (the client). */
 export class SessionMachine implements MembershipView {
@@ -70,6 +60,8 @@ export class SessionMachine implements MembershipView {
   private readonly dispatch: Dispatcher;
   private readonly reserved = new ReservedReplies();
   private readonly config: ConfigFollower;
+  /** Pings, the priming replies and watch notifications (incoming.ts). */
+  private readonly incoming: SpecialFrames;
   private readonly identity: SessionIdentity;
   private readonly maxFrameBytes: number;
   private _state: ClientState = 'connecting';
@@ -94,6 +86,7 @@ export class SessionMachine implements MembershipView {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.dispatch = new Dispatcher(this.maxFrameBytes);
     this.config = new ConfigFollower(this, this.dispatch);
+    this.incoming = new SpecialFrames(this.reserved, this.config, chroot, watches);
   }
 
   /** Starts the connection loop (once). */
@@ -309,7 +302,7 @@ export class SessionMachine implements MembershipView {
         // it starts, ZOOKEEPER-5051; a paused one too) must leave time for more attempts before
         // the session expires.
         connectTimeoutMs: Math.max(1, Math.floor(this.identity.negotiatedMs / Math.max(3, this.hosts.size))),
-        handler: { onHeader: (h) => this.identity.onHeader(h), onSpecial: (h, r) => this.onSpecial(h, r) },
+        handler: { onHeader: (h) => this.identity.onHeader(h), onSpecial: (h, r) => this.incoming.handle(h, r) },
       },
       this.identity.request(this.options.canBeReadOnly ?? false),
     );
@@ -390,33 +383,5 @@ export class SessionMachine implements MembershipView {
     this.opening?.close(`client ${state}`);
     const conn = this.conn;
     if (conn && state !== 'closed') conn.close(state === 'expired' ? 'session expired' : 'authentication failed');
-  }
-
-  // ---- incoming -----------------------------------------------------------------------------------
-
-  private onSpecial(h: ReplyHeader, r: Reader): void {
-    switch (h.xid) {
-      case Xid.ping:
-        return;
-      case Xid.auth:
-        this.reserved.onAuth(h.err);
-        return;
-      case Xid.setWatches:
-        this.reserved.onSetWatches(h.err);
-        return;
-      case Xid.notification:
-        this.onNotification(r);
-    }
-  }
-
-  private onNotification(r: Reader): void {
-    const ev = readWatcherEvent(r);
-    if (ev.type === EventType.none) return; // session events come from the connection, not from here
-    this.config.onNotification(ev.path);
-    const type = watchEventType(ev.type);
-    if (!type) throw new ProtocolError(`notification with unknown event type ${ev.type} for ${ev.path}`, { op: 'watch' });
-    const path = this.chroot.fromServer(ev.path);
-    if (path === undefined) return;
-    this.watches.deliver({ type, path });
   }
 }

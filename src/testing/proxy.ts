@@ -152,6 +152,213 @@ function garble(chunk: Buffer): Buffer {
   return Buffer.from(chunk.map((b, i) => b ^ (1 + (noise[i]! % 255))));
 }
 
+/** A fresh link for a client connection: nothing held, no upstream yet. */
+function newLink(client: Socket): Link {
+  return {
+    client,
+    upstream: undefined,
+    upstreamReady: false,
+    frozen: false,
+    held: { toServer: [], toClient: [] },
+    lanes: { toServer: new DelayLine(), toClient: new DelayLine() },
+    clientGone: false,
+    upstreamGone: false,
+  };
+}
+
+/**
+ * The proxy itself: the links, the fault switches and the forwarding between the two sockets of
+ * each link. `startProxy` hands out a {@link ZkProxy} view of it.
+ */
+class ProxyCore {
+  readonly links = new Set<Link>();
+  readonly server: Server;
+  partitioned = false;
+  closed = false;
+  private next = 0;
+  private delayMs = 0;
+  private readonly corruptions: Partial<Record<ProxyDirection, ProxyCorruption>> = {};
+
+  constructor(private readonly targets: readonly ServerAddress[]) {
+    this.server = createServer({ allowHalfOpen: true }, (client) => this.accept(client));
+    this.server.on('error', (err) => log('server error %s', err.message));
+  }
+
+  /** Listens on a free 127.0.0.1 port; resolves with it. */
+  async listen(): Promise<number> {
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (server.address() as { port: number }).port;
+    log('proxy 127.0.0.1:%d -> %o', port, this.targets);
+    return port;
+  }
+
+  // ---- the faults ---------------------------------------------------------------------------------
+
+  partition(): void {
+    if (this.partitioned || this.closed) return;
+    this.partitioned = true;
+    log('partitioned (%d links)', this.links.size);
+  }
+
+  heal(): void {
+    if (!this.partitioned || this.closed) return;
+    this.partitioned = false;
+    log('healed (%d links)', this.links.size);
+    for (const link of [...this.links]) {
+      // A connection that stalled and was given up never reached the server: forget it.
+      if (!link.upstream && link.clientGone) this.drop(link);
+      else if (!link.upstream) this.connectUpstream(link);
+      else this.flush(link);
+    }
+  }
+
+  freeze(): void {
+    if (this.closed) return;
+    for (const link of this.links) link.frozen = true;
+    log('froze %d links', this.links.size);
+  }
+
+  thaw(): void {
+    for (const link of [...this.links]) {
+      if (!link.frozen) continue;
+      link.frozen = false;
+      this.flush(link);
+    }
+  }
+
+  dropConnections(): void {
+    for (const link of [...this.links]) this.drop(link);
+  }
+
+  delay(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`proxy: delay must be a finite number >= 0, got ${ms}`);
+    this.delayMs = ms;
+  }
+
+  corruptNext(direction: ProxyDirection, how: ProxyCorruption): void {
+    this.corruptions[direction] = how;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of [...this.links]) this.drop(link);
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- forwarding ---------------------------------------------------------------------------------
+
+  private isHeld(link: Link): boolean {
+    return this.closed || this.partitioned || link.frozen;
+  }
+
+  private drop(link: Link): void {
+    this.links.delete(link);
+    link.lanes.toServer.cancel();
+    link.lanes.toClient.cancel();
+    kill(link.client);
+    kill(link.upstream);
+  }
+
+  /** Writes a chunk to its destination, applying a pending corruption. */
+  private send(link: Link, dir: ProxyDirection, chunk: Buffer): void {
+    const to = dir === 'toServer' ? link.upstream : link.client;
+    if (!to || to.destroyed || to.writableEnded) return;
+    const how = this.corruptions[dir];
+    if (!how) {
+      to.write(chunk);
+      return;
+    }
+    delete this.corruptions[dir];
+    log('corrupting a %d-byte chunk %s: %s', chunk.length, dir, how);
+    if (how === 'truncate') to.end(chunk.subarray(0, chunk.length >> 1));
+    else to.write(how === 'garbage' ? garble(chunk) : Buffer.concat([OVERSIZE, chunk]));
+  }
+
+  /** Forwards a chunk now, or holds it. */
+  private forward(link: Link, dir: ProxyDirection, chunk: Buffer): void {
+    if (this.isHeld(link) || (dir === 'toServer' && !link.upstreamReady)) link.held[dir].push(chunk);
+    else this.send(link, dir, chunk);
+  }
+
+  /** Passes held bytes and closes on, unless held. */
+  private flush(link: Link): void {
+    if (this.isHeld(link)) return;
+    if (link.upstream && link.upstreamReady) {
+      for (const b of link.held.toServer.splice(0)) this.send(link, 'toServer', b);
+      if (link.clientGone) end(link.upstream);
+    }
+    for (const b of link.held.toClient.splice(0)) this.send(link, 'toClient', b);
+    if (link.upstreamGone) end(link.client);
+    if (link.clientGone && link.upstreamGone) this.links.delete(link);
+  }
+
+  /** A new client connection: a link, its bytes and its close through the delay line, then its upstream. */
+  private accept(client: Socket): void {
+    client.on('error', () => undefined);
+    if (this.closed) {
+      kill(client);
+      return;
+    }
+    client.setNoDelay(true);
+    const link = newLink(client);
+    this.links.add(link);
+    client.on('data', (d: Buffer) => link.lanes.toServer.push(this.delayMs, () => this.forward(link, 'toServer', d)));
+    const gone = () => {
+      if (link.clientGone) return;
+      link.clientGone = true;
+      if (!link.upstream && !this.partitioned) {
+        this.drop(link);
+        return;
+      }
+      this.flush(link);
+    };
+    const delayedGone = () => link.lanes.toServer.push(this.delayMs, gone);
+    client.on('end', delayedGone);
+    client.on('close', delayedGone);
+    this.connectUpstream(link);
+  }
+
+  /** Connects `link` to the next target; one that refuses is skipped, until each was tried once. */
+  private connectUpstream(link: Link, attempt = 0): void {
+    if (this.closed || this.partitioned || link.upstream) return;
+    const t = this.targets[this.next++ % this.targets.length]!;
+    const up = connect({ host: t.host, port: t.port, allowHalfOpen: true });
+    link.upstream = up;
+    up.setNoDelay(true);
+    up.on('connect', () => {
+      link.upstreamReady = true;
+      log('link to %s:%d up', t.host, t.port);
+      this.flush(link);
+    });
+    up.on('data', (d: Buffer) => link.lanes.toClient.push(this.delayMs, () => this.forward(link, 'toClient', d)));
+    up.on('error', (err: NodeJS.ErrnoException) => {
+      if (!link.upstreamReady && attempt + 1 < this.targets.length) {
+        up.removeAllListeners('close');
+        link.upstream = undefined;
+        this.connectUpstream(link, attempt + 1);
+        return;
+      }
+      log('upstream error %s', err.message);
+    });
+    const upstreamGone = () => {
+      if (link.upstreamGone) return;
+      link.upstreamGone = true;
+      this.flush(link);
+    };
+    const delayedGone = () => link.lanes.toClient.push(this.delayMs, upstreamGone);
+    up.on('end', delayedGone);
+    up.on('close', delayedGone);
+  }
+}
+
 /**
  * Starts a proxy on a free 127.0.0.1 port forwarding to the target server(s); each new client
  * connection goes to the next target in turn (skipping ones that refuse).
@@ -160,188 +367,26 @@ function garble(chunk: Buffer): Buffer {
 export async function startProxy(target: string | readonly ServerAddress[]): Promise<ZkProxy> {
   const targets = typeof target === 'string' ? parseConnectString(target, 'proxy') : [...target];
   if (targets.length === 0) throw new Error('proxy: no target server');
-  const links = new Set<Link>();
-  let partitioned = false;
-  let closed = false;
-  let next = 0;
-  let delayMs = 0;
-  const corruptions: Partial<Record<ProxyDirection, ProxyCorruption>> = {};
-
-  const isHeld = (link: Link): boolean => closed || partitioned || link.frozen;
-
-  const drop = (link: Link): void => {
-    links.delete(link);
-    link.lanes.toServer.cancel();
-    link.lanes.toClient.cancel();
-    kill(link.client);
-    kill(link.upstream);
-  };
-
-  /** Writes a chunk to its destination, applying a pending corruption. */
-  const send = (link: Link, dir: ProxyDirection, chunk: Buffer): void => {
-    const to = dir === 'toServer' ? link.upstream : link.client;
-    if (!to || to.destroyed || to.writableEnded) return;
-    const how = corruptions[dir];
-    if (!how) {
-      to.write(chunk);
-      return;
-    }
-    delete corruptions[dir];
-    log('corrupting a %d-byte chunk %s: %s', chunk.length, dir, how);
-    if (how === 'truncate') to.end(chunk.subarray(0, chunk.length >> 1));
-    else to.write(how === 'garbage' ? garble(chunk) : Buffer.concat([OVERSIZE, chunk]));
-  };
-
-  /** Forwards a chunk now, or holds it. */
-  const forward = (link: Link, dir: ProxyDirection, chunk: Buffer): void => {
-    if (isHeld(link) || (dir === 'toServer' && !link.upstreamReady)) link.held[dir].push(chunk);
-    else send(link, dir, chunk);
-  };
-
-  /** Passes held bytes and closes on, unless held. */
-  const flush = (link: Link): void => {
-    if (isHeld(link)) return;
-    if (link.upstream && link.upstreamReady) {
-      for (const b of link.held.toServer.splice(0)) send(link, 'toServer', b);
-      if (link.clientGone) end(link.upstream);
-    }
-    for (const b of link.held.toClient.splice(0)) send(link, 'toClient', b);
-    if (link.upstreamGone) end(link.client);
-    if (link.clientGone && link.upstreamGone) links.delete(link);
-  };
-
-  const connectUpstream = (link: Link, attempt = 0): void => {
-    if (closed || partitioned || link.upstream) return;
-    const t = targets[next++ % targets.length]!;
-    const up = connect({ host: t.host, port: t.port, allowHalfOpen: true });
-    link.upstream = up;
-    up.setNoDelay(true);
-    up.on('connect', () => {
-      link.upstreamReady = true;
-      log('link to %s:%d up', t.host, t.port);
-      flush(link);
-    });
-    up.on('data', (d: Buffer) => link.lanes.toClient.push(delayMs, () => forward(link, 'toClient', d)));
-    up.on('error', (err: NodeJS.ErrnoException) => {
-      if (!link.upstreamReady && attempt + 1 < targets.length) {
-        up.removeAllListeners('close');
-        link.upstream = undefined;
-        connectUpstream(link, attempt + 1);
-        return;
-      }
-      log('upstream error %s', err.message);
-    });
-    const upstreamGone = () => {
-      if (link.upstreamGone) return;
-      link.upstreamGone = true;
-      flush(link);
-    };
-    const delayedGone = () => link.lanes.toClient.push(delayMs, upstreamGone);
-    up.on('end', delayedGone);
-    up.on('close', delayedGone);
-  };
-
-  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
-    client.on('error', () => undefined);
-    if (closed) {
-      kill(client);
-      return;
-    }
-    client.setNoDelay(true);
-    const link: Link = {
-      client,
-      upstream: undefined,
-      upstreamReady: false,
-      frozen: false,
-      held: { toServer: [], toClient: [] },
-      lanes: { toServer: new DelayLine(), toClient: new DelayLine() },
-      clientGone: false,
-      upstreamGone: false,
-    };
-    links.add(link);
-    client.on('data', (d: Buffer) => link.lanes.toServer.push(delayMs, () => forward(link, 'toServer', d)));
-    const gone = () => {
-      if (link.clientGone) return;
-      link.clientGone = true;
-      if (!link.upstream && !partitioned) {
-        drop(link);
-        return;
-      }
-      flush(link);
-    };
-    const delayedGone = () => link.lanes.toServer.push(delayMs, gone);
-    client.on('end', delayedGone);
-    client.on('close', delayedGone);
-    connectUpstream(link);
-  });
-  server.on('error', (err) => log('server error %s', err.message));
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as { port: number }).port;
-  log('proxy 127.0.0.1:%d -> %o', port, targets);
-
+  const core = new ProxyCore(targets);
+  const port = await core.listen();
   const proxy: ZkProxy = {
     connectString: `127.0.0.1:${port}`,
     port,
     get partitioned() {
-      return partitioned;
+      return core.partitioned;
     },
     get connections() {
-      return links.size;
+      return core.links.size;
     },
-    partition() {
-      if (partitioned || closed) return;
-      partitioned = true;
-      log('partitioned (%d links)', links.size);
-    },
-    heal() {
-      if (!partitioned || closed) return;
-      partitioned = false;
-      log('healed (%d links)', links.size);
-      for (const link of [...links]) {
-        // A connection that stalled and was given up never reached the server: forget it.
-        if (!link.upstream && link.clientGone) drop(link);
-        else if (!link.upstream) connectUpstream(link);
-        else flush(link);
-      }
-    },
-    freeze() {
-      if (closed) return;
-      for (const link of links) link.frozen = true;
-      log('froze %d links', links.size);
-    },
-    thaw() {
-      for (const link of [...links]) {
-        if (!link.frozen) continue;
-        link.frozen = false;
-        flush(link);
-      }
-    },
-    dropConnections() {
-      for (const link of [...links]) drop(link);
-    },
-    delay(ms) {
-      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`proxy: delay must be a finite number >= 0, got ${ms}`);
-      delayMs = ms;
-    },
-    corruptNext(direction, how) {
-      corruptions[direction] = how;
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      for (const link of [...links]) drop(link);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-    [Symbol.asyncDispose]() {
-      return proxy.close();
-    },
+    partition: () => core.partition(),
+    heal: () => core.heal(),
+    freeze: () => core.freeze(),
+    thaw: () => core.thaw(),
+    dropConnections: () => core.dropConnections(),
+    delay: (ms) => core.delay(ms),
+    corruptNext: (direction, how) => core.corruptNext(direction, how),
+    close: () => core.close(),
+    [Symbol.asyncDispose]: () => proxy.close(),
   };
   return proxy;
 }
