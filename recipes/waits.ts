@@ -69,18 +69,38 @@ export async function untilDeleted(session: ZkSession, target: string, scope: Wa
 
 /**
  * A protected create bounded by `scope` (none: the create alone). When the scope fires first the
- * call rejects at once; the node the create may still make (its reply comes later, or a retry
- * finds it by its protected prefix) is deleted with a guaranteed delete once its name is known,
- * so a cancelled acquire leaves no node behind to block the line.
+ * call rejects, and the node the create may still make never blocks the line:
+ * - connected: the reply is on its way, so it is awaited and the node deleted before the call
+ *   rejects (a cancelled acquire leaves nothing behind, as callers of a timed-out acquire expect);
+ * - not connected (or the connection drops meanwhile): the create is cancelled at once, and the
+ *   session deletes its node in the background if the server made it (found by its protected
+ *   prefix), so a timeout is never stretched by a connection that is down.
  */
 export async function createWithin(session: ZkSession, scope: WaitScope | undefined, path: string, data: NodeData, options: CreateOptions): Promise<string> {
-  if (!scope) return session.create(path, data, options);
-  // The signal stops a create still waiting for the connection from going out at all.
-  const creating = session.create(path, data, { ...options, signal: scope.boundSignal });
+  if (!scope?.boundSignal) return session.create(path, data, options);
+  const cancel = new AbortController();
+  const creating = session.create(path, data, { ...options, signal: cancel.signal });
   try {
     return await scope.race(creating);
   } catch (err) {
-    creating.then((made) => session.delete(made, { guaranteed: true })).catch(() => undefined); // failed, or gone with the session
+    if (!scope.signal.aborted) throw err; // the create itself failed
+    await removeLanded(session, creating, cancel);
     throw err;
+  }
+}
+
+async function removeLanded(session: ZkSession, creating: Promise<string>, cancel: AbortController): Promise<void> {
+  if (session.state !== 'connected') return void cancel.abort();
+  const onState = (state: string) => {
+    if (state !== 'connected') cancel.abort();
+  };
+  session.on('state', onState);
+  try {
+    const made = await creating;
+    await session.delete(made, { guaranteed: true });
+  } catch {
+    // Cancelled (the session cleans up), failed (nothing made), or the delete handed to the background.
+  } finally {
+    session.off('state', onState);
   }
 }
