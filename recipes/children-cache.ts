@@ -203,26 +203,7 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     let changed = false;
     if (this.listDirty) {
       this.listDirty = false;
-      const names = await this.list();
-      const present = new Set(names);
-      for (const [name, child] of this.view) {
-        if (present.has(name)) continue;
-        this.view.delete(name);
-        this.dataDirty.delete(name);
-        emitSafely(this, 'childRemoved', child);
-        changed = true;
-      }
-      for (const name of names) {
-        if (this.view.has(name)) continue;
-        if (this.withData) {
-          this.dataDirty.add(name);
-          continue;
-        }
-        const child: ChildData = { name, path: joinPath(this.path, name) };
-        this.view.set(name, child);
-        emitSafely(this, 'childAdded', child);
-        changed = true;
-      }
+      changed = this.applyList(await this.list());
     }
     if (!this.withData || this.dataDirty.size === 0 || this.listDirty) return changed;
     const names = [...this.dataDirty];
@@ -231,34 +212,69 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     let failure: unknown;
     reads.forEach((r, i) => {
       const name = names[i]!;
-      if (r.status === 'rejected') {
-        if (!(r.reason instanceof NoNodeError)) {
-          this.dataDirty.add(name);
-          failure ??= r.reason;
-          return;
-        }
-        const gone = this.view.get(name);
-        if (gone) {
-          this.view.delete(name);
-          emitSafely(this, 'childRemoved', gone);
-          changed = true;
-        }
-        return;
+      if (r.status === 'fulfilled') {
+        if (this.applyRead(name, r.value)) changed = true;
+      } else if (r.reason instanceof NoNodeError) {
+        if (this.applyGone(name)) changed = true;
+      } else {
+        this.dataDirty.add(name); // read again on the next round
+        failure ??= r.reason;
       }
-      if (this.loop.phase !== 'started') return;
-      const child: ChildData = { name, path: joinPath(this.path, name), data: r.value.data, stat: r.value.stat };
-      const prev = this.view.get(name);
-      if (prev?.stat && prev.stat.czxid === child.stat!.czxid && prev.stat.mzxid === child.stat!.mzxid) return;
-      this.view.set(name, child);
-      if (prev) emitSafely(this, 'childUpdated', child, prev);
-      else emitSafely(this, 'childAdded', child);
-      changed = true;
     });
     if (failure !== undefined) {
       if (changed) emitSafely(this, 'change', this.view);
       throw failure;
     }
     return changed;
+  }
+
+  /**
+   * Takes a new child list: removes the children gone; adds the new ones (with `withData`, marks
+   * them for a read instead: they appear once their data is in). True if the view changed.
+   */
+  private applyList(names: string[]): boolean {
+    let changed = false;
+    const present = new Set(names);
+    for (const [name, child] of this.view) {
+      if (present.has(name)) continue;
+      this.view.delete(name);
+      this.dataDirty.delete(name);
+      emitSafely(this, 'childRemoved', child);
+      changed = true;
+    }
+    for (const name of names) {
+      if (this.view.has(name)) continue;
+      if (this.withData) {
+        this.dataDirty.add(name);
+        continue;
+      }
+      const child: ChildData = { name, path: joinPath(this.path, name) };
+      this.view.set(name, child);
+      emitSafely(this, 'childAdded', child);
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** A child's read found no node: it is gone. True if it was in the view. */
+  private applyGone(name: string): boolean {
+    const gone = this.view.get(name);
+    if (!gone) return false;
+    this.view.delete(name);
+    emitSafely(this, 'childRemoved', gone);
+    return true;
+  }
+
+  /** A child's data as read (not taken once closed, nor when it is the state cached). True if the view changed. */
+  private applyRead(name: string, node: { data: Buffer; stat: Stat }): boolean {
+    if (this.loop.phase !== 'started') return false;
+    const child: ChildData = { name, path: joinPath(this.path, name), data: node.data, stat: node.stat };
+    const prev = this.view.get(name);
+    if (prev?.stat && prev.stat.czxid === node.stat.czxid && prev.stat.mzxid === node.stat.mzxid) return false;
+    this.view.set(name, child);
+    if (prev) emitSafely(this, 'childUpdated', child, prev);
+    else emitSafely(this, 'childAdded', child);
+    return true;
   }
 
   /** Lists the children (none while the parent is missing: the watch reports its creation). */

@@ -121,10 +121,9 @@ export class DoubleBarrier {
       this.busy = false;
       throw new IllegalStateError(`double-barrier.enter ${this.path}: already entered`, { op: 'double-barrier.enter', path: this.path });
     }
-    let created: Promise<unknown> | undefined;
-    let needCreate = true;
+    const ours: OurNode = { created: undefined, needCreate: true };
     const loop = new WakeLoop(this.session, wait, 'double-barrier.enter', this.path, (info) => {
-      if (info.newSession) needCreate = true;
+      if (info.newSession) ours.needCreate = true;
     });
     try {
       for (;;) {
@@ -136,45 +135,17 @@ export class DoubleBarrier {
           w.resolve();
         };
         try {
-          // Pipelined: the server answers one session's requests in order. A new handle does not
-          // know whether the barrier's container exists: it asks for it first, in the same trip.
-          const pParent = this.parentSeen
-            ? undefined
-            : this.session.create(this.path, '', { mode: 'container' }).catch((err: unknown) => {
-                if (!(err instanceof NodeExistsError) && !(err instanceof NoNodeError)) throw err;
-              });
-          const pReady = this.session.exists(this.readyPath, { watch });
-          const pCreate = needCreate ? (created = this.createOurs(w)) : undefined;
-          const pChildren = this.session.getChildren(this.path).catch((err: unknown) => {
-            if (err instanceof NoNodeError) return null;
-            throw err;
-          });
-          needCreate = false;
-          const [ready, ours, listed] = await loop.scope.race(settleAll(pReady, pCreate, pChildren, pParent));
-          this.parentSeen = listed !== null;
-          if (ours === false) needCreate = true; // our old session's node is still there: wait for it to go
-          let children = listed;
-          if (ready || children?.includes(READY_NODE)) break;
-          if (!needCreate && (children === null || !children.includes(this.id))) children = await loop.scope.race(this.session.getChildren(this.path));
-          if (children?.includes(READY_NODE)) break;
-          if (!needCreate && children && children.length >= this.members) {
-            try {
-              await this.session.create(this.readyPath);
-            } catch (err) {
-              if (!(err instanceof NodeExistsError)) throw err;
-            }
-            break;
-          }
+          if (await this.checkEnter(loop, w, watch, ours)) break;
         } catch (err) {
           if (!transient(err)) throw err;
-          needCreate = true; // the session may be new: check our node again on the next wake-up
+          ours.needCreate = true; // the session may be new: check our node again on the next wake-up
         }
         await loop.scope.race(w.promise);
         if (readyCreated) break; // the server told us: someone saw the barrier full
       }
       this.entered = true;
     } catch (err) {
-      await this.removeOurs(created, err);
+      await this.removeOurs(ours.created, err);
       throw err;
     } finally {
       loop.dispose();
@@ -198,45 +169,14 @@ export class DoubleBarrier {
     this.entered = false;
     const loop = new WakeLoop(this.session, wait, 'double-barrier.leave', this.path);
     try {
-      let waitingFor: Set<string> | undefined;
-      let fence = 0;
+      let round: LeaveRound | undefined;
       for (;;) {
         loop.scope.throwIfAborted();
         const w = loop.next();
         try {
-          if (!waitingFor) {
-            // Pipelined: `ready` goes, our node goes, then the listing shows who is still in.
-            const dropReady = ignoreNoNode(this.session.delete(this.readyPath));
-            const dropOurs = ignoreNoNode(this.session.delete(this.ourPath));
-            const listed = this.session.getChildrenWithStat(this.path).catch((err: unknown) => {
-              if (err instanceof NoNodeError) return { children: [], stat: undefined };
-              throw err;
-            });
-            const [, , { children, stat: parent }] = await loop.scope.race(settleAll(dropReady, dropOurs, listed));
-            // Any node created after the listing (czxid above the parent's pzxid then) is the next
-            // round's, even under a name from this one: it does not count.
-            fence = parent?.pzxid ?? 0;
-            waitingFor = new Set(children.filter((c) => c !== READY_NODE));
-          }
-          const still = waitingFor;
-          const names = [...still];
-          const stats = await loop.scope.race(
-            Promise.all(
-              names.map((name) =>
-                this.session.exists(joinPath(this.path, name), {
-                  watch: (e) => {
-                    if (e.type === 'deleted') still.delete(name);
-                    w.resolve();
-                  },
-                }),
-              ),
-            ),
-          );
-          names.forEach((name, i) => {
-            const stat = stats[i];
-            if (!stat || stat.czxid > fence) still.delete(name);
-          });
-          if (still.size === 0) return;
+          // Interrupted before the listing came back: the next wake-up drops and lists again.
+          round ??= await this.dropOurs(loop);
+          if (await this.othersGone(loop, w, round)) return;
         } catch (err) {
           if (!transient(err)) throw err;
         }
@@ -246,6 +186,90 @@ export class DoubleBarrier {
       loop.dispose();
       this.busy = false;
     }
+  }
+
+  /**
+   * One check of `enter`: watch `ready`, create our node (if needed), list the children, in one
+   * round trip. True when the barrier is passed: `ready` exists, or at least `members` nodes are
+   * in (then `ready` is created).
+   */
+  private async checkEnter(loop: WakeLoop, w: Deferred<void>, watch: (e: { type: string }) => void, ours: OurNode): Promise<boolean> {
+    // Pipelined: the server answers one session's requests in order. A new handle does not
+    // know whether the barrier's container exists: it asks for it first, in the same trip.
+    const pParent = this.parentSeen ? undefined : this.ensureParent();
+    const pReady = this.session.exists(this.readyPath, { watch });
+    let pCreate: Promise<boolean> | undefined;
+    if (ours.needCreate) {
+      pCreate = this.createOurs(w);
+      ours.created = pCreate;
+    }
+    const pChildren = this.session.getChildren(this.path).catch((err: unknown) => {
+      if (err instanceof NoNodeError) return null;
+      throw err;
+    });
+    ours.needCreate = false;
+    const [ready, made, listed] = await loop.scope.race(settleAll(pReady, pCreate, pChildren, pParent));
+    this.parentSeen = listed !== null;
+    if (made === false) ours.needCreate = true; // our old session's node is still there: wait for it to go
+    let children = listed;
+    if (ready || children?.includes(READY_NODE)) return true;
+    if (!ours.needCreate && (children === null || !children.includes(this.id))) children = await loop.scope.race(this.session.getChildren(this.path));
+    if (children?.includes(READY_NODE)) return true;
+    if (ours.needCreate || !children || children.length < this.members) return false;
+    try {
+      await this.session.create(this.readyPath);
+    } catch (err) {
+      if (!(err instanceof NodeExistsError)) throw err;
+    }
+    return true;
+  }
+
+  /** Creates the barrier's container; it existing, or its parent missing (our create makes parents), is fine. */
+  private ensureParent(): Promise<unknown> {
+    return this.session.create(this.path, '', { mode: 'container' }).catch((err: unknown) => {
+      if (!(err instanceof NodeExistsError) && !(err instanceof NoNodeError)) throw err;
+    });
+  }
+
+  /** The first round trip of `leave`: who is still in this round, and the round's fence. */
+  private async dropOurs(loop: WakeLoop): Promise<LeaveRound> {
+    // Pipelined: `ready` goes, our node goes, then the listing shows who is still in.
+    const dropReady = ignoreNoNode(this.session.delete(this.readyPath));
+    const dropOurs = ignoreNoNode(this.session.delete(this.ourPath));
+    const listed = this.session.getChildrenWithStat(this.path).catch((err: unknown) => {
+      if (err instanceof NoNodeError) return { children: [], stat: undefined };
+      throw err;
+    });
+    const [, , { children, stat: parent }] = await loop.scope.race(settleAll(dropReady, dropOurs, listed));
+    // Any node created after the listing (czxid above the parent's pzxid then) is the next
+    // round's, even under a name from this one: it does not count.
+    return { fence: parent?.pzxid ?? 0, still: new Set(children.filter((c) => c !== READY_NODE)) };
+  }
+
+  /**
+   * Watches each participant still in `round` for deletion (pipelined); drops those gone or
+   * re-entered for the next round (czxid above the fence). True when none is left.
+   */
+  private async othersGone(loop: WakeLoop, w: Deferred<void>, round: LeaveRound): Promise<boolean> {
+    const { still, fence } = round;
+    const names = [...still];
+    const stats = await loop.scope.race(
+      Promise.all(
+        names.map((name) =>
+          this.session.exists(joinPath(this.path, name), {
+            watch: (e) => {
+              if (e.type === 'deleted') still.delete(name);
+              w.resolve();
+            },
+          }),
+        ),
+      ),
+    );
+    names.forEach((name, i) => {
+      const stat = stats[i];
+      if (!stat || stat.czxid > fence) still.delete(name);
+    });
+    return still.size === 0;
   }
 
   private begin(op: string): void {
@@ -289,6 +313,22 @@ export class DoubleBarrier {
       }
     }
   }
+}
+
+/** Our participant node across the checks of one `enter`. */
+interface OurNode {
+  /** The latest create of our node (awaited before removing it after a failed enter). */
+  created: Promise<unknown> | undefined;
+  /** Create it on the next check (the first, after a new session, or while an old one's is there). */
+  needCreate: boolean;
+}
+
+/** The participants `leave` waits for: those of the first listing, not yet gone. */
+interface LeaveRound {
+  /** Names still in this round. */
+  still: Set<string>;
+  /** The listing's parent pzxid: a node with a larger czxid is the next round's. */
+  fence: number;
 }
 
 /** Failures after which the next reconnection lets us check again. */

@@ -246,38 +246,12 @@ export class QueueConsumer<T> implements AsyncDisposable {
     return stat !== null && stat.ephemeralOwner === this.core.session.sessionId;
   }
 
+  /** Steps 1-4 of the header for one item. A throw is not about the item (the consumer pauses). */
   private async process(name: string): Promise<void> {
-    const { session, path, lockPath, codec } = this.core;
-    const itemPath = joinPath(path, name);
-    const claimPath = joinPath(lockPath, name);
-    let claim: PromiseSettledResult<string>;
-    let got: PromiseSettledResult<{ data: Buffer }>;
-    for (let attempt = 0; ; attempt++) {
-      // Claim, then read: the server answers them in this order, so the read sees the item as it
-      // is after the claim (if another consumer finished it first, the read finds no node).
-      [claim, got] = await Promise.allSettled([session.create(claimPath, session.sessionId, { mode: 'ephemeral' }), session.get(itemPath)]);
-      if (claim.status === 'rejected' && claim.reason instanceof NoNodeError && attempt < 3) {
-        await session.create(lockPath, undefined, { mode: 'container', createParents: true }).catch((err) => {
-          if (!(err instanceof NodeExistsError)) throw err;
-        });
-        continue;
-      }
-      break;
-    }
-    if (claim.status === 'rejected' && claim.reason instanceof NodeExistsError && (await this.ownsClaim(claimPath))) {
-      // Our own claim: an earlier create was applied but its answer was lost with the connection
-      // and the retry found the node. Treating it as another consumer's would block the item for
-      // as long as this session lives.
-      claim = { status: 'fulfilled', value: claimPath };
-    }
-    if (claim.status === 'rejected') {
-      if (claim.reason instanceof NodeExistsError) {
-        this.view.claimed.add(name);
-        return;
-      }
-      this.retryLater(name);
-      throw claim.reason;
-    }
+    const itemPath = joinPath(this.core.path, name);
+    const claimPath = joinPath(this.core.lockPath, name);
+    const { claim, got } = await this.claimAndRead(itemPath, claimPath);
+    if (!(await this.holdsClaim(name, claimPath, claim))) return;
     if (got.status === 'rejected') {
       await this.release(claimPath);
       if (got.reason instanceof NoNodeError) {
@@ -290,18 +264,9 @@ export class QueueConsumer<T> implements AsyncDisposable {
     const data = got.value.data;
     let item: T;
     try {
-      item = codec.decode(data);
+      item = this.core.codec.decode(data);
     } catch (error) {
-      const movedTo = joinPath(this.core.poisonPath, name);
-      try {
-        await this.finish(itemPath, claimPath, { op: 'create', path: movedTo, data });
-      } catch (moveError) {
-        await this.release(claimPath);
-        this.retryLater(name); // the item stays where it is; try moving it again later
-        throw moveError;
-      }
-      this.view.done.add(name);
-      this.core.reportPoison({ name, data, error, movedTo });
+      await this.movePoison(name, itemPath, claimPath, data, error);
       return;
     }
     try {
@@ -315,6 +280,56 @@ export class QueueConsumer<T> implements AsyncDisposable {
     await this.finish(itemPath, claimPath);
     this.view.done.add(name);
     this._processed++;
+  }
+
+  /** Step 1: creates the claim and reads the item in one round trip (creating `<path>-locks` if missing). */
+  private async claimAndRead(
+    itemPath: string,
+    claimPath: string,
+  ): Promise<{ claim: PromiseSettledResult<string>; got: PromiseSettledResult<{ data: Buffer }> }> {
+    const { session, lockPath } = this.core;
+    for (let attempt = 0; ; attempt++) {
+      // Claim, then read: the server answers them in this order, so the read sees the item as it
+      // is after the claim (if another consumer finished it first, the read finds no node).
+      const [claim, got] = await Promise.allSettled([session.create(claimPath, session.sessionId, { mode: 'ephemeral' }), session.get(itemPath)]);
+      if (claim.status === 'rejected' && claim.reason instanceof NoNodeError && attempt < 3) {
+        await session.create(lockPath, undefined, { mode: 'container', createParents: true }).catch(ignoreExists);
+        continue;
+      }
+      return { claim, got };
+    }
+  }
+
+  /**
+   * Whether the claim is ours. NODE_EXISTS from another consumer: skip the item (false); any
+   * other failure: try it again later (throws).
+   */
+  private async holdsClaim(name: string, claimPath: string, claim: PromiseSettledResult<string>): Promise<boolean> {
+    if (claim.status === 'fulfilled') return true;
+    if (claim.reason instanceof NodeExistsError) {
+      // Our own claim: an earlier create was applied but its answer was lost with the connection
+      // and the retry found the node. Treating it as another consumer's would block the item for
+      // as long as this session lives.
+      if (await this.ownsClaim(claimPath)) return true;
+      this.view.claimed.add(name);
+      return false;
+    }
+    this.retryLater(name);
+    throw claim.reason;
+  }
+
+  /** Step 2, bytes that do not decode: moved to `<path>-poison/<name>` with the item and claim deleted, at once. */
+  private async movePoison(name: string, itemPath: string, claimPath: string, data: Buffer, error: unknown): Promise<void> {
+    const movedTo = joinPath(this.core.poisonPath, name);
+    try {
+      await this.finish(itemPath, claimPath, { op: 'create', path: movedTo, data });
+    } catch (moveError) {
+      await this.release(claimPath);
+      this.retryLater(name); // the item stays where it is; try moving it again later
+      throw moveError;
+    }
+    this.view.done.add(name);
+    this.core.reportPoison({ name, data, error, movedTo });
   }
 
   /**

@@ -26,7 +26,7 @@
  * - `take()` / `poll()`: removes the head and returns it (at most once: the item is deleted before
  *   the caller sees it). The read and the delete of the head go out together; the sorted list of
  *   names is cached and listed again only when used up. A delete that finds no node means another
- *   taker won it: the next name is tried.
+ *   taker won it: the next name is tried (recipes/queue-take.ts).
  * - `consume(handler)`: at least once, with claims (see `recipes/queue-consumer.ts`).
  * Mixing `take` and `consume` on one queue is allowed, but `take` ignores claims: an item a
  * consumer is handling may also be taken (delivered twice).
@@ -37,13 +37,14 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { ClosedError, InvalidArgumentError, NoNodeError, NodeExistsError, UnsupportedError, ZkError } from '../src/errors.js';
+import { InvalidArgumentError, NoNodeError, NodeExistsError, UnsupportedError } from '../src/errors.js';
 import { joinPath } from '../src/paths.js';
 import type { ZkSession } from '../src/session.js';
 import { WaitScope, checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { checkCodec, encodeAll, jsonCodec, type Codec } from './codec.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
 import { QueueConsumer, type ConsumeOptions, type ItemHandler } from './queue-consumer.js';
+import { checkQueueOpen, takeOne, type TakeResult } from './queue-take.js';
 import { CLAIMS_SUFFIX, ITEM_PREFIX, POISON_SUFFIX, QueueView, fifoOrdering, type Ordering, type PoisonInfo, type QueueCore } from './queue-view.js';
 
 /** Options of the queue constructors. */
@@ -78,8 +79,6 @@ export interface QueueEvents<T> {
   /** A consumer or take met an unexpected failure (it carries on after a pause). */
   consumerError: [error: unknown];
 }
-
-type TakeResult<T> = { got: true; item: T } | { got: false; wakeAt: number };
 
 /**
  * What every queue of the family does: take, poll, size, consume, close. `take` waits (on a
@@ -173,7 +172,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     try {
       for (;;) {
         scope.throwIfAborted();
-        const r: TakeResult<T> = await this.takeOne(op);
+        const r: TakeResult<T> = await takeOne(this.core, this.takeView(), op);
         if (r.got) return r.item;
         const view = this.takeView();
         if (view.shouldRelist()) continue;
@@ -206,7 +205,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   async poll(): Promise<T | undefined> {
     const op = `${this.recipe}.poll`;
     this.checkOpen(op);
-    const r = await this.takeOne(op);
+    const r = await takeOne(this.core, this.takeView(), op);
     return r.got ? r.item : undefined;
   }
 
@@ -325,74 +324,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   }
 
   private checkOpen(op: string): void {
-    if (this.closed) throw new ClosedError(`${op} ${this.path}: queue closed`, { op, path: this.path });
-  }
-
-  /** One attempt: take the first available name from the cached list (listing it if used up). */
-  private async takeOne(op: string): Promise<TakeResult<T>> {
-    const v = this.takeView();
-    const { ordering, codec } = this.core;
-    for (;;) {
-      this.checkOpen(op);
-      if (v.shouldRelist()) await v.relist();
-      const now = Date.now();
-      let name: string | undefined;
-      while (v.pos < v.names.length) {
-        const n = v.names[v.pos]!;
-        const due = ordering.dueAt(n);
-        if (due > now) return { got: false, wakeAt: due };
-        v.pos++;
-        if (!v.busy.has(n) && !v.done.has(n)) {
-          name = n;
-          break;
-        }
-      }
-      if (name === undefined) {
-        if (v.shouldRelist()) continue;
-        return { got: false, wakeAt: Infinity };
-      }
-      const itemPath = joinPath(this.path, name);
-      v.busy.add(name);
-      let got: PromiseSettledResult<{ data: Buffer }>;
-      let removed: PromiseSettledResult<void>;
-      try {
-        // Read and delete in one round trip; the delete decides who owns the item.
-        [got, removed] = await Promise.allSettled([this.session.get(itemPath), this.session.delete(itemPath)]);
-      } finally {
-        v.busy.delete(name);
-      }
-      if (removed.status === 'rejected') {
-        if (removed.reason instanceof NoNodeError) {
-          v.done.add(name);
-          continue;
-        } // another taker won it
-        throw removed.reason;
-      }
-      v.done.add(name);
-      if (got.status === 'rejected') {
-        this.emit(
-          'consumerError',
-          new ZkError('UNKNOWN', `${op} ${itemPath}: item removed but its data could not be read: ${String((got.reason as Error)?.message ?? got.reason)}`, {
-            op,
-            path: itemPath,
-            cause: got.reason,
-          }),
-        );
-        continue;
-      }
-      const data = got.value.data;
-      try {
-        return { got: true, item: codec.decode(data) };
-      } catch (error) {
-        const info: PoisonInfo = { name, data, error, movedTo: undefined };
-        try {
-          info.movedTo = await this.movePoison(name, data);
-        } catch (moveError) {
-          info.moveError = moveError;
-        }
-        this.emit('poison', info);
-      }
-    }
+    checkQueueOpen(this.core, op);
   }
 }
 

@@ -30,7 +30,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { CreateMode, ZkSession } from '../src/session.js';
 import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
 import { emitSafely } from '../src/listeners.js';
-import { joinPath, nodeName } from '../src/paths.js';
+import { joinPath } from '../src/paths.js';
 import { checkRecipeArgs } from './options.js';
 import { checkNodeName, checkServiceInstance, parseInstance, serializeInstance, type ServiceInstance, type ServiceType } from './service-instance.js';
 

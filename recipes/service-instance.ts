@@ -195,8 +195,12 @@ function checkJson(v: unknown, where: string, depth: number, seen: Set<object>, 
   if (!Array.isArray(o) && proto !== Object.prototype && proto !== null)
     bad(`${where} must be JSON: a ${o.constructor?.name ?? 'non-plain'} object is not a plain object`);
   seen.add(o);
-  if (Array.isArray(o)) o.forEach((e, k) => checkJson(e, `${where}[${k}]`, depth + 1, seen, bad));
-  else for (const [k, e] of Object.entries(o)) checkJson(e, `${where}.${k}`, depth + 1, seen, bad);
+  if (Array.isArray(o)) {
+    // forEach, not for-of: a sparse array's holes are skipped (JSON.stringify writes them as null).
+    o.forEach((e, k) => {
+      checkJson(e, `${where}[${k}]`, depth + 1, seen, bad);
+    });
+  } else for (const [k, e] of Object.entries(o)) checkJson(e, `${where}.${k}`, depth + 1, seen, bad);
   seen.delete(o);
 }
 

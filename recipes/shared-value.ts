@@ -37,17 +37,13 @@ import { EventEmitter } from 'eventemitter3';
 import type { Stat, ZkSession } from '../src/session.js';
 import { BadVersionError, ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, NodeExistsError, UnsupportedError } from '../src/errors.js';
 import { emitSafely } from '../src/listeners.js';
-import { MAX_DATA_BYTES } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { bufferCodec, checkCodec, type Codec } from './codec.js';
 import { NodeCache, type CachedNode } from './node-cache.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
+import { MISSING_VERSION, checkPrevious, decodeValue, encodeValue } from './shared-value-args.js';
 
-/** The version a missing node reads as (Curator's `UNINITIALIZED_VERSION`); as `trySetValue`'s `previous.version`: create it. */
-export const MISSING_VERSION = -1;
-
-/** ZooKeeper's data versions are 32-bit signed ints. */
-const MAX_VERSION = 0x7fffffff;
+export { MISSING_VERSION };
 
 /** A value with the node version it was read at (Curator's `VersionedValue`). */
 export interface VersionedValue<T> {
@@ -185,7 +181,7 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
    */
   async trySetValue(previous: { value?: T; version: number }, newValue: T): Promise<boolean> {
     const op = `${this.recipe}.trySetValue`;
-    const version = this.checkPrevious(previous, op);
+    const version = checkPrevious(previous, op, this.path);
     const expected = previous.value === undefined ? undefined : this.encode(previous.value, 'previous.value', op);
     const bytes = this.encode(newValue, 'the new value', op);
     const cur = this.phase === 'started' ? this.snap : undefined;
@@ -372,55 +368,13 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
     return s;
   }
 
-  /** Decodes a copy of `data` (the caller may keep and change what it gets). */
+  /** Decodes a copy of `data`; IllegalStateError when it does not decode. */
   private decode(data: Buffer): T {
-    try {
-      return this.codec.decode(Buffer.from(data));
-    } catch (err) {
-      if (err instanceof IllegalStateError) throw err;
-      throw new IllegalStateError(`${this.recipe} ${this.path}: the node's ${data.length} bytes do not decode: ${(err as Error)?.message ?? String(err)}`, {
-        op: this.recipe,
-        path: this.path,
-        cause: err,
-      });
-    }
+    return decodeValue(this.codec, data, this.recipe, this.path);
   }
 
   /** Encodes `value` (a copy), or throws a typed error naming `what`: before anything is written. */
   private encode(value: T, what: string, op: string): Buffer {
-    let bytes: unknown;
-    try {
-      bytes = this.codec.encode(value);
-    } catch (err) {
-      throw new InvalidArgumentError(`${op} ${this.path}: cannot encode ${what}: ${(err as Error)?.message ?? String(err)}`, {
-        op,
-        path: this.path,
-        cause: err,
-      });
-    }
-    if (!(bytes instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`${op} ${this.path}: codec.encode returned ${typeof bytes} for ${what}, not a Buffer or Uint8Array`, {
-        op,
-        path: this.path,
-      });
-    }
-    if (bytes.byteLength > MAX_DATA_BYTES) {
-      throw new InvalidArgumentError(`${op} ${this.path}: ${what} encodes to ${bytes.byteLength} bytes, over ZooKeeper's limit of ${MAX_DATA_BYTES}`, {
-        op,
-        path: this.path,
-      });
-    }
-    return Buffer.from(bytes);
-  }
-
-  private checkPrevious(previous: unknown, op: string): number {
-    const v = (previous as { version?: unknown } | null)?.version;
-    if (typeof previous !== 'object' || previous === null || typeof v !== 'number' || !Number.isInteger(v) || v < MISSING_VERSION || v > MAX_VERSION) {
-      throw new InvalidArgumentError(
-        `${op} ${this.path}: previous must be { value?, version } with version an integer from -1 to ${MAX_VERSION}, got version ${String(v)}`,
-        { op, path: this.path },
-      );
-    }
-    return v;
+    return encodeValue(this.codec, value, what, op, this.path);
   }
 }

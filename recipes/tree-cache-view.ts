@@ -130,7 +130,10 @@ export class TreeView {
     if (node.path === this.root) return;
     const parent = parentOf(node.path);
     let set = this.kids.get(parent);
-    if (!set) this.kids.set(parent, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.kids.set(parent, set);
+    }
     set.add(nodeName(node.path));
   }
 

@@ -20,7 +20,7 @@ import {
   NotEmptyError,
   Perms,
   TimeoutError,
-  ZkError,
+  type ZkError,
   ZkSession,
   fromBindingError,
   type WatchEvent,

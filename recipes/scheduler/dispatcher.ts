@@ -17,6 +17,13 @@ import { TERMINAL_STATES, type SchedulerEvents, type TaskStatus, type WorkerReco
 type Emit = <K extends keyof SchedulerEvents>(event: K, ...args: SchedulerEvents[K]) => void;
 type LiveWorker = WorkerRecord & { session: string };
 
+/** What one scan read: live workers, assignment nodes by worker, and the tasks not known finished before. */
+interface ScanView {
+  workers: Map<string, LiveWorker>;
+  assigned: Map<string, Set<string>>;
+  tasks: Map<string, TaskStatus>;
+}
+
 /** Dispatcher settings taken from the scheduler's options. */
 export interface DispatcherSettings {
   backoffMs: number;
@@ -174,9 +181,31 @@ export class Dispatcher {
 
   /** One scan: fire schedules, reclaim, repair, assign. Returns when the next scan is due. */
   private async pass(lost: AbortSignal): Promise<number> {
-    const st = this.store;
     const now = Date.now();
-    let next = await fireDue(st, now, { backoffMs: this.s.backoffMs }, (id, k, taskId) => this.emit('fired', id, k, taskId));
+    let next = await fireDue(this.store, now, { backoffMs: this.s.backoffMs }, (id, k, taskId) => this.emit('fired', id, k, taskId));
+    const view = await this.readView();
+    if (lost.aborted) return next;
+    await this.dropStale(view);
+    const load = new Map<string, number>();
+    const due: TaskStatus[] = [];
+    for (const t of view.tasks.values()) {
+      if (lost.aborted) return next;
+      if (t.state === 'assigned' || t.state === 'running') {
+        const back = await this.checkHolder(t, view, load);
+        if (back) due.push(back);
+      } else if (t.state === 'pending' || t.state === 'failed') {
+        const at = t.state === 'failed' ? Math.max(t.runAt, t.retryAt ?? 0) : t.runAt;
+        if (at <= now) due.push(t);
+        else next = Math.min(next, at);
+      }
+    }
+    await this.assignDue(due, view.workers, load, lost);
+    return next;
+  }
+
+  /** The scan's reads, arming the watches that poke the next scan: live workers, assignment nodes, tasks. */
+  private async readView(): Promise<ScanView> {
+    const st = this.store;
     const workers = (await st.liveWorkers(this.watchOn(st.workers))) as Map<string, LiveWorker>;
     // Assignment nodes, read before the tasks (see index.ts: a task's state is written first).
     const assigned = new Map<string, Set<string>>();
@@ -196,49 +225,48 @@ export class Dispatcher {
       if (TERMINAL_STATES.has(t.state)) this.terminal.add(t.id);
       tasks.set(t.id, t);
     }
-    if (lost.aborted) return next;
+    return { workers, assigned, tasks };
+  }
 
-    // Stale assignment nodes: the task is no longer assigned to (or running on) that worker.
+  /** Stale assignment nodes: the task is no longer assigned to (or running on) that worker. */
+  private async dropStale({ assigned, tasks }: ScanView): Promise<void> {
     for (const [w, ids] of assigned) {
       for (const id of ids) {
         const t = tasks.get(id);
         const current = t && (t.state === 'assigned' || t.state === 'running') && t.worker === w;
-        if (!current) await st.remove(st.assignment(w, id));
+        if (!current) await this.store.remove(this.store.assignment(w, id));
       }
     }
+  }
 
-    const load = new Map<string, number>();
-    const due: TaskStatus[] = [];
-    for (const t of tasks.values()) {
-      if (lost.aborted) return next;
-      if (t.state === 'assigned' || t.state === 'running') {
-        const w = workers.get(t.worker ?? '');
-        if (w && w.session === t.workerSession) {
-          load.set(t.worker!, (load.get(t.worker!) ?? 0) + 1);
-          // An assigned task without its node (left by a version that wrote them apart): repair.
-          if (t.state === 'assigned' && !assigned.get(t.worker!)?.has(t.id)) await st.createAssignment(t.worker!, t.id, t.attempt);
-          continue;
-        }
-        // The worker vanished (or restarted with a new session): take the task back.
-        const exhausted = t.attempt >= t.maxAttempts;
-        const back = await st.casTask(
-          t,
-          exhausted
-            ? { state: 'dead', error: `worker ${t.worker} vanished on the last attempt`, finishedAt: Date.now() }
-            : { state: 'pending', worker: undefined, workerSession: undefined },
-          { kind: 'delete', workerId: t.worker ?? '' },
-        );
-        if (back) {
-          this.emit('reclaimed', t.id, t.worker ?? '');
-          if (!exhausted) due.push(back);
-        }
-      } else if (t.state === 'pending' || t.state === 'failed') {
-        const at = t.state === 'failed' ? Math.max(t.runAt, t.retryAt ?? 0) : t.runAt;
-        if (at <= now) due.push(t);
-        else next = Math.min(next, at);
-      }
+  /**
+   * A task `assigned`/`running`: counted in its worker's load while that worker is live with the
+   * same session, else taken back (step 5). Returns it when taken back and due again.
+   */
+  private async checkHolder(t: TaskStatus, { workers, assigned }: ScanView, load: Map<string, number>): Promise<TaskStatus | undefined> {
+    const w = workers.get(t.worker ?? '');
+    if (w && w.session === t.workerSession) {
+      load.set(t.worker!, (load.get(t.worker!) ?? 0) + 1);
+      // An assigned task without its node (left by a version that wrote them apart): repair.
+      if (t.state === 'assigned' && !assigned.get(t.worker!)?.has(t.id)) await this.store.createAssignment(t.worker!, t.id, t.attempt);
+      return undefined;
     }
+    // The worker vanished (or restarted with a new session): take the task back.
+    const exhausted = t.attempt >= t.maxAttempts;
+    const back = await this.store.casTask(
+      t,
+      exhausted
+        ? { state: 'dead', error: `worker ${t.worker} vanished on the last attempt`, finishedAt: Date.now() }
+        : { state: 'pending', worker: undefined, workerSession: undefined },
+      { kind: 'delete', workerId: t.worker ?? '' },
+    );
+    if (!back) return undefined;
+    this.emit('reclaimed', t.id, t.worker ?? '');
+    return exhausted ? undefined : back;
+  }
 
+  /** Step 2 for each due task, oldest first: CAS it to `assigned` on the least loaded worker + create its node. */
+  private async assignDue(due: TaskStatus[], workers: Map<string, LiveWorker>, load: Map<string, number>, lost: AbortSignal): Promise<void> {
     due.sort((a, b) => (a.retryAt ?? a.runAt) - (b.retryAt ?? b.runAt) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     for (const t of due) {
       if (lost.aborted) break;
@@ -246,13 +274,12 @@ export class Dispatcher {
       if (!w) continue;
       const [id, rec] = w;
       const change = { state: 'assigned', worker: id, workerSession: rec.session, attempt: t.attempt + 1, assignedAt: Date.now(), retryAt: undefined } as const;
-      const done = await st.casTask(t, change, { kind: 'create', workerId: id, attempt: change.attempt });
+      const done = await this.store.casTask(t, change, { kind: 'create', workerId: id, attempt: change.attempt });
       if (!done) continue; // stale view: the next scan sees the new state
       load.set(id, (load.get(id) ?? 0) + 1);
       this.given.set(id, (this.given.get(id) ?? 0) + 1);
       this.emit('assigned', t.id, id, done.attempt);
     }
-    return next;
   }
 }
 

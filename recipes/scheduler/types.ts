@@ -106,7 +106,12 @@ export interface TaskContext {
   signal: AbortSignal;
 }
 
-/** Runs one task; the resolved value (JSON) becomes the task's `result`, a throw a failure. */
+/**
+ * Runs one task; the resolved value (JSON) becomes the task's `result`, a throw a failure. The
+ * handler declares its payload's type (`(p: { ms: number }, ctx) => ...`): the payload is the JSON
+ * that `submit` was given for this task type.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a handler declares its own payload type; with `unknown`, strictFunctionTypes would reject every `(p: { ms: number }) => ...` handler
 export type TaskHandler = (payload: any, ctx: TaskContext) => unknown;
 
 /** Roles of an instance. */

@@ -2,9 +2,9 @@
 // recorders, a queue consumer that logs deliveries. Each runs until stopped and never throws
 // from its loop (a failure is counted and the loop goes on, as an application would).
 import { readFileSync } from 'node:fs';
-import { LeaderLatch, Lock, type ZkSession } from '../../src/index.js';
+import { type LeaderLatch, Lock, type ZkSession } from '../../src/index.js';
 import type { Holding, LeadershipEvent } from './checkers.js';
-import { FencedResource } from './checkers.js';
+import type { FencedResource } from './checkers.js';
 
 /** A process-like contender: acquires, writes to a fenced resource, holds a moment, releases. */
 export class LockLoop {
