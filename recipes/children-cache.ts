@@ -31,13 +31,13 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import type { PersistentWatch, Stat, WatchEvent, ZkSession } from '../src/session.js';
-import { InvalidArgumentError, NoNodeError, UnsupportedError } from '../src/errors.js';
+import type { Stat, WatchEvent, ZkSession } from '../src/session.js';
+import { InvalidArgumentError, NoNodeError } from '../src/errors.js';
 import { emitSafely } from '../src/listeners.js';
-import { joinPath, nodeName, rejectReserved, validatePath } from '../src/paths.js';
+import { joinPath, nodeName } from '../src/paths.js';
 import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { RefreshLoop } from './refresh-loop.js';
-import { checkSession } from './options.js';
+import { checkRecipeArgs } from './options.js';
 
 /** One cached child. */
 export interface ChildData {
@@ -88,7 +88,6 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
   private readonly view = new Map<string, ChildData>();
   private listDirty = false;
   private readonly dataDirty = new Set<string>();
-  private watch: PersistentWatch | undefined;
   private readonly loop: RefreshLoop;
 
   /**
@@ -103,9 +102,7 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     options: ChildrenCacheOptions = {},
   ) {
     super();
-    checkSession('children-cache', session);
-    validatePath(path, 'children-cache');
-    rejectReserved(path, 'children-cache');
+    checkRecipeArgs('children-cache', session, path, { allowRoot: true });
     if (options === null || typeof options !== 'object')
       throw new InvalidArgumentError(`children-cache ${path}: options must be an object`, { op: 'children-cache', path });
     for (const k of Object.keys(options)) {
@@ -119,7 +116,6 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     this.loop = new RefreshLoop('children-cache', path, session, {
       isDirty: () => this.listDirty || this.dataDirty.size > 0,
       step: async () => {
-        await this.ensureWatch();
         if (await this.refresh()) emitSafely(this, 'change', this.view);
       },
       onReconnected: () => {
@@ -127,6 +123,7 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
         if (this.withData) for (const name of this.view.keys()) this.dataDirty.add(name);
         this.kick();
       },
+      onWatch: (ev) => this.onListWatch(ev),
       report: (err) => {
         if (this.listenerCount('error') > 0) emitSafely(this, 'error', err);
       },
@@ -147,12 +144,6 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
    */
   async start(wait?: WaitOptions): Promise<void> {
     checkWaitOptions(wait, 'children-cache.start');
-    if (this.session.transport === 'native') {
-      throw new UnsupportedError(
-        `children-cache.start ${this.path}: a children cache needs a persistent watch (addWatch), which the native transport does not support; use the default transport`,
-        { op: 'children-cache.start', path: this.path },
-      );
-    }
     this.listDirty = true;
     await this.loop.start(wait);
   }
@@ -163,9 +154,6 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
    */
   async close(): Promise<void> {
     await this.loop.close();
-    const w = this.watch;
-    this.watch = undefined;
-    await w?.remove().catch(() => undefined); // not connected: the watch dies with the session
   }
 
   /** `await using cache = ...` closes it at the end of the scope. */
@@ -189,14 +177,6 @@ export class ChildrenCache extends EventEmitter<ChildrenCacheEvents> {
     this.dataDirty.add(nodeName(ev.path));
     this.kick();
   };
-
-  /** Adds the persistent watch once (again after a failed attempt); removes it if closed meanwhile. */
-  private async ensureWatch(): Promise<void> {
-    if (this.watch) return;
-    const w = await this.session.addWatch(this.path, this.onListWatch);
-    if (this.loop.phase === 'started') this.watch = w;
-    else await w.remove().catch(() => undefined);
-  }
 
   /** One round: list if needed, then read the children marked dirty. True if the view changed. */
   private async refresh(): Promise<boolean> {

@@ -24,13 +24,12 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import type { PersistentWatch, Stat, WatchEvent, ZkSession } from '../src/session.js';
-import { InvalidPathError, NoNodeError, UnsupportedError } from '../src/errors.js';
+import type { Stat, WatchEvent, ZkSession } from '../src/session.js';
+import { NoNodeError } from '../src/errors.js';
 import { emitSafely } from '../src/listeners.js';
-import { rejectReserved, validatePath } from '../src/paths.js';
 import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { RefreshLoop } from './refresh-loop.js';
-import { checkSession } from './options.js';
+import { checkRecipeArgs } from './options.js';
 
 /** A node's data and stat as last read from the server. */
 export interface CachedNode {
@@ -64,7 +63,6 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
   readonly path: string;
   private node: CachedNode | null = null;
   private dirty = false;
-  private watch: PersistentWatch | undefined;
   private readonly loop: RefreshLoop;
 
   /**
@@ -77,19 +75,16 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
     path: string,
   ) {
     super();
-    checkSession('node-cache', session);
-    validatePath(path, 'node-cache');
-    rejectReserved(path, 'node-cache');
-    if (path === '/') throw new InvalidPathError('node-cache: the root cannot be cached', { op: 'node-cache', path });
+    checkRecipeArgs('node-cache', session, path);
     this.path = path;
     this.loop = new RefreshLoop('node-cache', path, session, {
       isDirty: () => this.dirty,
       step: async () => {
-        await this.ensureWatch();
         this.dirty = false;
         await this.refresh();
       },
       onReconnected: () => this.kick(),
+      onWatch: (ev) => this.onWatch(ev),
       report: (err) => {
         if (this.listenerCount('error') > 0) emitSafely(this, 'error', err);
       },
@@ -114,12 +109,6 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
    */
   async start(wait?: WaitOptions): Promise<void> {
     checkWaitOptions(wait, 'node-cache.start');
-    if (this.session.transport === 'native') {
-      throw new UnsupportedError(
-        `node-cache.start ${this.path}: a node cache needs a persistent watch (addWatch), which the native transport does not support; use the default transport`,
-        { op: 'node-cache.start', path: this.path },
-      );
-    }
     this.dirty = true;
     await this.loop.start(wait);
   }
@@ -130,9 +119,6 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
    */
   async close(): Promise<void> {
     await this.loop.close();
-    const w = this.watch;
-    this.watch = undefined;
-    await w?.remove().catch(() => undefined); // not connected: the watch dies with the session
   }
 
   /** `await using cache = ...` closes it at the end of the scope. */
@@ -149,14 +135,6 @@ export class NodeCache extends EventEmitter<NodeCacheEvents> {
   private readonly onWatch = (ev: WatchEvent): void => {
     if (ev.type !== 'child') this.kick();
   };
-
-  /** Adds the persistent watch once (again after a failed attempt); removes it if closed meanwhile. */
-  private async ensureWatch(): Promise<void> {
-    if (this.watch) return;
-    const w = await this.session.addWatch(this.path, this.onWatch);
-    if (this.loop.phase === 'started') this.watch = w;
-    else await w.remove().catch(() => undefined);
-  }
 
   private async refresh(): Promise<void> {
     let next: CachedNode | null;
