@@ -10,7 +10,7 @@
  */
 import { ClosedError, NoNodeError, SessionExpiredError } from '../src/errors.js';
 import type { CreateOptions, NodeData, ZkSession } from '../src/session.js';
-import { deferred, type WaitScope } from '../src/wait.js';
+import type { WaitScope } from '../src/wait.js';
 
 /** What a wait's errors name. */
 export interface WaitContext {
@@ -22,31 +22,57 @@ export interface WaitContext {
   readonly path: string;
 }
 
+/** A parked wait that the session's end can fail. */
+interface Ending {
+  readonly ctx: WaitContext;
+  /** Whether `lost` ends it (else only `closed`). */
+  readonly onLost: boolean;
+  fail(err: Error): void;
+}
+
+/**
+ * The waits parked on each session, failed together on `lost` / `closed` by one listener pair
+ * per session: a waiter costs a set entry, not two listeners (10 000 waiters on one lock would
+ * otherwise each hold two listener records and their closures).
+ */
+const parked = new WeakMap<ZkSession, Set<Ending>>();
+
+function parkedOn(session: ZkSession): Set<Ending> {
+  let set = parked.get(session);
+  if (set) return set;
+  const waits = new Set<Ending>();
+  set = waits;
+  parked.set(session, waits);
+  session.on('lost', () => {
+    for (const w of [...waits])
+      if (w.onLost) w.fail(new SessionExpiredError(`${w.ctx.recipe}: session lost while waiting on ${w.ctx.path}`, { op: w.ctx.op, path: w.ctx.path }));
+  });
+  session.on('closed', () => {
+    for (const w of [...waits]) w.fail(closedError(w.ctx));
+  });
+  return waits;
+}
+
+function closedError(ctx: WaitContext): ClosedError {
+  return new ClosedError(`${ctx.recipe}: session closed while waiting on ${ctx.path}`, { op: ctx.op, path: ctx.path });
+}
+
 /**
  * Waits for `event`, or until the session is lost (with `lost: 'reject'`, the default: the wait
- * was about nodes of that session) or closed, or the scope fires. Listeners are removed when it
- * settles.
+ * was about nodes of that session) or closed, or the scope fires. Nothing is left registered
+ * once it settles.
  */
-export async function untilEvent<T>(
-  session: ZkSession,
-  scope: WaitScope,
-  ctx: WaitContext,
-  event: Promise<T>,
-  lost: 'reject' | 'ignore' = 'reject',
-): Promise<T> {
-  const ended = deferred<never>();
-  ended.promise.catch(() => undefined); // observed through the race below; never unhandled
-  const onLost = () => ended.reject(new SessionExpiredError(`${ctx.recipe}: session lost while waiting on ${ctx.path}`, { op: ctx.op, path: ctx.path }));
-  const onClosed = () => ended.reject(new ClosedError(`${ctx.recipe}: session closed while waiting on ${ctx.path}`, { op: ctx.op, path: ctx.path }));
-  if (lost === 'reject') session.on('lost', onLost);
-  session.on('closed', onClosed);
-  if (session.state === 'closed') onClosed();
-  try {
-    return await scope.race(Promise.race([event, ended.promise]));
-  } finally {
-    session.off('lost', onLost);
-    session.off('closed', onClosed);
-  }
+export function untilEvent<T>(session: ZkSession, scope: WaitScope, ctx: WaitContext, event: Promise<T>, lost: 'reject' | 'ignore' = 'reject'): Promise<T> {
+  if (session.state === 'closed') return Promise.reject(closedError(ctx));
+  const waits = parkedOn(session);
+  return new Promise<T>((resolve, reject) => {
+    const ending: Ending = { ctx, onLost: lost === 'reject', fail: reject };
+    waits.add(ending);
+    scope
+      .race(event)
+      .then(resolve, reject)
+      .finally(() => waits.delete(ending));
+  });
 }
 
 /**
@@ -54,17 +80,17 @@ export async function untilEvent<T>(
  * `exists`, so no watch is left behind on a node that is already gone. Returns early, for the
  * caller to look again, when the session is no longer `sessionAtStart` (the watch went with it).
  */
-export async function untilDeleted(session: ZkSession, target: string, scope: WaitScope, ctx: WaitContext, sessionAtStart: string): Promise<void> {
-  const gone = deferred<void>();
-  gone.promise.catch(() => undefined);
-  try {
-    await scope.race(session.get(target, { watch: () => gone.resolve(), signal: scope.boundSignal }));
-  } catch (err) {
-    if (err instanceof NoNodeError) return;
-    throw err;
-  }
-  if (session.sessionId !== sessionAtStart) return;
-  await untilEvent(session, scope, ctx, gone.promise);
+export function untilDeleted(session: ZkSession, target: string, scope: WaitScope, ctx: WaitContext, sessionAtStart: string): Promise<void> {
+  let fired!: () => void;
+  const gone = new Promise<void>((resolve) => {
+    fired = resolve;
+  });
+  return scope.race(session.get(target, { watch: () => fired(), signal: scope.boundSignal })).then(
+    () => (session.sessionId === sessionAtStart ? untilEvent(session, scope, ctx, gone) : undefined),
+    (err: unknown) => {
+      if (!(err instanceof NoNodeError)) throw err;
+    },
+  );
 }
 
 /**
