@@ -3,6 +3,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZkClient } from '../src/client/client.js';
+import { WatchRegistry, type ClientWatchEvent } from '../src/client/watches.js';
 import { startProxy, type ZkProxy } from '../src/testing/index.js';
 import { nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
 
@@ -120,5 +121,34 @@ describe('diagnostics channels', () => {
       unsubscribe('zk-recipes:client:state', onState);
     }
     expect(states).toContain('closed');
+  });
+});
+
+describe('the watch registry (pure)', () => {
+  it('one callback, a second one joining, the same one twice, removal of one: each fires as the Java client does', () => {
+    const r = new WatchRegistry();
+    const got: string[] = [];
+    const a = (e: ClientWatchEvent) => got.push(`a ${e.type} ${e.path}`);
+    const b = (e: ClientWatchEvent) => got.push(`b ${e.type} ${e.path}`);
+    r.add('data', '/x', a);
+    r.add('data', '/x', a); // the same callback twice: one watch
+    expect(r.remove('data', '/x', b)).toEqual({ removed: false, remaining: true });
+    r.deliver({ type: 'changed', path: '/x' });
+    expect(got).toEqual(['a changed /x']);
+    expect(r.has('data', '/x')).toBe(false); // one-shot: taken away
+    r.add('data', '/x', a);
+    r.add('data', '/x', b);
+    r.add('exist', '/x', a); // a on two kinds fires once per event
+    expect(r.remove('data', '/x', b)).toEqual({ removed: true, remaining: true });
+    r.add('data', '/x', b);
+    got.length = 0;
+    r.deliver({ type: 'deleted', path: '/x' });
+    expect(got).toEqual(['a deleted /x', 'b deleted /x']);
+    expect(r.size).toBe(0);
+    r.add('persistent', '/p', a);
+    r.deliver({ type: 'changed', path: '/p' });
+    r.deliver({ type: 'changed', path: '/p' });
+    expect(r.remove('persistent', '/p', a)).toEqual({ removed: true, remaining: false });
+    expect(got.slice(2)).toEqual(['a changed /p', 'a changed /p']);
   });
 });

@@ -35,8 +35,20 @@ export type WatchKind = 'data' | 'exist' | 'child' | 'persistent' | 'persistentR
 
 const KINDS: readonly WatchKind[] = ['data', 'exist', 'child', 'persistent', 'persistentRecursive'];
 
+/**
+ * The callbacks of one path and kind: the callback itself while it is the only one (almost
+ * always: a lock waiter watches its own predecessor), a set once a second one joins. A set per
+ * path would cost ~200 bytes more per watch, ten thousand times over for ten thousand waiters.
+ */
+type Entry = ClientWatcher | Set<ClientWatcher>;
+
+function pushAll(entry: Entry, into: ClientWatcher[]): void {
+  if (typeof entry === 'function') into.push(entry);
+  else for (const w of entry) into.push(w);
+}
+
 export class WatchRegistry {
-  private readonly maps: Record<WatchKind, Map<string, Set<ClientWatcher>>> = {
+  private readonly maps: Record<WatchKind, Map<string, Entry>> = {
     data: new Map(),
     exist: new Map(),
     child: new Map(),
@@ -47,12 +59,10 @@ export class WatchRegistry {
   /** Adds `watcher` for `path`. */
   add(kind: WatchKind, path: string, watcher: ClientWatcher): void {
     const m = this.maps[kind];
-    let set = m.get(path);
-    if (!set) {
-      set = new Set();
-      m.set(path, set);
-    }
-    set.add(watcher);
+    const entry = m.get(path);
+    if (entry === undefined) m.set(path, watcher);
+    else if (typeof entry !== 'function') entry.add(watcher);
+    else if (entry !== watcher) m.set(path, new Set([entry, watcher]));
   }
 
   /**
@@ -61,12 +71,17 @@ export class WatchRegistry {
    */
   remove(kind: WatchKind, path: string, watcher?: ClientWatcher): { removed: boolean; remaining: boolean } {
     const m = this.maps[kind];
-    const set = m.get(path);
-    if (!set) return { removed: false, remaining: false };
-    const removed = watcher === undefined ? set.size > 0 : set.delete(watcher);
-    if (watcher === undefined) set.clear();
-    if (set.size === 0) m.delete(path);
-    return { removed, remaining: set.size > 0 };
+    const entry = m.get(path);
+    if (entry === undefined) return { removed: false, remaining: false };
+    if (typeof entry === 'function') {
+      if (watcher !== undefined && watcher !== entry) return { removed: false, remaining: true };
+      m.delete(path);
+      return { removed: true, remaining: false };
+    }
+    const removed = watcher === undefined ? entry.size > 0 : entry.delete(watcher);
+    if (watcher === undefined) entry.clear();
+    if (entry.size === 0) m.delete(path);
+    return { removed, remaining: entry.size > 0 };
   }
 
   /** Whether any watcher of `kind` is registered on `path`. */
@@ -102,10 +117,10 @@ export class WatchRegistry {
     const { type, path } = event;
     const fire: ClientWatcher[] = [];
     const take = (kind: WatchKind) => {
-      const set = this.maps[kind].get(path);
-      if (!set) return;
+      const entry = this.maps[kind].get(path);
+      if (entry === undefined) return;
       this.maps[kind].delete(path);
-      for (const w of set) fire.push(w);
+      pushAll(entry, fire);
     };
     if (type === 'created' || type === 'changed') {
       take('data');
@@ -116,11 +131,11 @@ export class WatchRegistry {
       take('child');
     } else take('child');
     const p = this.maps.persistent.get(path);
-    if (p) for (const w of p) fire.push(w);
+    if (p) pushAll(p, fire);
     if (type !== 'child' && this.maps.persistentRecursive.size > 0) {
       for (let at = path; ; at = parentPath(at)) {
         const r = this.maps.persistentRecursive.get(at);
-        if (r) for (const w of r) fire.push(w);
+        if (r) pushAll(r, fire);
         if (at === '/') break;
       }
     }
