@@ -15,16 +15,23 @@
  * other wake-up (another event, a reconnection) loops and checks again, so nothing but the
  * server's state lets a participant through (Curator GH-1290).
  *
- * Leave, in one round trip: delete `ready`, delete our node, list the children. `ready` goes
- * first so that, once every participant node is gone, no stale `ready` can let the next round's
- * first participant through. The listing names the participants still in this round; each is
- * watched for deletion (exists, pipelined) and its czxid checked against the listing's fence,
- * so a fast participant that has already re-entered for the next round under the same id is not
- * mistaken for one still in this round (which would deadlock a reused barrier). A `deleted` event is final; any other wake-up
- * checks the remaining nodes again.
+ * Leave, in one round trip: list the children, delete `ready`, delete our node. `ready` goes
+ * before our node so that, once every participant node is gone, no stale `ready` can let the next
+ * round's first participant through. The listing names the participants of this round; each is
+ * watched for deletion (exists, pipelined) and its czxid checked against the listing's fence, so
+ * a fast participant that has already re-entered for the next round under the same id is not
+ * mistaken for one still in this round (which would deadlock a reused barrier). A `deleted` event
+ * is final; any other wake-up checks the remaining nodes again.
  *
- * The czxid fence: the listing's parent `pzxid` is at least the zxid of every node in it, and a
- * node created later has a larger czxid.
+ * The fence: the listing is taken while our node still exists, so no node of the next round can
+ * exist yet (the next round starts only once every node of this one, ours included, is gone); and
+ * every node of this round was created before we passed `enter`. So the listing's parent `pzxid`
+ * is at least every czxid of this round and below every czxid of the next. A listing retried
+ * after a connection loss may come after our node went, and is then no fence (a participant that
+ * saw ours go may be back already): it shows no node of ours, and the fence `enter` saw serves
+ * instead (a full listing's pzxid, or `ready`'s czxid). Known gap: a participant that passed
+ * `enter` on the `created` event has no such fence, and if its leave's listing is cut by a
+ * connection loss after its delete went through, it may wait on a node of the next round.
  * @module
  */
 import { randomUUID } from 'node:crypto';
@@ -69,6 +76,8 @@ export class DoubleBarrier {
   private busy = false;
   private readonly ourSessions = new Set<string>();
   private parentSeen = false;
+  /** A zxid at or after every node of the round we passed `enter` for, below every node of the next (0: unknown). */
+  private enterFence = 0;
 
   /**
    * @param session - the session to use
@@ -141,7 +150,10 @@ export class DoubleBarrier {
           ours.needCreate = true; // the session may be new: check our node again on the next wake-up
         }
         await loop.scope.race(w.promise);
-        if (readyCreated) break; // the server told us: someone saw the barrier full
+        if (readyCreated) {
+          this.enterFence = 0; // passed on the event: the fence comes from leave's listing
+          break; // the server told us: someone saw the barrier full
+        }
       }
       this.entered = true;
     } catch (err) {
@@ -169,14 +181,14 @@ export class DoubleBarrier {
     this.entered = false;
     const loop = new WakeLoop(this.session, wait, 'double-barrier.leave', this.path);
     try {
-      let round: LeaveRound | undefined;
+      const leaving: Leaving = { round: undefined, dropped: false };
       for (;;) {
         loop.scope.throwIfAborted();
         const w = loop.next();
         try {
-          // Interrupted before the listing came back: the next wake-up drops and lists again.
-          round ??= await this.dropOurs(loop);
-          if (await this.othersGone(loop, w, round)) return;
+          // Interrupted before both came back: the next wake-up repeats what is missing.
+          if (!leaving.dropped) await this.dropOurs(loop, leaving);
+          if (leaving.round && (await this.othersGone(loop, w, leaving.round))) return;
         } catch (err) {
           if (!transient(err)) throw err;
         }
@@ -203,25 +215,37 @@ export class DoubleBarrier {
       pCreate = this.createOurs(w);
       ours.created = pCreate;
     }
-    const pChildren = this.session.getChildren(this.path).catch((err: unknown) => {
-      if (err instanceof NoNodeError) return null;
-      throw err;
-    });
+    const pChildren = this.listChildren();
     ours.needCreate = false;
     const [ready, made, listed] = await loop.scope.race(settleAll(pReady, pCreate, pChildren, pParent));
     this.parentSeen = listed !== null;
     if (made === false) ours.needCreate = true; // our old session's node is still there: wait for it to go
+    // The fence for `leave`: `ready` is created only once the round is full, and a full listing
+    // holds the whole round; neither can see the next round (it needs our node gone).
+    this.enterFence = ready?.czxid ?? 0;
+    if (ready || listed?.children.includes(READY_NODE)) return true;
     let children = listed;
-    if (ready || children?.includes(READY_NODE)) return true;
-    if (!ours.needCreate && (children === null || !children.includes(this.id))) children = await loop.scope.race(this.session.getChildren(this.path));
-    if (children?.includes(READY_NODE)) return true;
-    if (ours.needCreate || !children || children.length < this.members) return false;
+    if (!ours.needCreate && (children === null || !children.children.includes(this.id))) children = await loop.scope.race(this.listChildren());
+    if (children?.children.includes(READY_NODE)) return true;
+    if (ours.needCreate || !children || children.children.length < this.members) return false;
+    this.enterFence = children.pzxid;
     try {
       await this.session.create(this.readyPath);
     } catch (err) {
       if (!(err instanceof NodeExistsError)) throw err;
     }
     return true;
+  }
+
+  /** The barrier's children and its pzxid; null when the barrier's node does not exist. */
+  private listChildren(): Promise<{ children: string[]; pzxid: number } | null> {
+    return this.session.getChildrenWithStat(this.path).then(
+      ({ children, stat }) => ({ children, pzxid: stat.pzxid }),
+      (err: unknown) => {
+        if (err instanceof NoNodeError) return null;
+        throw err;
+      },
+    );
   }
 
   /** Creates the barrier's container; it existing, or its parent missing (our create makes parents), is fine. */
@@ -231,19 +255,25 @@ export class DoubleBarrier {
     });
   }
 
-  /** The first round trip of `leave`: who is still in this round, and the round's fence. */
-  private async dropOurs(loop: WakeLoop): Promise<LeaveRound> {
-    // Pipelined: `ready` goes, our node goes, then the listing shows who is still in.
+  /**
+   * The first round trip of `leave`: the listing (this round's participants and its fence, taken
+   * while our node is there), then `ready` and our node go. Each part done is recorded in
+   * `leaving`, so a retry repeats only what a connection loss cut.
+   */
+  private async dropOurs(loop: WakeLoop, leaving: Leaving): Promise<void> {
+    const listed = leaving.round
+      ? undefined
+      : this.listChildren().then((got) => {
+          const children = got?.children ?? [];
+          // Retried after our delete went through (a connection loss), the listing is no fence:
+          // then the one `enter` saw serves, when it saw one.
+          const fence = children.includes(this.id) || !this.enterFence ? (got?.pzxid ?? 0) : this.enterFence;
+          leaving.round = { fence, still: new Set(children.filter((c) => c !== READY_NODE && c !== this.id)) };
+        });
     const dropReady = ignoreNoNode(this.session.delete(this.readyPath));
     const dropOurs = ignoreNoNode(this.session.delete(this.ourPath));
-    const listed = this.session.getChildrenWithStat(this.path).catch((err: unknown) => {
-      if (err instanceof NoNodeError) return { children: [], stat: undefined };
-      throw err;
-    });
-    const [, , { children, stat: parent }] = await loop.scope.race(settleAll(dropReady, dropOurs, listed));
-    // Any node created after the listing (czxid above the parent's pzxid then) is the next
-    // round's, even under a name from this one: it does not count.
-    return { fence: parent?.pzxid ?? 0, still: new Set(children.filter((c) => c !== READY_NODE)) };
+    await loop.scope.race(settleAll(listed, dropReady, dropOurs));
+    leaving.dropped = true;
   }
 
   /**
@@ -321,6 +351,14 @@ interface OurNode {
   created: Promise<unknown> | undefined;
   /** Create it on the next check (the first, after a new session, or while an old one's is there). */
   needCreate: boolean;
+}
+
+/** What one `leave` has done so far. */
+interface Leaving {
+  /** This round's participants, from the listing taken while our node was there. */
+  round: LeaveRound | undefined;
+  /** `ready` and our node are deleted. */
+  dropped: boolean;
 }
 
 /** The participants `leave` waits for: those of the first listing, not yet gone. */

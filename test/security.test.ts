@@ -56,7 +56,12 @@ afterAll(() => {
 /** Every node from `path` down (parents of recipe nodes included). */
 async function tree(s: ZkSession, path: string): Promise<string[]> {
   const out = [path];
-  for (const c of await s.getChildren(path)) out.push(...(await tree(s, `${path}/${c}`)));
+  // A container emptied meanwhile may be reaped between the list and the descent.
+  const kids = await s.getChildren(path).catch((e: unknown) => {
+    if (e instanceof NoNodeError) return [] as string[];
+    throw e;
+  });
+  for (const c of kids) out.push(...(await tree(s, `${path}/${c}`)));
   return out;
 }
 
@@ -212,7 +217,18 @@ describe('digest auth and creator-only ACLs', () => {
     expect(breaches).toEqual([]);
     expect(refused).toBeGreaterThan(seen.size); // refused on live nodes, not only missing ones
     // The ACL was on every node from its create: every node left, parents included, is alice-only.
-    for (const n of leftBehind) expect({ n, ok: creatorOnly((await watcher.getAcl(n)).acl) }).toEqual({ n, ok: true });
+    // An empty container parent (the lock's, say) may be reaped by the server while this runs: gone is fine.
+    let checked = 0;
+    for (const n of leftBehind) {
+      const got = await watcher.getAcl(n).catch((e: unknown) => {
+        if (e instanceof NoNodeError) return undefined;
+        throw e;
+      });
+      if (got === undefined) continue;
+      checked++;
+      expect({ n, ok: creatorOnly(got.acl) }).toEqual({ n, ok: true });
+    }
+    expect(checked).toBeGreaterThan(leftBehind.length / 2);
     await discovery.close();
     await alice.delete(base, { recursive: true });
   });

@@ -65,10 +65,25 @@ describe('Semaphore', () => {
     const holds = logs.flatMap((log, i) => readHolds(log, `p${i}`));
     expect(holds).toHaveLength(procs * 8);
     expect(findOverlap(holds, 2)).toBeUndefined();
-    expect(peakConcurrency(holds)).toBe(2); // a semaphore, not a mutex
+    expect(peakConcurrency(holds)).toBeLessThanOrEqual(2);
     expect(handoffs(holds)).toBeGreaterThanOrEqual(procs);
     expect(holds.filter((h) => h.lost).length).toBeLessThanOrEqual(procs); // leases lost to a stalled machine
   }, 150_000); // child processes start slowly on a loaded machine
+
+  it('is a semaphore, not a mutex: two sessions hold a lease at once, a third waits for one of them', async () => {
+    const path = uniquePath('sem-two');
+    const [a, b, c] = await Promise.all([zk.connect(), zk.connect(), zk.connect()]);
+    const [la] = await new Semaphore(a, path, { maxLeases: 2 }).acquire({ timeoutMs: 10_000 });
+    const [lb] = await new Semaphore(b, path, { maxLeases: 2 }).acquire({ timeoutMs: 10_000 }); // while a holds
+    expect(await new Semaphore(c, path, { maxLeases: 2 }).tryAcquire()).toBeNull();
+    const third = new Semaphore(c, path, { maxLeases: 2 }).acquire({ timeoutMs: 10_000 });
+    await la!.release();
+    const [lc] = await third;
+    expect([lb!.isLost, lc!.isLost]).toEqual([false, false]);
+    expect(await childrenOf(a, `${path}/leases`)).toHaveLength(2);
+    await Promise.all([lb!.release(), lc!.release()]);
+    expect(await childrenOf(a, `${path}/leases`)).toEqual([]);
+  });
 
   it('acquires count > 1 together; tryAcquire returns null and leaves no node when short', async () => {
     const path = uniquePath('sem-count');
