@@ -28,6 +28,7 @@ import { ClosedError, NoNodeError, NodeExistsError, ZkError, isRetryable } from 
 import { joinPath } from '../src/paths.js';
 import type { TxnOp } from '../src/session.js';
 import { delay } from '../src/wait.js';
+import { claimName } from './queue-buckets.js';
 import { QueueView, type QueueCore } from './queue-view.js';
 
 /** What a handler gets besides the item. */
@@ -249,7 +250,7 @@ export class QueueConsumer<T> implements AsyncDisposable {
   /** Steps 1-4 of the header for one item. A throw is not about the item (the consumer pauses). */
   private async process(name: string): Promise<void> {
     const itemPath = joinPath(this.core.path, name);
-    const claimPath = joinPath(this.core.lockPath, name);
+    const claimPath = joinPath(this.core.lockPath, claimName(name));
     const { claim, got } = await this.claimAndRead(itemPath, claimPath);
     if (!(await this.holdsClaim(name, claimPath, claim))) return;
     if (got.status === 'rejected') {
@@ -320,7 +321,7 @@ export class QueueConsumer<T> implements AsyncDisposable {
 
   /** Step 2, bytes that do not decode: moved to `<path>-poison/<name>` with the item and claim deleted, at once. */
   private async movePoison(name: string, itemPath: string, claimPath: string, data: Buffer, error: unknown): Promise<void> {
-    const movedTo = joinPath(this.core.poisonPath, name);
+    const movedTo = joinPath(this.core.poisonPath, claimName(name));
     try {
       await this.finish(itemPath, claimPath, { op: 'create', path: movedTo, data });
     } catch (moveError) {

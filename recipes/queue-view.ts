@@ -12,6 +12,7 @@
 import { ClosedError, NoNodeError } from '../src/errors.js';
 import type { WatchEvent, ZkSession } from '../src/session.js';
 import type { Codec } from './codec.js';
+import { itemOfClaim, listHeadBucket } from './queue-buckets.js';
 import { PROTECTED_MARKER, PROTECTED_PREFIX, SEQUENCE_DIGITS } from './layout.js';
 
 /** Every item node's name starts with this (Curator's `QUEUE_ITEM_NAME`). */
@@ -83,6 +84,8 @@ export interface QueueCore<T> {
   readonly poisonPath: string;
   readonly codec: Codec<T>;
   readonly ordering: Ordering;
+  /** Items per bucket in the bucketed layout (./queue-buckets.ts); undefined: Curator's flat layout. */
+  readonly bucketSize: number | undefined;
   readonly isClosed: boolean;
   /** Writes the bytes under `<path>-poison/<name>` (an existing one is kept); returns that path. */
   movePoison(name: string, data: Buffer): Promise<string>;
@@ -214,8 +217,10 @@ export class QueueView {
     const armClaims = this.withClaims && !this.claimsArmed;
     if (armItems) this.itemsArmed = true;
     if (armClaims) this.claimsArmed = true;
-    // Both reads go out together: one round trip.
-    const itemsP = session.getChildren(path, armItems ? { watch: this.onItems } : {});
+    // Both reads go out together: one round trip (the bucketed layout lists the buckets first).
+    const itemsP = this.core.bucketSize
+      ? listHeadBucket(session, path, ITEM_PREFIX, armItems ? this.onItems : undefined)
+      : session.getChildren(path, armItems ? { watch: this.onItems } : {}).then((c) => c.filter((n) => n.startsWith(ITEM_PREFIX)));
     const claimsP = this.withClaims ? session.getChildren(lockPath, armClaims ? { watch: this.onClaims } : {}) : undefined;
     const [items, claims] = await Promise.allSettled([itemsP, claimsP]);
     let children: string[] = [];
@@ -241,7 +246,7 @@ export class QueueView {
       throw items.reason;
     }
     if (claims.status === 'fulfilled' && claims.value) {
-      this.claimed = new Set(claims.value.filter((c) => !this.busy.has(c)));
+      this.claimed = new Set(claims.value.map(itemOfClaim).filter((c) => !this.busy.has(c)));
     } else if (claims.status === 'rejected') {
       if (armClaims) this.claimsArmed = false;
       if (!(claims.reason instanceof NoNodeError)) {
@@ -250,10 +255,7 @@ export class QueueView {
       }
       this.claimed.clear(); // no claims node: nothing claimed (the watch is not armed; a NODE_EXISTS teaches us)
     }
-    const names = sortItems(
-      children.filter((c) => c.startsWith(ITEM_PREFIX)),
-      ordering,
-    );
+    const names = sortItems(children, ordering);
     const present = new Set(names);
     for (const d of this.done) if (!present.has(d)) this.done.delete(d);
     this.names = names;

@@ -17,6 +17,10 @@
  * <path>-poison                   container: items whose bytes did not decode, moved aside
  *   queue-0000000007              PERSISTENT, the original bytes
  * ```
+ * With `bucketSize`, the FIFO queue keeps its items in buckets instead
+ * (`<path>/bucket-<seq>/queue-…`, see recipes/queue-buckets.ts), so that no listing grows with the
+ * backlog: Curator's consumers cannot read that layout.
+ *
  * Item data is whatever the codec makes (JSON by default). To share a path with Curator's
  * `DistributedQueue` (with its `lockPath` set to `<path>-locks`; test/interop.test.ts checks both
  * directions and both consuming at once against Curator 5.4.0), use `curatorCodec(inner)`, which
@@ -43,6 +47,7 @@ import type { ZkSession } from '../src/session.js';
 import { WaitScope, checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { checkCodec, encodeAll, jsonCodec, type Codec } from './codec.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
+import { BucketWriter, claimName, listBuckets } from './queue-buckets.js';
 import { QueueConsumer, type ConsumeOptions, type ItemHandler } from './queue-consumer.js';
 import { checkQueueOpen, takeOne, type TakeResult } from './queue-take.js';
 import { CLAIMS_SUFFIX, ITEM_PREFIX, POISON_SUFFIX, QueueView, fifoOrdering, type Ordering, type PoisonInfo, type QueueCore } from './queue-view.js';
@@ -59,6 +64,19 @@ export interface QueueOptions<T> {
    * after a connection loss may then be written twice, as Curator's own put is). @default true
    */
   protectedPuts?: boolean;
+}
+
+/** Options of {@link DistributedQueue}. */
+export interface DistributedQueueOptions<T> extends QueueOptions<T> {
+  /**
+   * Hold the items in buckets of about this many (an integer in 16..100000): the layout for
+   * backlogs beyond what one listing carries (Curator's flat layout tops out near 10 000 items;
+   * bucketed, puts and takes cost the same at a million). The layout is
+   * `<path>/bucket-<seq>/queue-…` (see recipes/queue-buckets.ts), which Curator's consumers
+   * cannot read; every producer and consumer of a queue must use the same layout. FIFO per
+   * producer. @default undefined (Curator's flat layout)
+   */
+  bucketSize?: number;
 }
 
 /** Typed events of every queue. */
@@ -105,6 +123,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   private closed = false;
   private pathReady = false;
   private readonly protectedPuts: boolean;
+  private writer: BucketWriter | undefined;
 
   /**
    * @param recipe - the recipe name errors and op names start with (`queue`, `priority-queue`, ...)
@@ -112,6 +131,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
    * @param path - the items' parent node
    * @param options - see {@link QueueOptions}
    * @param ordering - how item names sort and when an item is due
+   * @param bucketSize - the bucketed layout's bucket size (checked by the caller); undefined: flat
    * @internal
    */
   protected constructor(
@@ -120,10 +140,12 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     path: string,
     options: QueueOptions<T> | undefined,
     ordering: Ordering,
+    bucketSize?: number,
   ) {
     super();
     checkRecipeArgs(recipe, session, path);
-    checkOptions(recipe, options, ['codec', 'protectedPuts']);
+    // Only the FIFO queue has a bucketed layout (a priority or delay order needs one sorted listing).
+    checkOptions(recipe, options, recipe === 'queue' ? ['codec', 'protectedPuts', 'bucketSize'] : ['codec', 'protectedPuts']);
     if (options?.protectedPuts !== undefined && typeof options.protectedPuts !== 'boolean') {
       throw new InvalidArgumentError(`${recipe} ${path}: option protectedPuts must be a boolean`, { op: recipe, path });
     }
@@ -141,6 +163,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
       poisonPath: this.poisonPath,
       codec,
       ordering,
+      bucketSize,
       get isClosed() {
         return self.closed;
       },
@@ -213,6 +236,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   async size(): Promise<number> {
     this.checkOpen(`${this.recipe}.size`);
     try {
+      if (this.core.bucketSize) return await this.bucketedSize();
       return (await this.session.getChildren(this.path)).filter((c) => c.startsWith(ITEM_PREFIX)).length;
     } catch (err) {
       if (err instanceof NoNodeError) return 0;
@@ -281,8 +305,8 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
       await this.ensurePath(); // once, so a batch does not fail on a missing parent and go out twice
       this.pathReady = true;
     }
-    const create = (i: number) =>
-      this.session.create(joinPath(this.path, prefix(i)), datas[i], { mode: 'persistent_sequential', protected: this.protectedPuts && 'beforeSequence' });
+    if (this.core.bucketSize) return this.putBucketed(datas);
+    const create = (i: number) => this.createItem(joinPath(this.path, prefix(i)), datas[i]!);
     const out: string[] = new Array<string>(datas.length);
     let todo = datas.map((_, i) => i);
     for (let round = 0; todo.length > 0; round++) {
@@ -301,6 +325,62 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     return out;
   }
 
+  private createItem(path: string, data: Buffer): Promise<string> {
+    return this.session.create(path, data, { mode: 'persistent_sequential', protected: this.protectedPuts && 'beforeSequence' });
+  }
+
+  /**
+   * The bucketed layout's puts: slices of at most a quarter bucket go out at once into the
+   * producer's bucket; a put that finds its bucket deleted (NO_NODE) goes again into the newest.
+   */
+  private async putBucketed(datas: readonly Buffer[]): Promise<string[]> {
+    const size = this.core.bucketSize!;
+    this.writer ??= new BucketWriter(this.session, this.path, size);
+    const writer = this.writer;
+    const out: string[] = new Array<string>(datas.length);
+    const slice = Math.max(1, Math.floor(size / 4));
+    let todo = datas.map((_, i) => i);
+    for (let retries = 0; todo.length > 0; ) {
+      const batch = todo.slice(0, slice);
+      const bucket = await writer.bucket();
+      const results = await Promise.allSettled(batch.map((i) => this.createItem(joinPath(joinPath(this.path, bucket), ITEM_PREFIX), datas[i]!)));
+      const again: number[] = [];
+      let failure: unknown;
+      results.forEach((r, k) => {
+        if (r.status === 'fulfilled') {
+          out[batch[k]!] = r.value;
+          writer.written(bucket, r.value);
+        } else if (r.reason instanceof NoNodeError && retries < 20) again.push(batch[k]!);
+        else failure ??= r.reason;
+      });
+      if (failure !== undefined) throw failure;
+      if (again.length > 0) {
+        retries++;
+        writer.gone(bucket);
+      }
+      todo = [...again, ...todo.slice(slice)];
+    }
+    return out;
+  }
+
+  /** Every node under the buckets, less the buckets (one count and one listing, pipelined); the native transport lists each bucket. */
+  private async bucketedSize(): Promise<number> {
+    if (this.session.transport === 'native') {
+      const buckets = await listBuckets(this.session, this.path);
+      const counts = await Promise.all(
+        buckets.map((b) =>
+          this.session.getChildren(joinPath(this.path, b)).then(
+            (c) => c.length,
+            () => 0,
+          ),
+        ),
+      );
+      return counts.reduce((a, b) => a + b, 0);
+    }
+    const [buckets, all] = await Promise.all([listBuckets(this.session, this.path), this.session.getAllChildrenNumber(this.path)]);
+    return all - buckets.length;
+  }
+
   private async ensurePath(): Promise<void> {
     // Persistent, not a container: item names must never be reused (see the layout above).
     await this.session.create(this.path, undefined, { mode: 'persistent', createParents: true }).catch((err) => {
@@ -309,7 +389,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   }
 
   private async movePoison(name: string, data: Buffer): Promise<string> {
-    const target = joinPath(this.poisonPath, name);
+    const target = joinPath(this.poisonPath, claimName(name));
     try {
       return await this.session.create(target, data, { createParents: true });
     } catch (err) {
@@ -326,6 +406,14 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   private checkOpen(op: string): void {
     checkQueueOpen(this.core, op);
   }
+}
+
+function checkBucketSize(path: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 16 || v > 100_000) {
+    throw new InvalidArgumentError(`queue ${path}: option bucketSize must be an integer in 16..100000, got ${String(v)}`, { op: 'queue', path });
+  }
+  return v;
 }
 
 /**
@@ -345,11 +433,11 @@ export class DistributedQueue<T = unknown> extends QueueBase<T> {
   /**
    * @param session - the session to use (the queue never closes it)
    * @param path - the queue's node, e.g. `/app/jobs` (not `/`, not under `/zookeeper`)
-   * @param options - codec
+   * @param options - codec, protectedPuts, bucketSize
    * @throws InvalidPathError, InvalidArgumentError
    */
-  constructor(session: ZkSession, path: string, options?: QueueOptions<T>) {
-    super('queue', session, path, options, fifoOrdering);
+  constructor(session: ZkSession, path: string, options?: DistributedQueueOptions<T>) {
+    super('queue', session, path, options, fifoOrdering, checkBucketSize(path, options?.bucketSize));
   }
 
   /**

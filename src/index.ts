@@ -60,7 +60,7 @@ export { SharedCounter, encodeCount, decodeCount, type SharedCounterOptions, typ
 export { SharedValue, MISSING_VERSION, type SharedValueOptions, type SharedValueEvents, type VersionedValue } from '../recipes/shared-value.js';
 // <queues>
 export { DistributedQueue, QueueBase } from '../recipes/queue.js';
-export type { QueueOptions, QueueEvents } from '../recipes/queue.js';
+export type { DistributedQueueOptions, QueueOptions, QueueEvents } from '../recipes/queue.js';
 export { DistributedPriorityQueue } from '../recipes/priority-queue.js';
 export { DistributedDelayQueue } from '../recipes/delay-queue.js';
 export { QueueConsumer } from '../recipes/queue-consumer.js';
