@@ -36,9 +36,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ZkSession } from '../src/session.js';
-import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
+import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, NodeExistsError } from '../src/errors.js';
 import { joinPath, validatePath } from '../src/paths.js';
-import { WaitScope, checkWaitOptions, deferred, type Deferred, type WaitOptions } from '../src/wait.js';
+import { checkWaitOptions, type Deferred, type WaitOptions } from '../src/wait.js';
+import { WakeLoop, ignoreNoNode, settleAll, transient } from './double-barrier-wait.js';
 import { checkRecipeArgs } from './options.js';
 
 /** Name of the node that opens the barrier (Curator's `READY_NODE`). */
@@ -367,71 +368,4 @@ interface LeaveRound {
   still: Set<string>;
   /** The listing's parent pzxid: a node with a larger czxid is the next round's. */
   fence: number;
-}
-
-/** Failures after which the next reconnection lets us check again. */
-function transient(err: unknown): boolean {
-  return err instanceof SessionExpiredError || isRetryable(err);
-}
-
-function ignoreNoNode(p: Promise<void>): Promise<void> {
-  return p.catch((err: unknown) => {
-    if (!(err instanceof NoNodeError)) throw err;
-  });
-}
-
-/** Like Promise.all, but waits for every promise to settle before rejecting (no stray rejections). */
-async function settleAll<A, B, C>(
-  a: Promise<A> | undefined,
-  b: Promise<B> | undefined,
-  c: Promise<C>,
-  ...more: (Promise<unknown> | undefined)[]
-): Promise<[A | undefined, B | undefined, C]> {
-  const r = await Promise.allSettled([a, b, c, ...more]);
-  const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-  if (failed) throw failed.reason;
-  return r.map((x) => (x as PromiseFulfilledResult<unknown>).value) as [A | undefined, B | undefined, C];
-}
-
-/**
- * One wait's plumbing: the cancellation scope plus a wake-up that a watch, a reconnection or the
- * session's close triggers. Every wake-up only means "check again".
- */
-class WakeLoop {
-  readonly scope: WaitScope;
-  private wake: Deferred<void> | undefined;
-  private readonly onReconnected: (info: { newSession: boolean }) => void;
-  private readonly onState: (state: string) => void;
-
-  constructor(
-    private readonly session: ZkSession,
-    wait: WaitOptions | undefined,
-    op: string,
-    path: string,
-    reconnected?: (info: { newSession: boolean }) => void,
-  ) {
-    this.scope = new WaitScope(wait, op, path);
-    this.onReconnected = (info) => {
-      reconnected?.(info);
-      this.wake?.resolve();
-    };
-    this.onState = (state) => {
-      if (state === 'closed') this.wake?.reject(new ClosedError(`${op} ${path}: session closed`, { op, path }));
-    };
-    session.on('reconnected', this.onReconnected);
-    session.on('state', this.onState);
-  }
-
-  next(): Deferred<void> {
-    const w = deferred<void>();
-    w.promise.catch(() => undefined);
-    this.wake = w;
-    return w;
-  }
-
-  dispose(): void {
-    this.session.off('reconnected', this.onReconnected);
-    this.session.off('state', this.onState);
-    this.scope.dispose();
-  }
 }

@@ -47,7 +47,8 @@ import type { ZkSession } from '../src/session.js';
 import { WaitScope, checkWaitOptions, type WaitOptions } from '../src/wait.js';
 import { checkCodec, encodeAll, jsonCodec, type Codec } from './codec.js';
 import { checkOptions, checkRecipeArgs } from './options.js';
-import { BucketWriter, claimName, listBuckets } from './queue-buckets.js';
+import { claimName } from './queue-buckets.js';
+import { QueuePuts } from './queue-put.js';
 import { QueueConsumer, type ConsumeOptions, type ItemHandler } from './queue-consumer.js';
 import { checkQueueOpen, takeOne, type TakeResult } from './queue-take.js';
 import { CLAIMS_SUFFIX, ITEM_PREFIX, POISON_SUFFIX, QueueView, fifoOrdering, type Ordering, type PoisonInfo, type QueueCore } from './queue-view.js';
@@ -121,9 +122,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   private view: QueueView | undefined;
   private readonly consumers = new Set<QueueConsumer<T>>();
   private closed = false;
-  private pathReady = false;
-  private readonly protectedPuts: boolean;
-  private writer: BucketWriter | undefined;
+  private readonly puts: QueuePuts;
 
   /**
    * @param recipe - the recipe name errors and op names start with (`queue`, `priority-queue`, ...)
@@ -149,9 +148,9 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
     if (options?.protectedPuts !== undefined && typeof options.protectedPuts !== 'boolean') {
       throw new InvalidArgumentError(`${recipe} ${path}: option protectedPuts must be a boolean`, { op: recipe, path });
     }
-    this.protectedPuts = options?.protectedPuts ?? true;
     const codec = options?.codec === undefined ? (jsonCodec as Codec<T>) : checkCodec<T>(recipe, options.codec);
     this.path = path;
+    this.puts = new QueuePuts(session, path, options?.protectedPuts ?? true, bucketSize);
     this.lockPath = path + CLAIMS_SUFFIX;
     this.poisonPath = path + POISON_SUFFIX;
     const self = this;
@@ -236,7 +235,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   async size(): Promise<number> {
     this.checkOpen(`${this.recipe}.size`);
     try {
-      if (this.core.bucketSize) return await this.bucketedSize();
+      if (this.core.bucketSize) return await this.puts.bucketedSize();
       return (await this.session.getChildren(this.path)).filter((c) => c.startsWith(ITEM_PREFIX)).length;
     } catch (err) {
       if (err instanceof NoNodeError) return 0;
@@ -301,91 +300,7 @@ export abstract class QueueBase<T> extends EventEmitter<QueueEvents<T>> implemen
   protected async putEncoded(op: string, items: readonly T[], prefix: (i: number) => string): Promise<string[]> {
     this.checkOpen(op);
     const datas = encodeAll(this.core.codec, items, op, this.path);
-    if (!this.pathReady) {
-      await this.ensurePath(); // once, so a batch does not fail on a missing parent and go out twice
-      this.pathReady = true;
-    }
-    if (this.core.bucketSize) return this.putBucketed(datas);
-    const create = (i: number) => this.createItem(joinPath(this.path, prefix(i)), datas[i]!);
-    const out: string[] = new Array<string>(datas.length);
-    let todo = datas.map((_, i) => i);
-    for (let round = 0; todo.length > 0; round++) {
-      const results = await Promise.allSettled(todo.map(create));
-      const missing: number[] = [];
-      let failure: unknown;
-      results.forEach((r, k) => {
-        if (r.status === 'fulfilled') out[todo[k]!] = r.value;
-        else if (r.reason instanceof NoNodeError && round < 3) missing.push(todo[k]!);
-        else failure ??= r.reason;
-      });
-      if (failure !== undefined) throw failure;
-      if (missing.length > 0) await this.ensurePath();
-      todo = missing;
-    }
-    return out;
-  }
-
-  private createItem(path: string, data: Buffer): Promise<string> {
-    return this.session.create(path, data, { mode: 'persistent_sequential', protected: this.protectedPuts && 'beforeSequence' });
-  }
-
-  /**
-   * The bucketed layout's puts: slices of at most a quarter bucket go out at once into the
-   * producer's bucket; a put that finds its bucket deleted (NO_NODE) goes again into the newest.
-   */
-  private async putBucketed(datas: readonly Buffer[]): Promise<string[]> {
-    const size = this.core.bucketSize!;
-    this.writer ??= new BucketWriter(this.session, this.path, size);
-    const writer = this.writer;
-    const out: string[] = new Array<string>(datas.length);
-    const slice = Math.max(1, Math.floor(size / 4));
-    let todo = datas.map((_, i) => i);
-    for (let retries = 0; todo.length > 0; ) {
-      const batch = todo.slice(0, slice);
-      const bucket = await writer.bucket();
-      const results = await Promise.allSettled(batch.map((i) => this.createItem(joinPath(joinPath(this.path, bucket), ITEM_PREFIX), datas[i]!)));
-      const again: number[] = [];
-      let failure: unknown;
-      results.forEach((r, k) => {
-        if (r.status === 'fulfilled') {
-          out[batch[k]!] = r.value;
-          writer.written(bucket, r.value);
-        } else if (r.reason instanceof NoNodeError && retries < 20) again.push(batch[k]!);
-        else failure ??= r.reason;
-      });
-      if (failure !== undefined) throw failure;
-      if (again.length > 0) {
-        retries++;
-        writer.gone(bucket);
-      }
-      todo = [...again, ...todo.slice(slice)];
-    }
-    return out;
-  }
-
-  /** Every node under the buckets, less the buckets (one count and one listing, pipelined); the native transport lists each bucket. */
-  private async bucketedSize(): Promise<number> {
-    if (this.session.transport === 'native') {
-      const buckets = await listBuckets(this.session, this.path);
-      const counts = await Promise.all(
-        buckets.map((b) =>
-          this.session.getChildren(joinPath(this.path, b)).then(
-            (c) => c.length,
-            () => 0,
-          ),
-        ),
-      );
-      return counts.reduce((a, b) => a + b, 0);
-    }
-    const [buckets, all] = await Promise.all([listBuckets(this.session, this.path), this.session.getAllChildrenNumber(this.path)]);
-    return all - buckets.length;
-  }
-
-  private async ensurePath(): Promise<void> {
-    // Persistent, not a container: item names must never be reused (see the layout above).
-    await this.session.create(this.path, undefined, { mode: 'persistent', createParents: true }).catch((err) => {
-      if (!(err instanceof NodeExistsError)) throw err;
-    });
+    return this.puts.write(datas, prefix);
   }
 
   private async movePoison(name: string, data: Buffer): Promise<string> {
