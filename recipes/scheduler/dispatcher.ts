@@ -1,9 +1,16 @@
 /**
  * The dispatcher role: while this instance holds the leadership of `<path>/leader`, it scans
  * ZooKeeper, fires due schedule periods, takes tasks back from vanished workers, repairs
- * interrupted steps and assigns due tasks. Every scan rebuilds the whole view from ZooKeeper, so a
- * scan after a failover is the same as any other: reconciliation is not a special case. See
- * ./index.ts for the layout and the step ordering.
+ * interrupted steps and assigns due tasks. See ./index.ts for the layout and the step ordering.
+ *
+ * Each scan lists the workers, the assignment nodes and the task ids, but reads only the tasks
+ * that can have changed since the last scan: new ids, and ids whose assignment node came or went
+ * by another hand (every step that moves a task off its holder deletes its node in the same
+ * transaction). The one change without a node change — a worker starting an assigned task — does
+ * not change what the dispatcher does with it. The picture can still be stale, and that is safe:
+ * every write is a compare-and-set, so a stale entry costs one failed write and a re-read. A new
+ * term, and every {@link FULL_READ_MS} of one, reads every unfinished task again, so a scan after
+ * a failover is the same as any other: reconciliation is not a special case.
  * @internal
  * @module
  */
@@ -32,6 +39,9 @@ export interface DispatcherSettings {
   id: string;
 }
 
+/** A leading dispatcher reads every unfinished task again this often (a safety net; see the top). */
+export const FULL_READ_MS = 30_000;
+
 /** Campaigns for leadership and, while leader, keeps tasks moving. */
 export class Dispatcher {
   private readonly stopCtl = new AbortController();
@@ -40,6 +50,14 @@ export class Dispatcher {
   private listed = new Set<string>();
   private cversion = -1;
   private readonly armed = new Set<string>();
+  /** Unfinished tasks as last read or written by this term. */
+  private readonly known = new Map<string, TaskStatus>();
+  /** Tasks to read again at the next scan (a write of ours found them changed). */
+  private readonly dirty = new Set<string>();
+  /** Assignment nodes as of the last scan and our own writes since: worker → task ids. */
+  private nodes = new Map<string, Set<string>>();
+  /** When the next scan reads every unfinished task. */
+  private fullReadAt = 0;
   /** Tasks given to each worker so far: breaks ties between equally loaded workers. */
   private readonly given = new Map<string, number>();
   /** The scan driver of the current term (pokes: a watch fired, a timer, the term ended). */
@@ -98,6 +116,7 @@ export class Dispatcher {
         if (ctl.signal.aborted) return;
         this.leading = true;
         this.armed.clear(); // watches of an earlier session are gone; re-arm them
+        this.fullReadAt = 0; // another dispatcher may have led meanwhile: read everything
         this.emit('isLeader');
         try {
           await this.lead(ctl.signal);
@@ -188,7 +207,7 @@ export class Dispatcher {
     await this.dropStale(view);
     const load = new Map<string, number>();
     const due: TaskStatus[] = [];
-    for (const t of view.tasks.values()) {
+    for (const t of [...view.tasks.values()]) {
       if (lost.aborted) return next;
       if (t.state === 'assigned' || t.state === 'running') {
         const back = await this.checkHolder(t, view, load);
@@ -200,7 +219,8 @@ export class Dispatcher {
       }
     }
     await this.assignDue(due, view.workers, load, lost);
-    return next;
+    // A write of ours met a newer state (a worker started the task, say): read it and act again now.
+    return this.dirty.size > 0 ? Date.now() : next;
   }
 
   /** The scan's reads, arming the watches that poke the next scan: live workers, assignment nodes, tasks. */
@@ -216,16 +236,41 @@ export class Dispatcher {
         assigned.set(w, new Set(await st.children(st.assignDir(w), watch)));
       }),
     );
-    const tasks = new Map<string, TaskStatus>();
     const { ids, cversion } = await st.taskIdsWithVersion(this.watchOn(st.tasks));
     this.pruneTerminal(ids, cversion);
-    const read = await Promise.all(ids.filter((id) => !this.terminal.has(id)).map((id) => st.readTask(id)));
-    for (const t of read) {
-      if (!t) continue;
-      if (TERMINAL_STATES.has(t.state)) this.terminal.add(t.id);
-      tasks.set(t.id, t);
+    const full = Date.now() >= this.fullReadAt;
+    if (full) this.fullReadAt = Date.now() + FULL_READ_MS;
+    const moved = nodesMoved(this.nodes, assigned);
+    this.nodes = new Map([...assigned].map(([w, ids]) => [w, new Set(ids)]));
+    const stale = ids.filter((id) => !this.terminal.has(id) && (full || !this.known.has(id) || this.dirty.has(id) || moved.has(id)));
+    this.dirty.clear();
+    const read = await Promise.all(stale.map((id) => st.readTask(id)));
+    stale.forEach((id, i) => {
+      const t = read[i];
+      if (t && TERMINAL_STATES.has(t.state)) this.terminal.add(id);
+      if (t && !TERMINAL_STATES.has(t.state)) this.known.set(id, t);
+      else this.known.delete(id);
+    });
+    const listed = new Set(ids);
+    for (const id of this.known.keys()) if (!listed.has(id)) this.known.delete(id);
+    return { workers, assigned, tasks: this.known };
+  }
+
+  /** Records what one of our writes did: the task's new status (null: someone wrote first, read it again) and its node. */
+  private wrote(id: string, now: TaskStatus | null, node?: { workerId: string; present: boolean }): void {
+    if (!now) {
+      this.dirty.add(id);
+      return;
     }
-    return { workers, assigned, tasks };
+    if (TERMINAL_STATES.has(now.state)) {
+      this.known.delete(id);
+      this.terminal.add(id);
+    } else this.known.set(id, now);
+    if (!node) return;
+    const set = this.nodes.get(node.workerId) ?? new Set<string>();
+    this.nodes.set(node.workerId, set);
+    if (node.present) set.add(id);
+    else set.delete(id);
   }
 
   /** Stale assignment nodes: the task is no longer assigned to (or running on) that worker. */
@@ -234,7 +279,10 @@ export class Dispatcher {
       for (const id of ids) {
         const t = tasks.get(id);
         const current = t && (t.state === 'assigned' || t.state === 'running') && t.worker === w;
-        if (!current) await this.store.remove(this.store.assignment(w, id));
+        if (!current) {
+          await this.store.remove(this.store.assignment(w, id));
+          this.nodes.get(w)?.delete(id);
+        }
       }
     }
   }
@@ -248,7 +296,10 @@ export class Dispatcher {
     if (w && w.session === t.workerSession) {
       load.set(t.worker!, (load.get(t.worker!) ?? 0) + 1);
       // An assigned task without its node (left by a version that wrote them apart): repair.
-      if (t.state === 'assigned' && !assigned.get(t.worker!)?.has(t.id)) await this.store.createAssignment(t.worker!, t.id, t.attempt);
+      if (t.state === 'assigned' && !assigned.get(t.worker!)?.has(t.id)) {
+        await this.store.createAssignment(t.worker!, t.id, t.attempt);
+        this.wrote(t.id, t, { workerId: t.worker!, present: true });
+      }
       return undefined;
     }
     // The worker vanished (or restarted with a new session): take the task back.
@@ -260,27 +311,46 @@ export class Dispatcher {
         : { state: 'pending', worker: undefined, workerSession: undefined },
       { kind: 'delete', workerId: t.worker ?? '' },
     );
+    this.wrote(t.id, back, { workerId: t.worker ?? '', present: false });
     if (!back) return undefined;
     this.emit('reclaimed', t.id, t.worker ?? '');
     return exhausted ? undefined : back;
   }
 
-  /** Step 2 for each due task, oldest first: CAS it to `assigned` on the least loaded worker + create its node. */
+  /**
+   * Step 2 for each due task, oldest first: picks the least loaded worker for each, then sends every
+   * CAS to `assigned` (+ create of its node) at once, pipelined.
+   */
   private async assignDue(due: TaskStatus[], workers: Map<string, LiveWorker>, load: Map<string, number>, lost: AbortSignal): Promise<void> {
     due.sort((a, b) => (a.retryAt ?? a.runAt) - (b.retryAt ?? b.runAt) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    const plans: { t: TaskStatus; id: string; rec: LiveWorker }[] = [];
     for (const t of due) {
-      if (lost.aborted) break;
       const w = pickWorker(workers, load, this.given, t.type);
       if (!w) continue;
-      const [id, rec] = w;
-      const change = { state: 'assigned', worker: id, workerSession: rec.session, attempt: t.attempt + 1, assignedAt: Date.now(), retryAt: undefined } as const;
-      const done = await this.store.casTask(t, change, { kind: 'create', workerId: id, attempt: change.attempt });
-      if (!done) continue; // stale view: the next scan sees the new state
-      load.set(id, (load.get(id) ?? 0) + 1);
-      this.given.set(id, (this.given.get(id) ?? 0) + 1);
-      this.emit('assigned', t.id, id, done.attempt);
+      load.set(w[0], (load.get(w[0]) ?? 0) + 1);
+      this.given.set(w[0], (this.given.get(w[0]) ?? 0) + 1);
+      plans.push({ t, id: w[0], rec: w[1] });
     }
+    if (lost.aborted) return;
+    const results = await Promise.allSettled(plans.map((p) => this.assignOne(p.t, p.id, p.rec)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
+
+  private async assignOne(t: TaskStatus, id: string, rec: LiveWorker): Promise<void> {
+    const change = { state: 'assigned', worker: id, workerSession: rec.session, attempt: t.attempt + 1, assignedAt: Date.now(), retryAt: undefined } as const;
+    const done = await this.store.casTask(t, change, { kind: 'create', workerId: id, attempt: change.attempt });
+    this.wrote(t.id, done, done ? { workerId: id, present: true } : undefined);
+    if (done) this.emit('assigned', t.id, id, done.attempt); // stale view (null): the next scan reads it again
+  }
+}
+
+/** Ids whose assignment node came or went between two listings (worker → task ids). */
+function nodesMoved(before: Map<string, Set<string>>, after: Map<string, Set<string>>): Set<string> {
+  const out = new Set<string>();
+  for (const [w, ids] of after) for (const id of ids) if (!before.get(w)?.has(id)) out.add(id);
+  for (const [w, ids] of before) for (const id of ids) if (!after.get(w)?.has(id)) out.add(id);
+  return out;
 }
 
 /**

@@ -69,10 +69,8 @@ export type TaskRecord = Omit<TaskStatus, 'version'>;
 
 /** A worker's registration, stored (JSON) in its ephemeral node `<path>/workers/<workerId>`. */
 export interface WorkerRecord {
-  /** Most tasks it runs at once. */
+  /** Most tasks it runs at once (the dispatcher counts a worker's load from the tasks assigned to it). */
   capacity: number;
-  /** Tasks it is running or has been given. */
-  load: number;
   /** Stopping: take no new tasks. */
   draining: boolean;
   /** Task types it has handlers for. */

@@ -36,6 +36,8 @@ export class Worker {
   /** Ephemeral owner of our registration: the dispatcher fences assignments with it. */
   private mySession = '';
   private stopping = false;
+  /** An assignment was left for lack of room: list them again when a run ends. */
+  private skipped = false;
   /** Lists our assignments and handles the new ones; a poke during a scan makes one more. */
   private readonly scanner = new Rerun(
     () => this.scanOnce(),
@@ -82,7 +84,6 @@ export class Worker {
   private record(): string {
     const rec: WorkerRecord = {
       capacity: this.s.capacity,
-      load: this.running.size,
       draining: this.stopping,
       types: Object.keys(this.s.handlers),
     };
@@ -113,7 +114,8 @@ export class Worker {
     }
   }
 
-  private updateLoad(): void {
+  /** Rewrites our record (the dispatcher reads `draining` from it; it counts load from the tasks). */
+  private rewriteRecord(): void {
     this.session.set(this.store.worker(this.s.workerId), this.record()).catch(() => undefined);
   }
 
@@ -139,7 +141,10 @@ export class Worker {
         if (t.state === 'running') return void (await this.handBack(t, true)); // an interrupted run of ours
         if (t.state !== 'assigned') return this.store.remove(this.store.assignment(this.s.workerId, id)); // outcome written, node left over
         if (this.stopping) return void (await this.handBack(t));
-        if (this.running.size >= this.s.capacity) return; // rescanned when a run ends
+        if (this.running.size >= this.s.capacity) {
+          this.skipped = true; // rescanned when a run ends
+          return;
+        }
         const started = await this.store.casTask(t, { state: 'running', startedAt: Date.now() });
         if (started) return this.run(started);
       }
@@ -152,7 +157,6 @@ export class Worker {
     const ctl = new AbortController();
     const entry: Run = { ctl, done: Promise.resolve() };
     this.running.set(t.id, entry);
-    this.updateLoad();
     this.emit('started', t.id, t.attempt);
     entry.done = (async () => {
       let ok = false;
@@ -172,8 +176,10 @@ export class Worker {
         this.emit('error', err as Error);
       } finally {
         this.running.delete(t.id);
-        this.updateLoad();
-        this.scan();
+        if (this.skipped) {
+          this.skipped = false;
+          this.scan(); // an assignment waited for room
+        }
       }
     })();
   }
@@ -224,7 +230,7 @@ export class Worker {
     this.stopping = true;
     try {
       if (this.session.state !== 'closed') {
-        this.updateLoad();
+        this.rewriteRecord();
         this.scan(); // hands back assigned-but-not-started tasks
         await this.scanner.idle();
         const all = () => Promise.all([...this.running.values()].map((r) => r.done));

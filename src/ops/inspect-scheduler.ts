@@ -36,7 +36,7 @@ async function workerViews(r: Reader, path: string): Promise<WorkerView[]> {
       return {
         ...w,
         capacity: num(j, 'capacity'),
-        load: num(j, 'load'),
+        load: num(j, 'load') ?? assigned?.length, // records no longer carry it: the tasks given to it are its load
         draining: typeof j?.['draining'] === 'boolean' ? j['draining'] : undefined,
         assigned: assigned?.length,
       };
