@@ -77,12 +77,18 @@ function networkMode(image: string): NetworkMode {
  * `members` (its `server.N=` lines). In `host` mode the client port binds 127.0.0.1 as local
  * servers do; in `bridge` mode every address, behind the port mapping.
  */
-export function containerServerConfig(mode: NetworkMode, clientPort: number, member?: { id: number; members: readonly string[] }): ServerConfig {
+export function containerServerConfig(
+  mode: NetworkMode,
+  clientPort: number,
+  member?: { id: number; members: readonly string[] },
+  heapMb?: number,
+): ServerConfig {
   return renderServerConfig({
     paths: CONTAINER_PATHS,
     clientPort,
     clientPortAddress: mode === 'host' ? '127.0.0.1' : undefined,
     member: member && { ...member, quorumListenOnAllIPs: mode === 'bridge' },
+    heapMb,
   });
 }
 
@@ -100,15 +106,16 @@ async function startOrClose(server: ContainerServer): Promise<void> {
  * Starts one standalone ZooKeeper container (image `ZK_IMAGE`, default `zookeeper:3.9`) on a free
  * loopback port and resolves once it answers `srvr` as `standalone`. `stop()`/`restart()` stop
  * and start the same container (its data stays); `pause()` is `docker pause`.
+ * @param options - `heapMb`: the server JVM's heap limit (default 256)
  * @throws Error naming `scripts/containers.sh` when no Docker engine answers
  */
-export async function startContainerServer(): Promise<ZooKeeperServer> {
+export async function startContainerServer(options: { heapMb?: number } = {}): Promise<ZooKeeperServer> {
   const tc = await requireEngine();
   const image = imageName();
   const mode = networkMode(image);
   const hostPort = await freePort();
   const innerPort = mode === 'host' ? hostPort : BRIDGE_PORTS.client;
-  const server = new ContainerServer(tc, { image, mode, hostPort, innerPort, config: containerServerConfig(mode, innerPort) }, 'standalone');
+  const server = new ContainerServer(tc, { image, mode, hostPort, innerPort, config: containerServerConfig(mode, innerPort, undefined, options.heapMb) }, 'standalone');
   await startOrClose(server);
   return server;
 }

@@ -70,15 +70,17 @@ function externalServer(connectString: string): ZooKeeperServer {
 /**
  * Gives a real ZooKeeper server: `ZK_CONNECT` if set (no stop/restart), else a local install,
  * else a container. Fails with {@link NO_SERVER_MESSAGE} when none is available.
+ * @param options - `heapMb`: the started server JVM's heap limit in MB (default 256; about 1 GB
+ * per million znodes); an external server is as it is
  */
-export async function startZooKeeper(): Promise<ZooKeeperServer> {
+export async function startZooKeeper(options: { heapMb?: number } = {}): Promise<ZooKeeperServer> {
   const forced = strategyFromEnv();
   const ext = process.env['ZK_CONNECT'];
   if ((forced === undefined || forced === 'external') && ext) return externalServer(ext);
   if (forced === 'external') throw new Error(`ZK_STRATEGY=external needs ZK_CONNECT\n${NO_SERVER_MESSAGE}`);
-  if (forced !== 'container' && findLocalInstall()) return startLocalServer();
+  if (forced !== 'container' && findLocalInstall()) return startLocalServer(options);
   if (forced === 'local') throw new Error(`ZK_STRATEGY=local but no local install was found\n${NO_SERVER_MESSAGE}`);
-  if (forced === 'container' || (await dockerAvailable())) return startContainerServer();
+  if (forced === 'container' || (await dockerAvailable())) return startContainerServer(options);
   throw new Error(NO_SERVER_MESSAGE);
 }
 

@@ -36,11 +36,18 @@ export interface LocalServerOptions {
    * certificates made for this server; the server's `tls` says how to connect. @default false
    */
   tls?: boolean;
+  /** The server JVM's heap limit in MB (a million znodes need about 1 GB). @default 256 */
+  heapMb?: number;
 }
 
 /** The rendered config of a local standalone server rooted at `dir` (host paths). */
-export function localStandaloneConfig(dir: string, port: number, tls?: { port: number; keyStore: string; trustStore: string }): ServerConfig {
-  return renderServerConfig({ paths: serverPaths(dir), clientPort: port, clientPortAddress: '127.0.0.1', tls });
+export function localStandaloneConfig(
+  dir: string,
+  port: number,
+  tls?: { port: number; keyStore: string; trustStore: string },
+  heapMb?: number,
+): ServerConfig {
+  return renderServerConfig({ paths: serverPaths(dir), clientPort: port, clientPortAddress: '127.0.0.1', tls, heapMb });
 }
 
 /** Makes a server's certificates under `dir`/tls and picks its TLS port. */
@@ -63,7 +70,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   let server: LocalServer;
   try {
     const t = options.tls ? await prepareTls(dir) : undefined;
-    const config = localStandaloneConfig(dir, port, t && { port: t.tls.port, keyStore: t.keyStore, trustStore: t.trustStore });
+    const config = localStandaloneConfig(dir, port, t && { port: t.tls.port, keyStore: t.keyStore, trustStore: t.trustStore }, options.heapMb);
     writeServerFiles(config);
     server = new LocalServer({ install, dir, config, cfgFile: serverPaths(dir).cfgFile, port, tlsPort: t?.tls.port }, /standalone/, true, t?.tls);
   } catch (err) {

@@ -117,6 +117,8 @@ export interface ServerConfigSpec {
   readonly member?: MembershipConfig;
   /** A TLS client port besides the plain one. */
   readonly tls?: ServerTlsConfig;
+  /** The JVM's heap limit in MB (`-Xmx`). @default 256 */
+  readonly heapMb?: number;
 }
 
 /** A file to put where the server finds it. */
@@ -188,9 +190,9 @@ function memberLines(m: MembershipConfig, paths: ServerPaths): string[] {
 }
 
 /** The JVM flags of a server: the tuning, plus what read-only mode and reconfig need. */
-function jvmFlagsOf(member: MembershipConfig | undefined): string[] {
+function jvmFlagsOf(member: MembershipConfig | undefined, heapMb: number | undefined): string[] {
   return [
-    ...TUNING_JVM_FLAGS,
+    ...TUNING_JVM_FLAGS.map((f) => (heapMb !== undefined && f.startsWith('-Xmx') ? `-Xmx${heapMb}m` : f)),
     // Read by QuorumPeer without the `zookeeper.` prefix, and only as a system property.
     ...(member?.readOnly ? ['-Dreadonlymode.enabled=true'] : []),
     // reconfig needs WRITE on /zookeeper/config, which only the superuser has (skipACL would do
@@ -216,7 +218,7 @@ export function renderServerConfig(spec: ServerConfigSpec): ServerConfig {
   const files: ServerFile[] = [{ path: paths.cfgFile, content: zooCfg }];
   if (member) files.push({ path: paths.myidFile, content: `${member.id}\n` });
   if (member?.reconfig) files.push({ path: paths.dynamicConfigFile, content: [...member.members, ''].join('\n') });
-  return { zooCfg, files, jvmFlags: jvmFlagsOf(member) };
+  return { zooCfg, files, jvmFlags: jvmFlagsOf(member, spec.heapMb) };
 }
 
 /** The `java` arguments that run a server: its flags, the classpath, the main class and zoo.cfg. */
