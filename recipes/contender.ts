@@ -32,81 +32,19 @@
  * @module
  */
 import type { ZkSession } from '../src/session.js';
-import { ClosedError, NoNodeError, SessionExpiredError } from '../src/errors.js';
+import { ClosedError, IllegalStateError, NoNodeError, SessionExpiredError } from '../src/errors.js';
 import { joinPath, nodeName } from '../src/paths.js';
 import { WaitScope, type WaitOptions } from '../src/wait.js';
-import { createWithin, untilDeleted, type WaitContext } from './waits.js';
-import { protectedPrefix } from './layout.js';
+import { createWithin, park, unpark, unwatchNode, watchNode, type Ending, type NodeWaiter, type WaitContext } from './waits.js';
+import type { ContenderEntry, HoldDecision, HoldPredicate } from './contender-order.js';
+import { listContenders } from './contender-listing.js';
 
-/** A contender's node as seen in a listing. */
-export interface ContenderEntry {
-  /** Node name (no path). */
-  name: string;
-  /** The marker it carries (`lock-`, `__READ__`, ...). */
-  marker: string;
-  /** Sequence number parsed from the suffix after the marker. */
-  seq: number;
-}
-
-/** What the predicate decides for our node. */
-export type HoldDecision = { hold: true } | { hold: false; watch: string };
-
-/** Decides, from the ordered contenders and our index, whether we hold or whom to watch. */
-export type HoldPredicate = (ordered: readonly ContenderEntry[], ourIndex: number) => HoldDecision;
-
-/** The first `n` contenders hold; the others watch the one `n` places ahead (Curator's driver). */
-export function firstN(n: number): HoldPredicate {
-  return (ordered, i) => (i < n ? { hold: true } : { hold: false, watch: ordered[i - n]!.name });
-}
-
-/**
- * Parses a child name into its marker and sequence, or undefined for a foreign node.
- * The sequence is the suffix after the *last* occurrence of a marker.
- */
-export function parseEntry(name: string, markers: readonly string[]): ContenderEntry | undefined {
-  for (const marker of markers) {
-    const at = name.lastIndexOf(marker);
-    if (at < 0) continue;
-    const suffix = name.slice(at + marker.length);
-    if (suffix.length === 0 || !/^-?\d+$/.test(suffix)) continue;
-    return { name, marker, seq: Number(suffix) };
-  }
-  return undefined;
-}
-
-/** Orders child names by sequence suffix, dropping names that carry none of the markers. */
-export function orderBySequence(children: readonly string[], markers: readonly string[]): ContenderEntry[] {
-  const out: ContenderEntry[] = [];
-  for (const c of children) {
-    const e = parseEntry(c, markers);
-    if (e) out.push(e);
-  }
-  return out.sort((a, b) => a.seq - b.seq);
-}
-
-/**
- * Orders the children and takes out our own strays: other nodes with the protected prefix of
- * `ourName` (see the module docs). `onStray` gets each one's name, to delete it.
- */
-export function orderWithoutStrays(
-  children: readonly string[],
-  markers: readonly string[],
-  ourName: string,
-  onStray: (name: string) => void,
-): ContenderEntry[] {
-  const ordered = orderBySequence(children, markers);
-  const prefix = protectedPrefix(ourName);
-  if (!prefix) return ordered;
-  return ordered.filter((e) => {
-    if (e.name === ourName || !e.name.startsWith(prefix)) return true;
-    onStray(e.name);
-    return false;
-  });
-}
+export { firstN, orderBySequence, orderWithoutStrays, parseEntry } from './contender-order.js';
+export type { ContenderEntry, HoldDecision, HoldPredicate };
 
 /** Counters of one contender, for herd checks and benchmarks. */
 export interface ContenderStats {
-  /** Times a watch woke a wait and the children were listed again. */
+  /** Times the children were listed again after the first look (a watch woke the wait, or the watched node was gone already). */
   wakeups: number;
 }
 
@@ -130,28 +68,75 @@ export interface ContenderOptions {
   markers: readonly string[];
   /** Who holds. */
   predicate: HoldPredicate;
-  /** Counters to update. @default fresh counters */
+  /** Counters to update. @default none kept */
   stats?: ContenderStats;
   /** Recipe name for errors and op names. @default 'lock' */
   recipe?: string;
 }
 
+/** Makes what an acquire resolves with from the node that holds (a lease, for a lock). */
+export type Grant<T> = (held: Held, contender: Contender) => T;
+
+const contexts = new WeakMap<ContenderOptions, WaitContext>();
+
+/** The error context of a recipe's contenders: one object per options object, not per acquire. */
+function contextOf(o: ContenderOptions): WaitContext {
+  let ctx = contexts.get(o);
+  if (!ctx) {
+    const recipe = o.recipe ?? 'lock';
+    ctx = { recipe, op: `${recipe}.acquire`, path: o.path };
+    contexts.set(o, ctx);
+  }
+  return ctx;
+}
+
+/** Where a wait is: creating our node, looking (listing, arming the watch), parked on the watch, settled. */
+type Phase = 'creating' | 'looking' | 'parked' | 'done';
+
 /**
- * One attempt to hold a place under `path`. Create one per acquire.
+ * One attempt to hold a place under `path`. Create one per acquire (its options object can be
+ * shared by every attempt of a recipe).
+ *
+ * A parked waiter is this object, its caller's promise, the scope's timer (with `timeoutMs`) or
+ * signal listener (with a `signal`), one entry in the session's node waits ({@link watchNode})
+ * and one in its parked waits ({@link park}): no async frame, no listener of its own on the
+ * session, no `AbortController` is held while it waits. Each look (list, arm the watch) is a
+ * short async step, started again by the watch.
  */
-export class Contender {
+export class Contender implements Ending, NodeWaiter {
   /** Our node's path once created. */
   nodePath: string | undefined;
-  private readonly session: ZkSession;
-  private readonly stats: ContenderStats;
-  private readonly ctx: WaitContext;
+  /** What errors name. @internal */
+  readonly ctx: WaitContext;
+  private readonly o: ContenderOptions;
+  private phase: Phase = 'creating';
+  private ours = '';
+  private scope: WaitScope | undefined;
+  /** acquire(): the scope and the node are ours to dispose / delete when the wait ends. */
+  private owned = false;
+  private once = false;
+  private grant: Grant<unknown> | undefined;
+  private resolve: ((v: unknown) => void) | undefined;
+  private reject: ((e: unknown) => void) | undefined;
+  /** Called by the scope when it fires (made only for a scope that can fire). */
+  private hook: ((reason: Error) => void) | undefined;
+  private sessionAtStart = '';
+  /** The node whose watch we wait for (armed or parked). */
+  private watching: string | undefined;
+  /** The watch fired while the read that set it was still on its way. */
+  private woken = false;
+  /** Ends the read arming the watch when the wait ends meanwhile (only for a scope that can fire). */
+  private stepCtl: AbortController | undefined;
 
   /** @param o - see {@link ContenderOptions} */
-  constructor(private readonly o: ContenderOptions) {
-    this.session = o.session;
-    this.stats = o.stats ?? { wakeups: 0 };
-    const recipe = o.recipe ?? 'lock';
-    this.ctx = { recipe, op: `${recipe}.acquire`, path: o.path };
+  constructor(o: ContenderOptions) {
+    this.o = o;
+    this.ctx = contextOf(o);
+  }
+
+  /** `lost` ends a wait for our node: the node went with the session. @internal */
+  get onLost(): boolean {
+    return true;
   }
 
   /**
@@ -163,70 +148,225 @@ export class Contender {
    * @param wait - `{ signal, timeoutMs }`
    * @param once - check once and return null (leaving no node) instead of waiting
    */
-  async acquire(data: Buffer | string, wait: WaitOptions | undefined, once = false): Promise<Held | null> {
-    const scope = new WaitScope(wait, this.ctx.op, this.o.path);
-    try {
-      scope.throwIfAborted();
-      this.nodePath = await createWithin(this.session, scope, joinPath(this.o.path, this.o.marker), data, {
-        mode: 'ephemeral_sequential',
-        protected: true,
-        createParents: true,
-      });
-      const held = await this.waitToHold(this.nodePath, scope, once);
-      if (!held) await this.remove();
-      return held;
-    } catch (err) {
-      await this.remove(err);
-      throw err;
-    } finally {
-      scope.dispose();
-    }
+  acquire(data: Buffer | string, wait: WaitOptions | undefined, once = false): Promise<Held | null> {
+    return this.enter(data, wait, once, undefined);
+  }
+
+  /**
+   * {@link Contender.acquire}, resolving with `grant(held, this)` instead of `held` (so a lock's
+   * lease needs no promise of its own chained behind the wait).
+   * @internal
+   */
+  enter<T = Held>(data: Buffer | string, wait: WaitOptions | undefined, once: boolean, grant: Grant<T> | undefined): Promise<T | null> {
+    const p = this.begin<T>(new WaitScope(wait, this.ctx.op, this.o.path), once, true, grant);
+    void this.create(data);
+    return p;
   }
 
   /**
    * Waits until `ours` (a node already made) holds, within `scope`; with `once`, looks once and
-   * returns null instead of waiting. {@link Contender.acquire} is this after its create.
+   * returns null instead of waiting. {@link Contender.acquire} is this after its create; here the
+   * caller keeps the scope and the node (nothing is deleted on failure).
    * @internal
    */
-  async waitToHold(ours: string, scope: WaitScope, once: boolean): Promise<Held | null> {
-    const ourName = nodeName(ours);
-    const sessionAtStart = this.session.sessionId;
-    for (;;) {
-      scope.throwIfAborted();
-      const step = await this.check(ourName, ours, scope, sessionAtStart);
-      if (step.hold) return { path: ours, fencingToken: step.token };
-      if (once) return null;
-      await untilDeleted(this.session, joinPath(this.o.path, step.watch), scope, this.ctx, sessionAtStart);
-      this.stats.wakeups++;
+  waitToHold(ours: string, scope: WaitScope, once: boolean): Promise<Held | null> {
+    const p = this.begin<Held>(scope, once, false, undefined);
+    this.look(ours);
+    return p;
+  }
+
+  private begin<T>(scope: WaitScope, once: boolean, owned: boolean, grant: Grant<T> | undefined): Promise<T | null> {
+    if (this.scope) return Promise.reject(new IllegalStateError(`${this.ctx.op}: a contender waits once`, { op: this.ctx.op, path: this.o.path }));
+    this.scope = scope;
+    this.once = once;
+    this.owned = owned;
+    this.grant = grant;
+    const p = new Promise<T | null>((resolve, reject) => {
+      this.resolve = resolve as (v: unknown) => void;
+      this.reject = reject;
+    });
+    if (scope.bound) {
+      this.hook = (reason) => this.abandon(reason);
+      scope.onFire(this.hook);
     }
+    return p;
+  }
+
+  private async create(data: Buffer | string): Promise<void> {
+    const scope = this.scope!;
+    try {
+      scope.throwIfAborted();
+      this.nodePath = await createWithin(this.o.session, scope, joinPath(this.o.path, this.o.marker), data, {
+        mode: 'ephemeral_sequential',
+        protected: true,
+        createParents: true,
+      });
+    } catch (err) {
+      return this.end(err); // a create the scope ended was cleaned up by createWithin
+    }
+    this.look(this.nodePath);
+  }
+
+  /** After the create: park on the session (its loss ends the wait) and take the first look. */
+  private look(ours: string): void {
+    this.ours = ours;
+    this.sessionAtStart = this.o.session.sessionId;
+    this.phase = 'looking';
+    park(this.o.session, this);
+    void this.step();
+  }
+
+  /** Looks until we hold, or the watch is armed (parked: the watch's {@link Contender.wake} goes on). */
+  private async step(): Promise<void> {
+    try {
+      for (;;) {
+        this.scope!.throwIfAborted();
+        const step = await this.check(nodeName(this.ours));
+        if (step === undefined) return; // the wait ended meanwhile
+        if (step.hold) return this.hold(step.token);
+        if (this.once) return this.hold(null);
+        if (await this.arm(joinPath(this.o.path, step.watch), this.stepSignal())) return;
+        if (this.o.stats) this.o.stats.wakeups++;
+      }
+    } catch (err) {
+      this.end(err);
+    }
+  }
+
+  /** A fresh signal for the read arming the watch, when the scope can fire (none is kept while parked). */
+  private stepSignal(): AbortSignal | undefined {
+    if (!this.hook) return undefined;
+    this.stepCtl = new AbortController();
+    return this.stepCtl.signal;
+  }
+
+  /**
+   * Arms the watch on `target` with `get` (not `exists`: no watch is left on a node already
+   * gone). Returns true when parked (or the wait ended meanwhile), false to look again now: the
+   * node was gone, the watch fired already, or the session changed (its watch went with it).
+   */
+  private async arm(target: string, signal: AbortSignal | undefined): Promise<boolean> {
+    const session = this.o.session;
+    this.watching = target;
+    this.woken = false;
+    const watch = watchNode(session, target, this); // before the read: the event can follow its reply at once
+    try {
+      await session.get(target, { watch, signal });
+    } catch (err) {
+      this.unwatch();
+      if (this.phase === 'done') return true;
+      if (err instanceof NoNodeError) return false;
+      throw err;
+    }
+    if (this.phase === 'done') return true;
+    if (this.woken || session.sessionId !== this.sessionAtStart) {
+      this.unwatch();
+      return false;
+    }
+    this.phase = 'parked';
+    this.stepCtl = undefined;
+    return true;
+  }
+
+  private unwatch(): void {
+    if (this.watching !== undefined) unwatchNode(this.o.session, this.watching, this);
+    this.watching = undefined;
+  }
+
+  /** The watched node changed or went: look again. @internal */
+  wake(): void {
+    this.watching = undefined; // the event took us off the node's waiters
+    if (this.phase !== 'parked') {
+      this.woken = true; // the step arming the watch looks again when its read returns
+      return;
+    }
+    this.phase = 'looking';
+    if (this.o.stats) this.o.stats.wakeups++;
+    void this.step();
+  }
+
+  /** The session was lost or closed while we waited. @internal */
+  fail(err: Error): void {
+    this.stepCtl?.abort(err);
+    this.end(err);
+  }
+
+  /** The scope fired (timeout, abort). During the create, createWithin ends the call once the create is dealt with. */
+  private abandon(reason: Error): void {
+    if (this.phase === 'creating') return;
+    this.stepCtl?.abort(reason);
+    this.end(reason);
   }
 
   /**
    * One look at the children: do we hold, or whom do we watch? A separate step so that a waiter
    * keeps only the name it watches, not the whole listing, while it waits (1000 waiters on one
-   * path would otherwise hold 1000 copies of a 1000-name listing).
+   * path would otherwise hold 1000 copies of a 1000-name listing). The listing is shared with
+   * the session's other contenders on the path that look at the same moment (./contender-listing.ts).
    */
-  private async check(
-    ourName: string,
-    ours: string,
-    scope: WaitScope,
-    sessionAtStart: string,
-  ): Promise<{ hold: true; token: bigint } | { hold: false; watch: string }> {
-    const { children, stat } = await scope.race(this.session.getChildrenWithStat(this.o.path));
-    const ordered = orderWithoutStrays(children, this.o.markers, ourName, (stray) => this.dropStray(stray));
-    const i = ordered.findIndex((e) => e.name === ourName);
-    if (i < 0) {
+  private async check(ourName: string): Promise<{ hold: true; token: bigint } | { hold: false; watch: string } | undefined> {
+    const listing = await listContenders(this.o.session, this.o.path);
+    if (this.phase === 'done') return undefined;
+    const { ordered, index } = listing.place(ourName, this.o.markers, (stray) => this.dropStray(stray));
+    if (index < 0) {
       const { recipe, op } = this.ctx;
-      throw this.session.sessionId !== sessionAtStart
+      const ours = this.ours;
+      throw this.o.session.sessionId !== this.sessionAtStart
         ? new SessionExpiredError(`${recipe}: session was lost while waiting on ${this.o.path}; our node is gone`, { op, path: ours })
         : new NoNodeError(`${recipe}: our node ${ours} disappeared while waiting`, { op, path: ours });
     }
-    const decision = this.o.predicate(ordered, i);
-    return decision.hold ? { hold: true, token: BigInt(stat.pzxid) } : { hold: false, watch: decision.watch };
+    const decision = this.o.predicate(ordered, index);
+    return decision.hold ? { hold: true, token: BigInt(listing.stat.pzxid) } : { hold: false, watch: decision.watch };
+  }
+
+  /** We hold (`token`), or with `once` do not (null): settle the call. */
+  private hold(token: bigint | null): void {
+    this.settle();
+    const resolve = this.resolve!;
+    const reject = this.reject!;
+    if (token === null) {
+      if (this.owned) this.remove().then(() => resolve(null), reject);
+      else resolve(null);
+      return;
+    }
+    const held: Held = { path: this.ours, fencingToken: token };
+    try {
+      resolve(this.grant ? this.grant(held, this) : held);
+    } catch (err) {
+      this.fault(err);
+    }
+  }
+
+  /** The wait failed: our node is deleted first (acquire), then the call rejects with `err`. */
+  private end(err: unknown): void {
+    if (this.phase === 'done') return;
+    this.settle();
+    this.fault(err);
+  }
+
+  private fault(err: unknown): void {
+    const reject = this.reject!;
+    if (!this.owned) return reject(err);
+    this.remove(err).then(
+      () => reject(err),
+      () => reject(err),
+    );
+  }
+
+  /** Nothing of the wait stays registered: not on the session, the node waits or the scope. */
+  private settle(): void {
+    const was = this.phase;
+    this.phase = 'done';
+    if (was !== 'creating') unpark(this.o.session, this);
+    this.unwatch();
+    this.stepCtl = undefined;
+    const scope = this.scope!;
+    if (this.hook) scope.offFire(this.hook);
+    if (this.owned) scope.dispose();
   }
 
   private dropStray(name: string): void {
-    this.session.delete(joinPath(this.o.path, name), { guaranteed: true }).catch(() => undefined); // gone already: fine
+    this.o.session.delete(joinPath(this.o.path, name), { guaranteed: true }).catch(() => undefined); // gone already: fine
   }
 
   /**
@@ -239,7 +379,7 @@ export class Contender {
     if (!p) return;
     this.nodePath = undefined;
     try {
-      await this.session.delete(p, { guaranteed: true });
+      await this.o.session.delete(p, { guaranteed: true });
     } catch (err) {
       // Gone already, or the session is closed (its ephemeral nodes went with it).
       if (err instanceof NoNodeError || err instanceof ClosedError || cause !== undefined) return;

@@ -14,7 +14,7 @@
 import type { ZkSession } from '../src/session.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { checkWaitOptions, type WaitOptions } from '../src/wait.js';
-import { Contender, firstN, type ContenderStats, type HoldPredicate } from './contender.js';
+import { Contender, firstN, type ContenderOptions, type ContenderStats, type Grant, type HoldPredicate } from './contender.js';
 import { Lease } from './lease.js';
 import { checkOptions, checkRecipeArgs, defaultNodeData } from './options.js';
 
@@ -55,6 +55,10 @@ export class Lock {
   /** Wake-up counts across this lock's waits (a release should wake one waiter). */
   readonly stats: ContenderStats = { wakeups: 0 };
   private readonly data: string | Buffer;
+  /** What every attempt's contender is (one object for all of them). */
+  private readonly contender: ContenderOptions;
+  /** Makes the lease of an attempt that holds. */
+  private readonly grant: Grant<Lease>;
 
   /**
    * @param session - the session that owns the lock nodes
@@ -75,6 +79,8 @@ export class Lock {
     if (typeof data !== 'string' && !Buffer.isBuffer(data))
       throw new InvalidArgumentError(`${recipe}: option data must be a string or Buffer`, { op: recipe, path });
     this.data = data;
+    this.contender = { session, path, ...this.variant, stats: this.stats };
+    this.grant = (held, c) => new Lease(session, held.path, held.fencingToken, () => c.remove());
   }
 
   /** The node marker and hold rule; the read-write lock's sides override it. @internal */
@@ -88,9 +94,14 @@ export class Lock {
    * @returns the lease; release it (or `await using`) when done
    * @throws TimeoutError, AbortedError (our node is removed first), SessionExpiredError
    */
-  async acquire(wait?: WaitOptions): Promise<Lease> {
-    checkWaitOptions(wait, `${this.variant.recipe}.acquire`);
-    return (await this.attempt(wait, false))!;
+  acquire(wait?: WaitOptions): Promise<Lease> {
+    // Not an async function: a waiter parks on the contender's promise alone, with no frame of its own.
+    try {
+      checkWaitOptions(wait, `${this.variant.recipe}.acquire`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.attempt(wait, false) as Promise<Lease>;
   }
 
   /** Acquires the lock if it is free now; returns null (leaving no node) if it is held. */
@@ -112,10 +123,7 @@ export class Lock {
     }
   }
 
-  private async attempt(wait: WaitOptions | undefined, once: boolean): Promise<Lease | null> {
-    const c = new Contender({ session: this.session, path: this.path, ...this.variant, stats: this.stats });
-    const held = await c.acquire(this.data, wait, once);
-    if (!held) return null;
-    return new Lease(this.session, held.path, held.fencingToken, () => c.remove());
+  private attempt(wait: WaitOptions | undefined, once: boolean): Promise<Lease | null> {
+    return new Contender(this.contender).enter(this.data, wait, once, this.grant);
   }
 }

@@ -51,10 +51,10 @@ export function itemOfClaim(claim: string): string {
   return claim.startsWith(BUCKET_PREFIX) ? claim.replace('.', '/') : claim;
 }
 
-/** The buckets under `path`, oldest first. Throws NoNodeError when `path` does not exist. */
-export async function listBuckets(session: ZkSession, path: string, watch?: Watcher): Promise<string[]> {
+/** The buckets under `path` (names starting with `prefix`), oldest first. Throws NoNodeError when `path` does not exist. */
+export async function listBuckets(session: ZkSession, path: string, watch?: Watcher, prefix = BUCKET_PREFIX): Promise<string[]> {
   const children = await session.getChildren(path, watch ? { watch } : {});
-  return children.filter((c) => c.startsWith(BUCKET_PREFIX)).sort();
+  return children.filter((c) => c.startsWith(prefix)).sort();
 }
 
 /**
@@ -101,11 +101,13 @@ export class BucketWriter {
    * @param session - the producer's session
    * @param path - the queue's node (it exists)
    * @param bucketSize - items per bucket
+   * @param prefix - the buckets' names start with this (the server appends the sequence)
    */
   constructor(
     private readonly session: ZkSession,
     private readonly path: string,
     readonly bucketSize: number,
+    private readonly prefix = BUCKET_PREFIX,
   ) {}
 
   /** The bucket the next puts go to. */
@@ -129,7 +131,7 @@ export class BucketWriter {
   }
 
   private async find(): Promise<string> {
-    const newest = (await listBuckets(this.session, this.path)).at(-1);
+    const newest = (await listBuckets(this.session, this.path, undefined, this.prefix)).at(-1);
     // Another producer's newer bucket (or, on a first put, the newest one) is used as it is: if it
     // is full, the first put's sequence says so.
     if (newest !== undefined && (newest !== this.current || !this.full)) {
@@ -137,7 +139,7 @@ export class BucketWriter {
       this.full = false;
       return newest;
     }
-    const made = await this.session.create(joinPath(this.path, BUCKET_PREFIX), undefined, { mode: 'persistent_sequential' });
+    const made = await this.session.create(joinPath(this.path, this.prefix), undefined, { mode: 'persistent_sequential' });
     this.current = made.slice(made.lastIndexOf('/') + 1);
     this.full = false;
     return this.current;

@@ -8,7 +8,7 @@
  * @internal
  * @module
  */
-import { ClosedError, NoNodeError, SessionExpiredError } from '../src/errors.js';
+import { ClosedError, SessionExpiredError } from '../src/errors.js';
 import type { CreateOptions, NodeData, ZkSession } from '../src/session.js';
 import type { WaitScope } from '../src/wait.js';
 
@@ -23,7 +23,7 @@ export interface WaitContext {
 }
 
 /** A parked wait that the session's end can fail. */
-interface Ending {
+export interface Ending {
   readonly ctx: WaitContext;
   /** Whether `lost` ends it (else only `closed`). */
   readonly onLost: boolean;
@@ -53,6 +53,19 @@ function parkedOn(session: ZkSession): Set<Ending> {
   return waits;
 }
 
+/**
+ * Parks `w` on the session: `lost` (if `w.onLost`) and `closed` fail it, until {@link unpark}.
+ * The set entry is all a parked wait costs the session.
+ */
+export function park(session: ZkSession, w: Ending): void {
+  parkedOn(session).add(w);
+}
+
+/** Takes `w` off the session's parked waits. */
+export function unpark(session: ZkSession, w: Ending): void {
+  parked.get(session)?.delete(w);
+}
+
 function closedError(ctx: WaitContext): ClosedError {
   return new ClosedError(`${ctx.recipe}: session closed while waiting on ${ctx.path}`, { op: ctx.op, path: ctx.path });
 }
@@ -75,22 +88,60 @@ export function untilEvent<T>(session: ZkSession, scope: WaitScope, ctx: WaitCon
   });
 }
 
+/** A wait woken by a watch on one node (see {@link watchNode}). */
+export interface NodeWaiter {
+  /** The node changed or went (or the watch fired for a reason the waiter must check). */
+  wake(): void;
+}
+
 /**
- * Waits until `target` is deleted (at once when it is gone already). Reads it with `get`, not
- * `exists`, so no watch is left behind on a node that is already gone. Returns early, for the
- * caller to look again, when the session is no longer `sessionAtStart` (the watch went with it).
+ * The node waits of one session: the waiters of each watched path, and the one watch callback
+ * that every read arming such a wait passes (so 10 000 lock waiters cost the session 10 000 map
+ * entries, not 10 000 closures).
  */
-export function untilDeleted(session: ZkSession, target: string, scope: WaitScope, ctx: WaitContext, sessionAtStart: string): Promise<void> {
-  let fired!: () => void;
-  const gone = new Promise<void>((resolve) => {
-    fired = resolve;
-  });
-  return scope.race(session.get(target, { watch: () => fired(), signal: scope.boundSignal })).then(
-    () => (session.sessionId === sessionAtStart ? untilEvent(session, scope, ctx, gone) : undefined),
-    (err: unknown) => {
-      if (!(err instanceof NoNodeError)) throw err;
-    },
-  );
+class NodeWaits {
+  readonly byPath = new Map<string, NodeWaiter | NodeWaiter[]>();
+  readonly watcher = (ev: { path: string }): void => {
+    const w = this.byPath.get(ev.path);
+    if (w === undefined) return;
+    this.byPath.delete(ev.path);
+    if (Array.isArray(w)) for (const one of w) one.wake();
+    else w.wake();
+  };
+}
+
+const nodeWaits = new WeakMap<ZkSession, NodeWaits>();
+
+/**
+ * Registers `w` to be woken by the next watch event on `path` (a one-shot: the event takes it
+ * away) and returns the callback to pass as the `watch` of the read that sets the watch.
+ * Register *before* that read: the event can come right behind its reply.
+ */
+export function watchNode(session: ZkSession, path: string, w: NodeWaiter): (ev: { path: string }) => void {
+  let waits = nodeWaits.get(session);
+  if (!waits) {
+    waits = new NodeWaits();
+    nodeWaits.set(session, waits);
+  }
+  const m = waits.byPath;
+  const had = m.get(path);
+  if (had === undefined) m.set(path, w);
+  else if (!Array.isArray(had)) m.set(path, had === w ? w : [had, w]);
+  else if (!had.includes(w)) had.push(w);
+  return waits.watcher;
+}
+
+/** Takes `w` off the waiters of `path` (no-op when an event took it already). */
+export function unwatchNode(session: ZkSession, path: string, w: NodeWaiter): void {
+  const m = nodeWaits.get(session)?.byPath;
+  const had = m?.get(path);
+  if (had === undefined) return;
+  if (had === w) m!.delete(path);
+  else if (Array.isArray(had)) {
+    const i = had.indexOf(w);
+    if (i >= 0) had.splice(i, 1);
+    if (had.length === 0) m!.delete(path);
+  }
 }
 
 /**
@@ -103,13 +154,13 @@ export function untilDeleted(session: ZkSession, target: string, scope: WaitScop
  *   prefix), so a timeout is never stretched by a connection that is down.
  */
 export async function createWithin(session: ZkSession, scope: WaitScope | undefined, path: string, data: NodeData, options: CreateOptions): Promise<string> {
-  if (!scope?.boundSignal) return session.create(path, data, options);
-  const cancel = new AbortController();
+  if (!scope?.bound) return session.create(path, data, options);
+  const cancel = new AbortController(); // the create's own: aborted only when the scope fires while not connected
   const creating = session.create(path, data, { ...options, signal: cancel.signal });
   try {
     return await scope.race(creating);
   } catch (err) {
-    if (!scope.signal.aborted) throw err; // the create itself failed
+    if (!scope.aborted) throw err; // the create itself failed
     await removeLanded(session, creating, cancel);
     throw err;
   }

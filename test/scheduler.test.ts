@@ -1,6 +1,7 @@
 // TaskScheduler in one process: submission, idempotent keys, delayed tasks, retries with backoff
 // until dead, waitFor/list/status, schedules, lifecycle and validation. The multi-process
 // properties (capacity, kill -9, dispatcher failover) are in scheduler-cluster.test.ts.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { IllegalStateError, InvalidArgumentError, TimeoutError } from '../src/index.js';
 import { TaskScheduler, type TaskHandler } from '../recipes/scheduler/index.js';
@@ -270,6 +271,10 @@ describe('TaskScheduler', () => {
     await expect(client.start()).rejects.toThrow(IllegalStateError);
     await client.stop();
     await client.stop();
-    expect(await session.exists(path + '/tasks/' + id)).not.toBeNull();
+    // Sharded by the first byte of sha256(id); its ready entry waits (no worker ran it).
+    expect(await session.exists(`${path}/tasks/${createHash('sha256').update(id).digest('hex').slice(0, 2)}/${id}`)).not.toBeNull();
+    const buckets = await session.getChildren(`${path}/ready`);
+    const entries = (await Promise.all(buckets.map((b) => session.getChildren(`${path}/ready/${b}`)))).flat();
+    expect(entries.filter((e) => e.includes(`-${id}-`))).toHaveLength(1);
   });
 });

@@ -6,10 +6,14 @@
  * Layout:
  * ```
  * <path>/
- *   tasks/<taskId>              persistent; JSON TaskRecord: state, type, payload, attempt,
+ *   tasks/<shard>/<taskId>      persistent; JSON TaskRecord: state, type, payload, attempt,
  *                               worker + workerSession, timestamps, result/error. Every change is
- *                               a compare-and-set on the node's data version.
- *   workers/<workerId>          ephemeral; JSON { capacity, load, draining, types }
+ *                               a compare-and-set on the node's data version. `shard` = the first
+ *                               byte of sha256(taskId) in hex (`00`…`ff`): no listing holds all tasks.
+ *   ready/<window>-<seq>/<due>-<taskId>-<seq>
+ *                               persistent; one entry per waiting task (`pending`, or `failed`
+ *                               with a retry), in buckets by due time (./ready.ts)
+ *   workers/<workerId>          ephemeral; JSON { capacity, draining, types }
  *   assign/<workerId>/<taskId>  persistent; JSON { attempt }: "this worker should run this task"
  *   schedules/<scheduleId>      persistent; JSON { everyMs | cron, startAt, type, payload, lastFired }
  *   leader/                     LeaderLatch (Curator layout) electing the one dispatcher
@@ -17,44 +21,50 @@
  * Task ids: `t-<time>-<random>` from `submit`; `k-<sha256(key)>` with a `key` (so a repeated
  * submit hits NODE_EXISTS and returns the same id); `<scheduleId>@<period>` for schedule firings.
  *
- * The task node is the truth; assignment nodes are only signals to workers. A task counts as
+ * The task node is the truth; assignment nodes and ready entries are its indexes: the dispatcher
+ * finds held tasks through their assignment nodes and waiting ones through their entries, so no
+ * scan lists or reads every task (a backlog of a million pending tasks costs a scan what ten do). A task counts as
  * held by worker W only while its state is `assigned`/`running` with `worker = W` and
  * `workerSession` = the ephemeral owner of W's registration. Every task write is one
  * compare-and-set on the task node's version, in one transaction with the create or delete of
- * its assignment node where the step has one (`Store.casTask`): a step is applied whole or not
- * at all, and the node exists exactly while the task is `assigned`/`running` on its worker.
+ * its assignment node and its ready entry where the step has them (`Store.casTask`): a step is
+ * applied whole or not at all, the node exists exactly while the task is `assigned`/`running` on
+ * its worker, and the entry exactly while it waits.
  *
- * 1. Submit: one create of `tasks/<id>` (state `pending`).
- * 2. Assign (dispatcher): CAS to `assigned` (worker, workerSession, attempt+1) + create `assign/W/<id>`.
+ * 1. Submit: create `tasks/<shard>/<id>` (state `pending`) + its ready entry, one transaction.
+ * 2. Assign (dispatcher): CAS to `assigned` (worker, workerSession, attempt+1) + create `assign/W/<id>`
+ *    + delete the ready entry.
  * 3. Start (worker W): on seeing `assign/W/<id>`, read the task; only if it is `assigned` to W's
  *    current session, CAS it to `running`. A stale view (another writer came first) fails the CAS.
  * 4. Complete (worker W): CAS from its own `running` version to `succeeded` / `failed` (with
- *    `retryAt`) / `dead` + delete `assign/W/<id>`. If the task was taken back meanwhile the CAS
+ *    `retryAt`, + a ready entry due then) / `dead` + delete `assign/W/<id>`. If the task was taken back meanwhile the CAS
  *    fails and the outcome is dropped (the newer state wins; the take-back removed the node).
  * 5. Take back (dispatcher): a task `assigned`/`running` whose worker is not live with the same
- *    session is CAS'ed to `pending` (the attempt counts; `dead` if it was the last) + delete its node.
- * 6. Hand back (worker): CAS to `pending` + delete the node. A run interrupted by a suspended or
+ *    session is CAS'ed to `pending` (the attempt counts; `dead` if it was the last) + delete its node
+ *    + a ready entry.
+ * 6. Hand back (worker): CAS to `pending` + delete the node + a ready entry. A run interrupted by a suspended or
  *    lost session counts as an attempt (`dead` if it was the last); a task given back by `stop()`
  *    does not.
- * 7. Fire a schedule period k: create `tasks/<id>@<k>` (NODE_EXISTS = already fired), then CAS
+ * 7. Fire a schedule period k: create `tasks/<shard>/<id>@<k>` + its entry (NODE_EXISTS = already fired), then CAS
  *    `lastFired`. Interrupted between: the next dispatcher creates again (NODE_EXISTS) and records.
  *
  * A write whose reply was lost with the connection is read back: it counts as done when the node
- * holds its exact bytes. The dispatcher still deletes assignment nodes whose task is not theirs
- * and recreates a missing one (both only arise from nodes written before these transactions).
+ * holds its exact bytes. The dispatcher still deletes assignment nodes and ready entries whose
+ * task is not theirs (they only arise from nodes written by hand or before these transactions).
  *
  * Never two live holders: a task changes holder only through a CAS of its node, a worker starts
  * only from an `assigned` state naming its own live session, and a worker's runs are aborted
  * (signal) as soon as its connection is suspended, before its session can expire and the task be
- * taken back. Never lost: tasks are persistent and only ever move between states; every scan of
- * the dispatcher rebuilds its whole view from ZooKeeper, so a new dispatcher simply scans.
+ * taken back. Never lost: tasks are persistent and only ever move between states, and a task that
+ * can run is always either held (its node) or waiting (its entry), so a new dispatcher, reading
+ * both indexes afresh, finds every one.
  *
  * Recurring schedules fire every period from the last recorded one up to now (catch-up): after a
  * dispatcher failover the missed periods are fired late, never skipped.
  *
  * Limits: handlers must honour their signal (a handler that keeps running after its session was
  * lost can overlap the task's next run); a task whose type no live worker handles stays `pending`;
- * each dispatcher scan reads every non-terminal task, so keep finished tasks trimmed with `purge`.
+ * `list` and `purge` read every task (256 shard listings, one read per task).
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
@@ -65,7 +75,7 @@ import { checkOptions, checkRecipeArgs } from '../options.js';
 import { Dispatcher } from './dispatcher.js';
 import { parseCron } from './cron.js';
 import { defineSchedule } from './schedules.js';
-import { NAME_RE, Store, newTaskId, taskIdForKey } from './store.js';
+import { Store, newTaskId, taskIdForKey } from './store.js';
 import {
   TERMINAL_STATES,
   type ScheduleOptions,
@@ -79,35 +89,13 @@ import {
   type WaitForOptions,
 } from './types.js';
 import { Worker } from './worker.js';
+import { checkName, posInt, toTime } from './args.js';
 
 export type * from './types.js';
 export { TERMINAL_STATES } from './types.js';
 
 const OPTIONS = ['workerId', 'capacity', 'handlers', 'roles', 'maxAttempts', 'backoffMs', 'maxBackoffMs', 'drainTimeoutMs', 'rescanMs'];
 const STATES: readonly TaskState[] = ['pending', 'assigned', 'running', 'succeeded', 'failed', 'dead'];
-
-function posInt(v: unknown, name: string, path: string, min = 1): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-    throw new InvalidArgumentError(`scheduler: option ${name} must be an integer >= ${min}, got ${String(v)} (path ${path})`, { op: 'scheduler', path });
-  return v;
-}
-
-function checkName(v: unknown, what: string, path: string): string {
-  if (typeof v !== 'string' || !NAME_RE.test(v) || v.includes('@')) {
-    throw new InvalidArgumentError(`scheduler: ${what} must be 1-200 letters, digits, "_", "." or "-", got ${JSON.stringify(v)} (path ${path})`, {
-      op: 'scheduler',
-      path,
-    });
-  }
-  return v;
-}
-
-function toTime(v: unknown, name: string, path: string): number {
-  const t = v instanceof Date ? v.getTime() : v;
-  if (typeof t !== 'number' || !Number.isFinite(t))
-    throw new InvalidArgumentError(`scheduler: ${name} must be a Date or epoch ms (path ${path})`, { op: 'scheduler', path });
-  return t;
-}
 
 /**
  * A scheduler instance on `path`: a worker, a dispatcher candidate, or both (the default).
@@ -181,7 +169,7 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
    * Creates the layout, registers the worker (waiting, bounded, for a registration left by an
    * earlier session of the same worker id) and joins the dispatcher election.
    * @throws IllegalStateError on a second call; UnsupportedError on the native transport (task
-   * writes are transactions; `submit` alone works there)
+   * writes are transactions)
    */
   async start(): Promise<void> {
     if (this.state !== 'latent') throw new IllegalStateError(`scheduler: ${this.path} already ${this.state}`, { op: 'scheduler.start', path: this.path });
@@ -251,6 +239,15 @@ export class TaskScheduler extends EventEmitter<SchedulerEvents> {
     const maxAttempts = posInt(options.maxAttempts ?? this.o.maxAttempts, 'maxAttempts', this.path);
     if (options.key !== undefined && (typeof options.key !== 'string' || options.key.length === 0)) {
       throw new InvalidArgumentError(`scheduler: key must be a non-empty string (path ${this.path})`, { op: 'scheduler.submit', path: this.path });
+    }
+    if (this.session.transport === 'native') {
+      throw new UnsupportedError(
+        `scheduler ${this.path}: a submit writes the task and its ready entry as one transaction (multi), which the native transport lacks`,
+        {
+          op: 'scheduler.submit',
+          path: this.path,
+        },
+      );
     }
     const data = JSON.stringify(payload ?? null);
     const id = options.key === undefined ? newTaskId() : taskIdForKey(options.key);

@@ -188,7 +188,7 @@ export class Worker {
   private async finish(t: TaskStatus, aborted: boolean, ok: boolean, result: unknown, error: Error | undefined): Promise<void> {
     if (aborted) return void (await this.handBack(t, !this.stopping));
     const now = Date.now();
-    const drop = { kind: 'delete', workerId: this.s.workerId } as const;
+    const drop = { assignment: { kind: 'delete', workerId: this.s.workerId } } as const;
     // Stale (null): the dispatcher took the task back meanwhile (and dropped the node); its state wins.
     if (ok) {
       const written = await this.store.casTask(
@@ -202,7 +202,11 @@ export class Worker {
       if (written) this.emit('dead', t.id, error!);
     } else {
       const retryAt = now + backoff(t.backoffMs, t.attempt, this.s.maxBackoffMs);
-      const written = await this.store.casTask(t, { state: 'failed', error: error!.message, finishedAt: now, retryAt }, drop);
+      const written = await this.store.casTask(
+        t,
+        { state: 'failed', error: error!.message, finishedAt: now, retryAt },
+        { ...drop, ready: { kind: 'enqueue', due: retryAt } },
+      );
       if (written) this.emit('failed', t.id, error!, retryAt);
     }
   }
@@ -219,7 +223,7 @@ export class Worker {
       exhausted
         ? { state: 'dead', error: `run interrupted on worker ${this.s.workerId} on the last attempt`, finishedAt: Date.now() }
         : { state: 'pending', attempt: interrupted ? t.attempt : Math.max(0, t.attempt - 1), worker: undefined, workerSession: undefined },
-      { kind: 'delete', workerId: this.s.workerId },
+      { assignment: { kind: 'delete', workerId: this.s.workerId }, ready: exhausted ? undefined : { kind: 'enqueue', due: Date.now() } },
     );
     if (back) this.emit('handedBack', t.id);
   }

@@ -111,6 +111,27 @@ function schedulerHints(
   return hints;
 }
 
+/** At most this many task nodes are read (a scheduler may hold millions; the rest are counted as `unread`). */
+const MAX_TASK_READS = 20_000;
+
+/** The task nodes under `tasks/` — in its shards (`00`…`ff`), or directly (an older layout) — and how many were left unread. */
+async function taskNodes(r: Reader, dir: string, names: string[]): Promise<{ nodes: NodeView[]; unread: number }> {
+  const shards = names.filter((n) => /^[0-9a-f]{2}$/.test(n));
+  const nodes = await r.nodes(
+    dir,
+    names.filter((n) => !shards.includes(n)),
+  );
+  let unread = 0;
+  for (const shard of shards) {
+    const sdir = joinPath(dir, shard);
+    const kids = (await r.children(sdir)) ?? [];
+    const room = Math.max(0, MAX_TASK_READS - nodes.length);
+    nodes.push(...(await r.nodes(sdir, kids.slice(0, room))));
+    unread += Math.max(0, kids.length - room);
+  }
+  return { nodes, unread };
+}
+
 /** A scheduler at `base.path`. */
 export async function schedulerInspection(r: Reader, base: InspectionBase): Promise<Inspection> {
   const p = base.path;
@@ -121,10 +142,11 @@ export async function schedulerInspection(r: Reader, base: InspectionBase): Prom
     r.children(dir(SCHEDULER_DIRS.tasks)),
     r.children(dir(SCHEDULER_DIRS.schedules)),
   ]);
-  const tasks = await r.nodes(dir(SCHEDULER_DIRS.tasks), taskNames ?? []);
+  const { nodes: tasks, unread } = await taskNodes(r, dir(SCHEDULER_DIRS.tasks), taskNames ?? []);
   const { byState, orphans } = taskCounts(tasks, workers);
+  if (unread > 0) byState['unread'] = unread;
   const leader = leaderRead && electedLeader(r, leaderRead.listing, leaderRead.nodes);
   const schedules = (await r.nodes(dir(SCHEDULER_DIRS.schedules), scheduleNames ?? [])).sort(byName).map((n) => scheduleView(n.name, parseJson(n.data)));
   const hints = schedulerHints(p, { leader, workers, schedules, byState, orphans });
-  return { ...base, kind: 'scheduler', leader, workers, tasks: { total: tasks.length, byState }, schedules, hints };
+  return { ...base, kind: 'scheduler', leader, workers, tasks: { total: tasks.length + unread, byState }, schedules, hints };
 }
