@@ -1,6 +1,12 @@
 /**
- * BACKLOG: a queue's throughput with 1 000, 10 000, 100 000 and 1 000 000 items pending, in
- * Curator's flat layout and in the bucketed one (`bucketSize`, recipes/queue-buckets.ts).
+ * BACKLOG: a queue's and the scheduler's throughput with 1 000, 10 000, 100 000 and 1 000 000
+ * items (tasks) pending; the queue in Curator's flat layout and in the bucketed one
+ * (`bucketSize`, recipes/queue-buckets.ts).
+ *
+ * Scheduler, per level: with no instance running, the backlog is submitted (5000 submits in
+ * flight; `fill_per_s`); then a dispatcher and 4 workers (capacity 4, no-op tasks) start, and
+ * `tasks_per_s` is the rate of the 2000 completions after the first 200 (the backlog stays at the
+ * level, less 2200); they stop again before the next level.
  *
  * Per level, on one producer and one consumer session: the queue is filled up to the level
  * (`putMany` slices of 10 000, pipelined; `fill_per_s`), then at that backlog:
@@ -18,7 +24,7 @@
  * local install it uses the bench's server, up to 100 000 items, and removes them.
  * @module
  */
-import { DistributedQueue } from '../src/index.js';
+import { DistributedQueue, TaskScheduler } from '../src/index.js';
 import { ZkSession } from '../src/session.js';
 import { findLocalInstall, startLocalServer, type ZooKeeperServer } from '../src/testing/index.js';
 import { SESSION_TIMEOUT_MS, now, type WorkloadContext } from './lib.js';
@@ -75,6 +81,7 @@ export async function backlog(ctx: WorkloadContext, z: Sizes): Promise<void> {
     const levels = own ? sz.levels : sz.levels.filter((l) => l <= 100_000);
     for (const layout of ['flat', 'bucketed'] as const)
       await runLayout(ctx, layout, { ...sz, levels }, await connect(), await connect(), own ? '' : ctx.root, !own);
+    await schedulerLevels(ctx, levels, connect, `${own ? '' : ctx.root}/backlog-scheduler`, z === TINY);
   } finally {
     await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
     await own?.close();
@@ -178,10 +185,58 @@ async function removeQueue(s: ZkSession, path: string): Promise<void> {
 export function backlogTable(rows: readonly Record<string, unknown>[]): string {
   const mine = rows.filter((r) => r['workload'] === BACKLOG);
   if (mine.length === 0) return '';
-  const cols = ['layout', 'backlog', 'offer_per_s', 'put_many_per_s', 'take_per_s', 'consume_per_s', 'fill_per_s', 'duplicates'];
+  const cols = ['layout', 'backlog', 'offer_per_s', 'put_many_per_s', 'take_per_s', 'consume_per_s', 'tasks_per_s', 'fill_per_s', 'duplicates'];
   const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(0)) : v === undefined || v === null ? '' : String(v));
   const lines = [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`];
   for (const r of mine)
     lines.push(r['error'] ? `| ${cell(r['layout'])} | ${cell(r['backlog'])} | ${String(r['error'])} |` : `| ${cols.map((c) => cell(r[c])).join(' | ')} |`);
-  return `\nQueue throughput by backlog (items/s):\n\n${lines.join('\n')}\n`;
+  return `\nThroughput by backlog (items or tasks per second):\n\n${lines.join('\n')}\n`;
+}
+
+/** The scheduler's rows: fill to each level with nothing running, then time 4 workers through part of it. */
+async function schedulerLevels(ctx: WorkloadContext, levels: number[], connect: () => Promise<ZkSession>, path: string, tiny: boolean): Promise<void> {
+  const client = new TaskScheduler(await connect(), path, { roles: [] });
+  const measured = tiny ? 20 : 2000;
+  const warm = tiny ? 5 : 200;
+  let pending = 0;
+  for (const level of levels) {
+    ctx.report.progress(`BACKLOG scheduler: submitting up to ${level}`);
+    const t0 = now();
+    while (pending < level) {
+      ctx.signal.throwIfAborted();
+      const n = Math.min(5000, level - pending);
+      await Promise.all(Array.from({ length: n }, () => client.submit('noop')));
+      pending += n;
+    }
+    const fill = (level * 1000) / Math.max(1, now() - t0);
+    const { rate, done } = await runWorkers(connect, path, warm, measured);
+    pending -= done;
+    ctx.report.emit(BACKLOG, 'scheduler', { layout: 'scheduler', backlog: level, tasks_per_s: rate, fill_per_s: fill });
+  }
+}
+
+/** Starts a dispatcher and 4 workers; the rate of `measured` completions after `warm`; stops them. */
+async function runWorkers(connect: () => Promise<ZkSession>, path: string, warm: number, measured: number): Promise<{ rate: number; done: number }> {
+  let done = 0;
+  let startAt = 0;
+  let finished!: () => void;
+  const over = new Promise<void>((r) => {
+    finished = r;
+  });
+  const onDone = () => {
+    done++;
+    if (done === warm) startAt = now();
+    if (done === warm + measured) finished();
+  };
+  const instances = [new TaskScheduler(await connect(), path, { roles: ['dispatcher'], workerId: 'dispatcher' })];
+  for (let i = 0; i < 4; i++) {
+    const w = new TaskScheduler(await connect(), path, { roles: ['worker'], workerId: `w${i}`, capacity: 4, handlers: { noop: () => 'ok' } });
+    w.on('succeeded', onDone);
+    instances.push(w);
+  }
+  await Promise.all(instances.map((i) => i.start()));
+  await over;
+  const rate = (measured * 1000) / Math.max(1, now() - startAt);
+  await Promise.all(instances.map((i) => i.stop()));
+  return { rate, done };
 }

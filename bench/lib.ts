@@ -45,6 +45,14 @@ function round(v: JsonValue): JsonValue {
   return v;
 }
 
+/** An extra column of {@link Reporter.table}: its heading and each row's cell. */
+export interface Column {
+  /** The heading. */
+  head: string;
+  /** A row's cell (`''` for none). */
+  cell(r: Row): string;
+}
+
 /**
  * Where results go. JSON mode: one object per line on stdout and nothing else there. Table
  * mode: the table on stdout at the end. Progress always goes to stderr.
@@ -52,9 +60,15 @@ function round(v: JsonValue): JsonValue {
 export class Reporter {
   readonly rows: Row[] = [];
 
+  /**
+   * @param json - JSON-lines mode
+   * @param out - where JSON lines go
+   * @param derive - fields to add to every row, computed from it (e.g. writes and reads per op)
+   */
   constructor(
     private readonly json: boolean,
     private readonly out: NodeJS.WritableStream = process.stdout,
+    private readonly derive?: (row: Row) => Row,
   ) {}
 
   /** Prints a progress line on stderr. */
@@ -62,9 +76,9 @@ export class Reporter {
     process.stderr.write(`[bench ${(now() / 1000).toFixed(1)}s] ${msg}\n`);
   }
 
-  /** Records a result line (and prints it at once in JSON mode). */
+  /** Records a result line, plus the fields `derive` adds to it (and prints it at once in JSON mode). */
   emit(workload: string, name: string, fields: Row): void {
-    const row = round({ lib: LIB, workload, name, ...fields }) as Row;
+    const row = round({ lib: LIB, workload, name, ...fields, ...this.derive?.({ workload, name, ...fields }) }) as Row;
     this.rows.push(row);
     if (this.json) this.out.write(JSON.stringify(row) + '\n');
   }
@@ -77,14 +91,15 @@ export class Reporter {
     if (err instanceof Error && err.stack && process.env['BENCH_DEBUG']) process.stderr.write(err.stack + '\n');
   }
 
-  /** The readable table of every row so far. */
-  table(): string {
+  /** The readable table of every row so far, with `extra` columns after the standard ones. */
+  table(extra: readonly Column[] = []): string {
     const lines: string[] = [];
-    const head = ['workload', 'name', 'result', 'round trips / op'];
+    const head = ['workload', 'name', 'result', 'round trips / op', ...extra.map((c) => c.head)];
     const body: string[][] = [];
     for (const r of this.rows) {
       if (r['workload'] === 'meta') continue;
-      body.push([String(r['workload'] === 'error' ? `${String(r['failed'])} ✗` : r['workload']), String(r['name']), summary(r), rtSummary(r)]);
+      const w = String(r['workload'] === 'error' ? `${String(r['failed'])} ✗` : r['workload']);
+      body.push([w, String(r['name']), summary(r), rtSummary(r), ...extra.map((c) => c.cell(r))]);
     }
     const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
     const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
@@ -101,6 +116,16 @@ const SHOWN: [field: string, label: string, unit: string][] = [
   ['items_per_s', '', ' items/s'],
   ['tasks_per_s', '', ' tasks/s'],
   ['nodes_per_s', '', ' nodes/s'],
+  ['handoffs_per_s', '', ' handoffs/s'],
+  ['write_ops_per_s', 'writes ', '/s'],
+  ['read_ops_per_s', 'reads ', '/s'],
+  ['server_write_latency_ms', 'server write ', ' ms'],
+  ['server_read_latency_ms', 'server read ', ' ms'],
+  ['sessions_per_s', 'connect ', ' sessions/s'],
+  ['heap_ext_bytes_per_session', 'heap+ext/session ', ' B'],
+  ['rss_bytes_per_session', 'RSS/session ', ' B'],
+  ['cycles_per_s', 'lock ', ' cycles/s'],
+  ['max_holders', 'max holders ', ''],
   ['cold_ms', 'cold ', ' ms'],
   ['bytes_per_node', '', ' B/node'],
   ['p50_ms', 'p50 ', ' ms'],

@@ -162,7 +162,7 @@ export async function herd(ctx: WorkloadContext, z: Sizes): Promise<void> {
   for (let i = 0; i < z.herdWaiters; i++) {
     const lock = locks[i % locks.length]!;
     pending.push(
-      lock.acquire({ timeoutMs: 120_000 }).then(
+      lock.acquire({ timeoutMs: Math.max(120_000, z.herdWaiters * 60) }).then(
         (lease) => {
           granted.push({ lease, i });
           wake?.();
@@ -174,11 +174,12 @@ export async function herd(ctx: WorkloadContext, z: Sizes): Promise<void> {
       ),
     );
   }
-  await ctx.waitChildren(path, z.herdWaiters + 1, 60_000);
+  const budgetMs = Math.max(60_000, z.herdWaiters * 30);
+  await ctx.waitChildren(path, z.herdWaiters + 1, budgetMs);
   // Every waiter lists the children once (up to N names each: O(N²) bytes in all) and then sets
   // its predecessor watch: wait until every request is answered and nothing new went out for
   // 200 ms (all waiters parked on their watch).
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + budgetMs;
   let last = -1;
   let quietSince = Date.now();
   for (;;) {
@@ -189,7 +190,7 @@ export async function herd(ctx: WorkloadContext, z: Sizes): Promise<void> {
       last = answered;
       quietSince = Date.now();
     } else if (Date.now() - quietSince >= 200) break;
-    if (Date.now() > deadline) throw new Error(`herd: waiters still busy after 60 s (${pending} requests in flight)`);
+    if (Date.now() > deadline) throw new Error(`herd: waiters still busy after ${budgetMs / 1000} s (${pending} requests in flight)`);
     await sleep(10);
   }
   const queuedMs = now() - tQueue;

@@ -290,9 +290,11 @@ async function bigNodeSize(connect: string, path: string): Promise<{ bytes: numb
   }
 }
 
-interface MemResult {
-  transport: Transport;
+/** What {@link openIdle} measured (bytes per session = the delta ÷ the sessions opened). */
+export interface IdleMemory {
+  /** Sessions asked for. */
   target: number;
+  /** Sessions opened (fewer when one failed: see `failed`). */
   sessions: number;
   heap_ext_bytes_per_session: number;
   rss_bytes_per_session: number;
@@ -300,22 +302,27 @@ interface MemResult {
   external_bytes_per_session: number;
   heap_ext_delta: number;
   rss_delta: number;
+  /** Wall time to open them all, `batch` at a time. */
   open_ms: number;
+  /** Why opening stopped early. */
   failed?: string;
 }
 
-/** Runs the memory child for one transport. */
-function memChild(t: Transport, n: number, batch: number, connect: string, limitMs: number, signal: AbortSignal): Promise<MemResult> {
+type MemResult = IdleMemory & { transport: Transport };
+
+/**
+ * Runs `script` in a child Node process (`--expose-gc --import tsx`, cwd the package root) with
+ * `args`, and resolves with the first JSON line it prints on stdout. The child is killed after
+ * `limitMs`, or when `signal` aborts; `what` names it in errors (with its last stderr lines).
+ * RAW's memory children and SESSIONS' child (bench/scale.ts) run through it.
+ */
+export function runChild<T>(script: string, args: readonly string[], limitMs: number, signal: AbortSignal, what: string): Promise<T> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--raw-mem-child', t, String(n), String(batch), connect],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -342,12 +349,18 @@ function memChild(t: Transport, n: number, batch: number, connect: string, limit
       signal.removeEventListener('abort', kill);
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (line) {
-        resolve(JSON.parse(line) as MemResult);
+        resolve(JSON.parse(line) as T);
         return;
       }
-      reject(new Error(`memory child (${t}) exited ${sig ?? String(code)} without a result; stderr: ${err.trim().split('\n').slice(-5).join(' | ')}`));
+      reject(new Error(`${what} exited ${sig ?? String(code)} without a result; stderr: ${err.trim().split('\n').slice(-5).join(' | ')}`));
     });
   });
+}
+
+/** Runs the memory child for one transport. */
+function memChild(t: Transport, n: number, batch: number, connect: string, limitMs: number, signal: AbortSignal): Promise<MemResult> {
+  const args = ['--raw-mem-child', t, String(n), String(batch), connect];
+  return runChild<MemResult>(fileURLToPath(import.meta.url), args, limitMs, signal, `memory child (${t})`);
 }
 
 /** RAW: see the module documentation. */
@@ -586,25 +599,23 @@ function mem(): { heapExt: number; heap: number; external: number; rss: number }
   return { heapExt: m.heapUsed + m.external, heap: m.heapUsed, external: m.external, rss: m.rss };
 }
 
-/** Child mode: opens `n` idle sessions (after 10 warm-up ones) and prints the memory they take. */
-async function memChildMain(t: Transport, n: number, batch: number, connect: string): Promise<void> {
-  const closers: Array<() => Promise<void>> = [];
-  const openOne = async () => {
-    const conn = await open(t, connect);
-    closers.push(() => conn.close());
-  };
-  for (let i = 0; i < 10; i++) await openOne();
+/**
+ * Opens 10 warm-up handles, forces GC, takes a memory snapshot, opens `n` more (`batch` at once),
+ * idles 1 s, forces GC and takes another. Returns the figures and the handles (warm-ups apart), for
+ * the caller to use and close. Run it in a child with `--expose-gc` ({@link runChild}).
+ */
+export async function openIdle<T>(openOne: () => Promise<T>, n: number, batch: number): Promise<{ memory: IdleMemory; warm: T[]; opened: T[] }> {
+  const warm: T[] = [];
+  const opened: T[] = [];
+  for (let i = 0; i < 10; i++) warm.push(await openOne());
   await sleep(300);
   gcNow();
   const before = mem();
   const t0 = now();
   let failed: string | undefined;
-  let opened = 0;
-  while (opened < n) {
-    const k = Math.min(batch, n - opened);
-    const res = await Promise.allSettled(Array.from({ length: k }, () => openOne()));
-    const ok = res.filter((r) => r.status === 'fulfilled').length;
-    opened += ok;
+  while (opened.length < n) {
+    const res = await Promise.allSettled(Array.from({ length: Math.min(batch, n - opened.length) }, () => openOne()));
+    for (const r of res) if (r.status === 'fulfilled') opened.push(r.value);
     const bad = res.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) {
       failed = bad.reason instanceof Error ? bad.reason.message : String(bad.reason);
@@ -615,22 +626,33 @@ async function memChildMain(t: Transport, n: number, batch: number, connect: str
   await sleep(1000); // idle: pings only
   gcNow();
   const after = mem();
-  const result: MemResult = {
-    transport: t,
+  const k = opened.length;
+  const per = (d: number) => (k > 0 ? d / k : NaN);
+  const memory: IdleMemory = {
     target: n,
-    sessions: opened,
-    heap_ext_bytes_per_session: opened > 0 ? (after.heapExt - before.heapExt) / opened : NaN,
-    rss_bytes_per_session: opened > 0 ? (after.rss - before.rss) / opened : NaN,
-    heap_bytes_per_session: opened > 0 ? (after.heap - before.heap) / opened : NaN,
-    external_bytes_per_session: opened > 0 ? (after.external - before.external) / opened : NaN,
+    sessions: k,
+    heap_ext_bytes_per_session: per(after.heapExt - before.heapExt),
+    rss_bytes_per_session: per(after.rss - before.rss),
+    heap_bytes_per_session: per(after.heap - before.heap),
+    external_bytes_per_session: per(after.external - before.external),
     heap_ext_delta: after.heapExt - before.heapExt,
     rss_delta: after.rss - before.rss,
     open_ms: openMs,
     ...(failed ? { failed } : {}),
   };
-  process.stdout.write(JSON.stringify(result) + '\n');
-  // close in batches (the binding's close waits for each closeSession reply)
+  return { memory, warm, opened };
+}
+
+/** Closes every handle, 100 at a time (the binding's close waits for each closeSession reply). */
+export async function closeInBatches(closers: ReadonlyArray<() => Promise<unknown>>): Promise<void> {
   for (let i = 0; i < closers.length; i += 100) await Promise.all(closers.slice(i, i + 100).map((c) => c().catch(() => undefined)));
+}
+
+/** Child mode: opens `n` idle sessions (after 10 warm-up ones) and prints the memory they take. */
+async function memChildMain(t: Transport, n: number, batch: number, connect: string): Promise<void> {
+  const { memory, warm, opened } = await openIdle(() => open(t, connect), n, batch);
+  process.stdout.write(JSON.stringify({ transport: t, ...memory } satisfies MemResult) + '\n');
+  await closeInBatches([...warm, ...opened].map((c) => () => c.close()));
 }
 
 if (process.argv[2] === '--raw-mem-child' && process.argv[1] && resolvePath(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -29,9 +29,20 @@ export interface Sizes {
   /** Herd check: waiters on one lock, spread over this many sessions. */
   herdWaiters: number;
   herdSessions: number;
+  /** SERVER: sessions, creates (or exists) in flight per session, measured batches (after one warm-up). */
+  serverSessions: number;
+  serverInFlight: number;
+  serverBatches: number;
+  /**
+   * SESSIONS: sessions in the child process, opened this many at once (at most 50: ZooKeeper's
+   * accept backlog is Java's default 50, and SYNs beyond it are retried after 1 s), the child's time limit.
+   */
+  sessionsN: number;
+  sessionsBatch: number;
+  sessionsChildLimitMs: number;
 }
 
-/** The anchors' sizes (W0–W5) and ours (W6, herd). */
+/** The anchors' sizes (W0–W5) and ours (W6, herd, SERVER, SESSIONS). */
 export const FULL: Sizes = {
   w0Warmup: 200,
   w0N: 2000,
@@ -49,8 +60,14 @@ export const FULL: Sizes = {
   w6Capacity: 4,
   w6Tasks: 200,
   w6SlowTasks: 8,
-  herdWaiters: 1000,
-  herdSessions: 4,
+  herdWaiters: 10_000,
+  herdSessions: 8,
+  serverSessions: 4,
+  serverInFlight: 2000,
+  serverBatches: 3,
+  sessionsN: 1000,
+  sessionsBatch: 50,
+  sessionsChildLimitMs: 150_000,
 };
 
 /** Smoke-test sizes: every code path, a few seconds in all. */
@@ -73,4 +90,10 @@ export const TINY: Sizes = {
   w6SlowTasks: 2,
   herdWaiters: 20,
   herdSessions: 2,
+  serverSessions: 2,
+  serverInFlight: 20,
+  serverBatches: 1,
+  sessionsN: 20,
+  sessionsBatch: 10,
+  sessionsChildLimitMs: 30_000,
 };
