@@ -26,9 +26,10 @@
  * NOT_EMPTY answer (a late put landed) means it is read again, so nothing is skipped. A producer
  * whose bucket was deleted under it gets NO_NODE and puts into the newest one instead.
  *
- * Order: FIFO per producer (its buckets only grow, and a bucket is left only once empty);
- * between producers, as in the flat layout, in the order the server applied the puts, bucket by
- * bucket. Curator's consumers cannot read this layout (Curator's QueueSharder is a different
+ * Order: a taker, or a consumer alone, gets each producer's items in its order (a producer's
+ * buckets only grow, and a bucket is left only once empty); between producers, as in the flat
+ * layout, in the order the server applied the puts, bucket by bucket. Several consumers spread
+ * over a listing (./queue-consumer.ts) and keep no order among themselves. Curator's consumers cannot read this layout (Curator's QueueSharder is a different
  * one: random shards, no order).
  * @internal
  * @module

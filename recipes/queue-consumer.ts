@@ -85,6 +85,11 @@ export class QueueConsumer<T> implements AsyncDisposable {
   /** After a failure that is not about the item (connection, session), claim nothing until then. */
   private pausedUntil = 0;
   private pauseMs = 0;
+  /** Another consumer's claim was met since the last listing: spread out over the next one. */
+  private contended = false;
+  /** Where the walk over the current listing starts, and the listing it is for. */
+  private rotation = 0;
+  private rotatedFor: readonly string[] | undefined;
   private readonly onAbort = () => this.stop();
 
   /** @internal use `queue.consume(handler, options)` */
@@ -199,12 +204,25 @@ export class QueueConsumer<T> implements AsyncDisposable {
     return next;
   }
 
-  /** The next name to claim, or when the head becomes due (Infinity: nothing to wait for). */
+  /**
+   * The next name to claim, or when the head becomes due (Infinity: nothing to wait for).
+   * A consumer that meets another's claim jumps to a random place in the listing (a FIFO queue
+   * only), wrapping round: without that, n consumers all try the same head items and each item
+   * costs n claims (3 requests per item per consumer, measured). What a jump skips is in the
+   * next listing.
+   */
   private pick(): string | number {
     const v = this.view;
     const now = Date.now();
+    const spread = this.contended && !this.core.ordering.eager && this.core.ordering.dueAt(v.names[0] ?? '') === 0;
+    if (v.names !== this.rotatedFor || spread) {
+      if (v.names !== this.rotatedFor) this.rotation = 0;
+      this.rotatedFor = v.names;
+      if (spread) this.rotation += Math.floor(Math.random() * v.names.length);
+      this.contended = false;
+    }
     while (v.pos < v.names.length) {
-      const name = v.names[v.pos]!;
+      const name = v.names[(v.pos + this.rotation) % v.names.length]!;
       const due = this.core.ordering.dueAt(name);
       if (due > now) return due; // later names are due later still
       v.pos++;
@@ -257,6 +275,7 @@ export class QueueConsumer<T> implements AsyncDisposable {
       await this.release(claimPath);
       if (got.reason instanceof NoNodeError) {
         this.view.done.add(name);
+        this.contended = true;
         return;
       } // taken meanwhile
       this.retryLater(name);
@@ -313,6 +332,7 @@ export class QueueConsumer<T> implements AsyncDisposable {
       // as long as this session lives.
       if (await this.ownsClaim(claimPath)) return true;
       this.view.claimed.add(name);
+      this.contended = true;
       return false;
     }
     this.retryLater(name);

@@ -74,8 +74,8 @@ export interface DistributedQueueOptions<T> extends QueueOptions<T> {
    * backlogs beyond what one listing carries (Curator's flat layout tops out near 10 000 items;
    * bucketed, puts and takes cost the same at a million). The layout is
    * `<path>/bucket-<seq>/queue-…` (see recipes/queue-buckets.ts), which Curator's consumers
-   * cannot read; every producer and consumer of a queue must use the same layout. FIFO per
-   * producer. @default undefined (Curator's flat layout)
+   * cannot read; every producer and consumer of a queue must use the same layout. A taker (or a
+   * consumer alone) gets each producer's items in order. @default undefined (Curator's flat layout)
    */
   bucketSize?: number;
 }
