@@ -51,6 +51,8 @@ export class Scanner {
   /** Assignment nodes as of the last listing and our own writes since: worker → task ids. */
   private nodes = new Map<string, Set<string>>();
   private fullReadAt = 0;
+  /** The workers live at the last scan. */
+  private live = new Set<string>();
   /** Tasks given to each worker so far: breaks ties between equally loaded workers. */
   private readonly given = new Map<string, number>();
 
@@ -64,6 +66,7 @@ export class Scanner {
   /** A new term: another dispatcher may have written meanwhile, so the next scan reads everything again. */
   reset(): void {
     this.fullReadAt = 0;
+    this.live.clear();
     this.reader.reset();
     this.waiting.clear();
   }
@@ -71,8 +74,11 @@ export class Scanner {
   /** One scan. Returns when the next one is due (a schedule period, a retry, an entry coming due). */
   async pass(lost: AbortSignal): Promise<number> {
     const now = Date.now();
-    const next = await fireDue(this.store, now, { backoffMs: this.hooks.backoffMs }, (id, k, taskId) => this.hooks.emit('fired', id, k, taskId));
-    const { workers, assigned } = await this.readHeld();
+    // Independent: the schedules' reads and the held tasks' go out together (pipelined).
+    const [next, { workers, assigned }] = await Promise.all([
+      fireDue(this.store, now, { backoffMs: this.hooks.backoffMs }, (id, k, taskId) => this.hooks.emit('fired', id, k, taskId)),
+      this.readHeld(),
+    ]);
     if (lost.aborted) return next;
     await this.dropStale(assigned);
     const load = new Map<string, number>();
@@ -88,14 +94,28 @@ export class Scanner {
   /** Lists workers and assignment nodes; reads the held tasks that can have changed. */
   private async readHeld(): Promise<{ workers: Map<string, LiveWorker>; assigned: Map<string, Set<string>> }> {
     const st = this.store;
-    const workers = (await st.liveWorkers(this.hooks.watchOn(st.workers))) as Map<string, LiveWorker>;
     const assigned = new Map<string, Set<string>>();
-    await Promise.all(
-      (await st.children(st.assign)).map(async (w) => {
-        const watch = workers.has(w) ? this.hooks.watchOn(st.assignDir(w)) : undefined;
-        assigned.set(w, new Set(await st.children(st.assignDir(w), watch)));
-      }),
-    );
+    // The workers and their assignment nodes are read together; a directory is watched while its
+    // worker was live at the last scan (a new worker's is watched from the next one on).
+    const [live] = await Promise.all([
+      st.liveWorkers(this.hooks.watchOn(st.workers)),
+      st.children(st.assign).then((dirs) =>
+        Promise.all(
+          dirs.map(async (w) => {
+            const watch = this.live.has(w) ? this.hooks.watchOn(st.assignDir(w)) : undefined;
+            assigned.set(w, new Set(await st.children(st.assignDir(w), watch)));
+          }),
+        ),
+      ),
+    ]);
+    const workers = live as Map<string, LiveWorker>;
+    const fresh = [...workers.keys()].filter((w) => !this.live.has(w));
+    this.live = new Set(workers.keys());
+    // A worker new since the last scan: watch its directory now (it has nothing yet but what we give it).
+    for (const w of fresh) {
+      const watch = this.hooks.watchOn(st.assignDir(w));
+      if (watch) assigned.set(w, new Set(await st.children(st.assignDir(w), watch)));
+    }
     const full = Date.now() >= this.fullReadAt;
     if (full) this.fullReadAt = Date.now() + FULL_READ_MS;
     const appeared = new Set<string>();
