@@ -238,6 +238,20 @@ describe('inspect', () => {
     await s.delete(`${p}-poison`, { recursive: true });
   });
 
+  it('queue, bucketed layout: depth over every bucket, the head from the oldest, as a taker gets it', async () => {
+    const s = await zk.connect();
+    const p = uniquePath('queue-buckets');
+    const q = new DistributedQueue<number>(s, p, { bucketSize: 16 });
+    cleanup.push(() => q.close());
+    await q.putMany(Array.from({ length: 40 }, (_, i) => i));
+    const x = kind(await inspect(s, p), 'queue');
+    expect([x.flavour, x.depth, x.protectedItems]).toEqual(['fifo', 40, 40]);
+    expect(x.buckets).toBeGreaterThanOrEqual(2);
+    expect(x.head?.data).toBe('0');
+    expect(formatInspection(x)).toMatch(/QUEUE, depth 40 in \d+ bucket\(s\)/);
+    expect(await q.take({ timeoutMs: 5000 })).toBe(0);
+  });
+
   it('queue: protected and plain item names ordered by sequence, as takers get them; priority and delay heads', async () => {
     const s = await zk.connect();
     const p = uniquePath('queue-names');

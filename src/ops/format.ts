@@ -65,7 +65,7 @@ function list<T extends NodeView>(title: string, nodes: readonly T[], what: stri
 function queueLines(x: QueueInspection): string[] {
   const flavour = x.flavour === 'fifo' ? '' : ` (${x.flavour})`;
   const out = [
-    `QUEUE${flavour}, depth ${x.depth}${x.inFlight !== undefined ? `, ${x.inFlight} claimed by consumers` : ''}${x.poisoned ? `, ${x.poisoned} poisoned` : ''}`,
+    `QUEUE${flavour}, depth ${x.depth}${x.buckets !== undefined ? ` in ${x.buckets} bucket(s)` : ''}${x.inFlight !== undefined ? `, ${x.inFlight} claimed by consumers` : ''}${x.poisoned ? `, ${x.poisoned} poisoned` : ''}`,
   ];
   const h = x.head;
   if (!h) return out;

@@ -10,14 +10,26 @@
 import { DUE_SEPARATOR, delayOrdering, dueOf } from '../../recipes/delay-queue.js';
 import { priorityOf } from '../../recipes/priority-queue.js';
 import { CLAIMS_SUFFIX, ITEM_PREFIX, POISON_SUFFIX, PUT_MARKER, fifoOrdering, itemSortName, sortItems } from '../../recipes/queue-view.js';
+import { SEQUENCE_DIGITS } from '../../recipes/layout.js';
+import { BUCKET_PREFIX } from '../../recipes/queue-buckets.js';
 import { joinPath } from '../paths.js';
 import { formatAge } from './format.js';
 import type { Reader } from './inspect-read.js';
 import type { Inspection, InspectionBase, QueueInspection, QueueItemView } from './inspect-types.js';
 
-/** Whether a listing holds queue items. */
+const BUCKET_NAME = new RegExp(`^${BUCKET_PREFIX}\\d{${SEQUENCE_DIGITS}}$`);
+
+/** Whether a listing holds queue items, or the buckets of a bucketed queue. */
 export function isQueue(names: readonly string[]): boolean {
-  return names.some((n) => n.startsWith(ITEM_PREFIX));
+  return names.some((n) => n.startsWith(ITEM_PREFIX)) || (names.length > 0 && names.every((n) => BUCKET_NAME.test(n)));
+}
+
+/** A bucketed queue's items as `<bucket>/<item>` names: every bucket's (one listing each), the head's bucket first. */
+async function bucketedItems(r: Reader, path: string, buckets: readonly string[]): Promise<string[]> {
+  const lists = await Promise.all(
+    [...buckets].sort().map(async (b) => ((await r.children(joinPath(path, b))) ?? []).filter((n) => n.startsWith(ITEM_PREFIX)).map((n) => `${b}/${n}`)),
+  );
+  return lists.flat();
 }
 
 /** Which queue wrote these items: due times or priorities in the names, else FIFO. */
@@ -46,11 +58,15 @@ function queueHints(path: string, head: QueueItemView | undefined, claims: strin
 /** A queue at `base.path` whose children are `names`. */
 export async function queueInspection(r: Reader, base: InspectionBase, names: readonly string[]): Promise<Inspection> {
   const path = base.path;
-  const items = names.filter((n) => n.startsWith(ITEM_PREFIX));
+  const buckets = names.filter((n) => BUCKET_NAME.test(n));
+  const items =
+    buckets.length > 0 && !names.some((n) => n.startsWith(ITEM_PREFIX))
+      ? await bucketedItems(r, path, buckets)
+      : names.filter((n) => n.startsWith(ITEM_PREFIX));
   const flavour = flavourOf(items.map(itemSortName));
   const sorted = sortItems(items, flavour === 'delay' ? delayOrdering : fifoOrdering);
   const first = sorted[0];
-  const read = first === undefined ? undefined : await r.node(joinPath(path, first), first);
+  const read = first === undefined ? undefined : await r.node(`${path === '/' ? '' : path}/${first}`, first);
   const sortName = first === undefined ? '' : itemSortName(first);
   const head: QueueItemView | undefined = read && {
     ...read,
@@ -61,5 +77,6 @@ export async function queueInspection(r: Reader, base: InspectionBase, names: re
   const [claims, poison] = path === '/' ? [] : await Promise.all([r.children(path + CLAIMS_SUFFIX), r.children(path + POISON_SUFFIX)]);
   const protectedItems = items.filter((n) => PUT_MARKER.test(n)).length;
   const hints = queueHints(path, head, claims, poison, r);
-  return { ...base, kind: 'queue', flavour, depth: items.length, protectedItems, head, inFlight: claims?.length, poisoned: poison?.length, hints };
+  const layout = buckets.length > 0 ? { buckets: buckets.length } : {};
+  return { ...base, kind: 'queue', flavour, depth: items.length, protectedItems, head, inFlight: claims?.length, poisoned: poison?.length, hints, ...layout };
 }

@@ -173,6 +173,8 @@ export interface QueueInspection extends InspectionBase {
   inFlight: number | undefined;
   /** Items that could not be decoded, moved to `<path>-poison`; undefined when there is no such node. */
   poisoned: number | undefined;
+  /** The bucketed layout (`bucketSize`): how many buckets hold the items; undefined for the flat layout. */
+  buckets?: number;
 }
 
 /** A group of members (ephemeral, non-sequential children), e.g. {@link GroupMember}. */
