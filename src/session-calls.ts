@@ -135,16 +135,24 @@ export class SessionCalls {
    * session's backoff, waiting for the connection to come back between attempts; `signal` ends
    * the waits, the backoff and the attempt on the wire.
    */
-  async retrying<T>(op: string, path: string, attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    throwIfAborted(signal, op, path);
-    // Connected: no await before the attempt, so requests go out in the order they were asked for.
-    if (!this.ready()) await this.connectedFirst(op, path, signal);
-    try {
-      return await attempt();
-    } catch (err) {
+  retrying<T>(op: string, path: string, attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(abortError(signal, op, path));
+    // Connected: the attempt goes out now, with no await before it (requests leave in the order
+    // they were asked for) and no extra promise on the way back unless it fails.
+    if (!this.ready()) return this.connectedFirst(op, path, signal).then(() => this.afterFirst(op, path, attempt, signal, attempt()));
+    return this.afterFirst(op, path, attempt, signal, attempt());
+  }
+
+  /** The first attempt's outcome, or the retries after a retryable failure. */
+  private afterFirst<T>(op: string, path: string, attempt: () => Promise<T>, signal: AbortSignal | undefined, first: Promise<T>): Promise<T> {
+    return first.catch((err: unknown) => {
       if (!isRetryable(err) || this.opts.retry.retries === 0 || signal?.aborted) throw err;
       log('%s %s: %s; retrying', op, path, (err as Error).message);
-    }
+      return this.retryLoop(op, path, attempt, signal);
+    });
+  }
+
+  private async retryLoop<T>(op: string, path: string, attempt: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     const r = this.opts.retry;
     try {
       return await pRetry(

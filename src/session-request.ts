@@ -23,11 +23,16 @@ export type Prepare<T> = (full: string, watch: ClientWatcher | undefined) => Run
  * sent with the session's retries, bounded by the options' `signal`.
  */
 export function operation<T>(core: SessionCore, op: string, path: string, options: WatchOptions | undefined, prepare: Prepare<T>): Promise<T> {
-  validatePath(path, op);
-  const signal = callSignal(options, op, path);
-  const { calls } = core;
-  const run = prepare(calls.full(path), options?.watch ? calls.wrapWatcher(options.watch) : undefined);
-  return calls.retrying(op, path, () => core.call(op, path, run, signal), signal);
+  let run: Run<T>;
+  let signal: AbortSignal | undefined;
+  try {
+    validatePath(path, op);
+    signal = callSignal(options, op, path);
+    run = prepare(core.calls.full(path), options?.watch ? core.calls.wrapWatcher(options.watch) : undefined);
+  } catch (err) {
+    return Promise.reject(err); // bad input rejects, as from an async call, before anything is sent
+  }
+  return core.calls.retrying(op, path, () => core.call(op, path, run, signal), signal);
 }
 
 /** The request of `set`: the data and `options.version` (default -1, any) checked, once the options are. */

@@ -244,7 +244,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * Tells whether a node exists; with `watch`, the watch fires on create, change or delete.
    * @returns the stat, or null
    */
-  async exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
+  exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
     return operation(this.core, 'exists', path, options, (full, w) => (t) => t.exists(full, w));
   }
 
