@@ -26,6 +26,13 @@ type LiveWorker = WorkerRecord & { session: string };
 /** A leading dispatcher reads every held task again this often (a safety net; see the top). */
 export const FULL_READ_MS = 30_000;
 
+/**
+ * A worker is given up to this many times its capacity: it starts the extra tasks itself as its
+ * runs end (it never runs more than its capacity), so a scan is not on the path from one task to
+ * the next. The cost: up to one capacity of tasks may wait on a busy worker while another idles.
+ */
+export const PREFETCH = 2;
+
 const HELD = new Set(['assigned', 'running']);
 const WAITING = new Set(['pending', 'failed']);
 
@@ -196,7 +203,7 @@ export class Scanner {
    * node's create and its entry's delete) go out at once.
    */
   private async assignDue(workers: Map<string, LiveWorker>, load: Map<string, number>, lost: AbortSignal): Promise<void> {
-    const room = () => [...workers].reduce((a, [id, w]) => a + (w.draining ? 0 : Math.max(0, w.capacity - (load.get(id) ?? 0))), 0);
+    const room = () => [...workers].reduce((a, [id, w]) => a + (w.draining ? 0 : Math.max(0, w.capacity * PREFETCH - (load.get(id) ?? 0))), 0);
     const skipped = new Set<ReadyEntry>();
     for (let round = 0; round < 8 && !lost.aborted; round++) {
       const free = room();
@@ -271,7 +278,7 @@ function pickWorker(workers: Map<string, LiveWorker>, load: Map<string, number>,
   for (const [id, w] of workers) {
     if (w.draining || !w.types?.includes(type)) continue;
     const l = load.get(id) ?? 0;
-    if (l >= w.capacity) continue;
+    if (l >= w.capacity * PREFETCH) continue;
     const key: [number, number, string] = [l / w.capacity, given.get(id) ?? 0, id];
     if (!bestKey || key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2])))) {
       best = [id, w];

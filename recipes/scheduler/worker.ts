@@ -36,8 +36,10 @@ export class Worker {
   /** Ephemeral owner of our registration: the dispatcher fences assignments with it. */
   private mySession = '';
   private stopping = false;
-  /** An assignment was left for lack of room: list them again when a run ends. */
-  private skipped = false;
+  /** Assigned tasks read while every slot was taken (the dispatcher gives a worker more than its capacity): started, in order, as runs end. */
+  private readonly queued = new Map<string, TaskStatus>();
+  /** Slots taken by starts in flight (their CAS not answered yet). */
+  private starting = 0;
   /** Lists our assignments and handles the new ones; a poke during a scan makes one more. */
   private readonly scanner = new Rerun(
     () => this.scanOnce(),
@@ -131,7 +133,7 @@ export class Worker {
 
   /** Acts on one assignment node. Safe to call again for the same id. */
   private async handle(id: string): Promise<void> {
-    if (this.running.has(id) || this.handling.has(id)) return;
+    if (this.running.has(id) || this.handling.has(id) || this.queued.has(id)) return;
     this.handling.add(id);
     try {
       for (let i = 0; i < 3; i++) {
@@ -141,16 +143,48 @@ export class Worker {
         if (t.state === 'running') return void (await this.handBack(t, true)); // an interrupted run of ours
         if (t.state !== 'assigned') return this.store.remove(this.store.assignment(this.s.workerId, id)); // outcome written, node left over
         if (this.stopping) return void (await this.handBack(t));
-        if (this.running.size >= this.s.capacity) {
-          this.skipped = true; // rescanned when a run ends
+        if (this.running.size + this.starting >= this.s.capacity) {
+          this.queued.set(id, t); // started when a run ends
           return;
         }
-        const started = await this.store.casTask(t, { state: 'running', startedAt: Date.now() });
-        if (started) return this.run(started);
+        if (await this.startRun(t)) return;
       }
     } finally {
       this.handling.delete(id);
     }
+  }
+
+  /** CAS `assigned` → `running` (its slot reserved meanwhile), then runs it; false when the task changed (read it again). */
+  private async startRun(t: TaskStatus): Promise<boolean> {
+    this.starting++;
+    try {
+      const started = await this.store.casTask(t, { state: 'running', startedAt: Date.now() });
+      if (started) this.run(started);
+      return started !== null;
+    } finally {
+      this.starting--;
+    }
+  }
+
+  /** A run ended: the first queued task starts (no read: a CAS against what was read fails if the task changed since). */
+  private startQueued(): void {
+    const first = this.queued.entries().next();
+    if (first.done) return;
+    const [id, t] = first.value;
+    this.queued.delete(id);
+    this.handling.add(id);
+    void (async () => {
+      try {
+        if (this.stopping || !(await this.startRun(t))) {
+          this.handling.delete(id);
+          this.scan(); // stopping (hand it back), or changed: the scan reads it again
+          return;
+        }
+      } catch (err) {
+        this.emit('error', err as Error);
+      }
+      this.handling.delete(id);
+    })();
   }
 
   private run(t: TaskStatus): void {
@@ -176,10 +210,7 @@ export class Worker {
         this.emit('error', err as Error);
       } finally {
         this.running.delete(t.id);
-        if (this.skipped) {
-          this.skipped = false;
-          this.scan(); // an assignment waited for room
-        }
+        this.startQueued();
       }
     })();
   }
@@ -235,6 +266,7 @@ export class Worker {
     try {
       if (this.session.state !== 'closed') {
         this.rewriteRecord();
+        this.queued.clear(); // read again by the scan, and handed back
         this.scan(); // hands back assigned-but-not-started tasks
         await this.scanner.idle();
         const all = () => Promise.all([...this.running.values()].map((r) => r.done));
