@@ -24,6 +24,8 @@ export interface Sizes {
    */
   w6Workers: number;
   w6Capacity: number;
+  /** W6: untimed tasks before the throughput run. */
+  w6Warmup: number;
   w6Tasks: number;
   w6SlowTasks: number;
   /** Herd check: waiters on one lock, spread over this many sessions. */
@@ -58,7 +60,8 @@ export const FULL: Sizes = {
   w5Rounds: 50,
   w6Workers: 4,
   w6Capacity: 4,
-  w6Tasks: 200,
+  w6Warmup: 200,
+  w6Tasks: 1000,
   w6SlowTasks: 8,
   herdWaiters: 10_000,
   herdSessions: 8,
@@ -86,6 +89,7 @@ export const TINY: Sizes = {
   w5Rounds: 2,
   w6Workers: 2,
   w6Capacity: 2,
+  w6Warmup: 2,
   w6Tasks: 6,
   w6SlowTasks: 2,
   herdWaiters: 20,

@@ -16,11 +16,14 @@
  * @module
  */
 import type { Stat, ZkSession } from '../src/session.js';
-import { orderBySequence, orderWithoutStrays, type ContenderEntry } from './contender-order.js';
+import { orderBySequence, orderWithoutStrays, type ContenderEntry, type HoldPredicate } from './contender-order.js';
 import { protectedPrefix } from './layout.js';
 
+/** What one look says: we hold (the listing's `pzxid` is the fencing token), or whom we watch. */
+export type Look = { hold: true; token: bigint } | { hold: false; watch: string };
+
 /** Where our node is in a listing's order. */
-export interface Place {
+interface Place {
   /** The contenders in sequence order, without our own strays. */
   ordered: readonly ContenderEntry[];
   /** Our index in `ordered`, or -1 when our node is not there. */
@@ -45,8 +48,16 @@ export class Listing {
     readonly lookers: number,
   ) {}
 
+  /** What the predicate says for `ourName`; undefined when our node is not in the listing. */
+  look(ourName: string, markers: readonly string[], predicate: HoldPredicate, onStray: (name: string) => void): Look | undefined {
+    const { ordered, index } = this.place(ourName, markers, onStray);
+    if (index < 0) return undefined;
+    const decision = predicate(ordered, index);
+    return decision.hold ? { hold: true, token: BigInt(this.stat.pzxid) } : { hold: false, watch: decision.watch };
+  }
+
   /** Our place: the shared order when nothing of ours is a stray, else an order of our own. */
-  place(ourName: string, markers: readonly string[], onStray: (name: string) => void): Place {
+  private place(ourName: string, markers: readonly string[], onStray: (name: string) => void): Place {
     if (this.lookers === 1 || this.hasStray(ourName)) {
       const ordered = orderWithoutStrays(this.children, markers, ourName, onStray);
       return { ordered, index: ordered.findIndex((e) => e.name === ourName) };

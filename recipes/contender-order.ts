@@ -29,27 +29,60 @@ export function firstN(n: number): HoldPredicate {
 
 /**
  * Parses a child name into its marker and sequence, or undefined for a foreign node.
- * The sequence is the suffix after the *last* occurrence of a marker.
+ * The sequence is the suffix after the *last* occurrence of a marker: an optional `-` and digits.
  */
 export function parseEntry(name: string, markers: readonly string[]): ContenderEntry | undefined {
   for (const marker of markers) {
     const at = name.lastIndexOf(marker);
     if (at < 0) continue;
-    const suffix = name.slice(at + marker.length);
-    if (suffix.length === 0 || !/^-?\d+$/.test(suffix)) continue;
-    return { name, marker, seq: Number(suffix) };
+    const seq = suffixNumber(name, at + marker.length);
+    if (seq !== undefined) return { name, marker, seq };
   }
   return undefined;
 }
 
-/** Orders child names by sequence suffix, dropping names that carry none of the markers. */
+/** `Number(name.slice(from))` when that suffix is `-?\d+`, else undefined (no regex, no slice: every listing parses every name). */
+function suffixNumber(name: string, from: number): number | undefined {
+  const neg = name.charCodeAt(from) === 45; // '-'
+  const start = neg ? from + 1 : from;
+  if (start >= name.length) return undefined;
+  let v = 0;
+  for (let i = start; i < name.length; i++) {
+    const d = name.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    v = v * 10 + d;
+  }
+  if (name.length - start > 15) v = Number(name.slice(start)); // past 2^53 digit by digit would round twice
+  return neg ? -v : v;
+}
+
+/** Places in a packed sort key: the entry's index below, its sequence above (exact in a double). */
+const INDEX_SPAN = 2 ** 21;
+const SEQ_LIMIT = 2 ** 31;
+
+/**
+ * Orders child names by sequence suffix, dropping names that carry none of the markers. Equal
+ * sequences keep the listing's order. Sorted as numbers (sequence and index packed into one
+ * double) rather than with a comparator over objects: a woken waiter sorts the whole queue.
+ */
 export function orderBySequence(children: readonly string[], markers: readonly string[]): ContenderEntry[] {
-  const out: ContenderEntry[] = [];
+  const entries: ContenderEntry[] = [];
   for (const c of children) {
     const e = parseEntry(c, markers);
-    if (e) out.push(e);
+    if (e) entries.push(e);
   }
-  return out.sort((a, b) => a.seq - b.seq);
+  if (entries.length >= INDEX_SPAN || !entries.every((e) => Number.isInteger(e.seq) && Math.abs(e.seq) < SEQ_LIMIT)) {
+    return entries.sort((x, y) => x.seq - y.seq); // foreign digits beyond a server sequence: the plain (stable) sort
+  }
+  const keys = new Float64Array(entries.length);
+  for (let i = 0; i < entries.length; i++) keys[i] = entries[i]!.seq * INDEX_SPAN + i;
+  keys.sort();
+  const out = new Array<ContenderEntry>(entries.length);
+  for (let i = 0; i < keys.length; i++) {
+    const r = keys[i]! % INDEX_SPAN; // the index; negative for a negative sequence
+    out[i] = entries[r < 0 ? r + INDEX_SPAN : r]!;
+  }
+  return out;
 }
 
 /**

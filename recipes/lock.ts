@@ -67,7 +67,7 @@ export class Lock {
    * @throws InvalidPathError, InvalidArgumentError
    */
   constructor(
-    private readonly session: ZkSession,
+    session: ZkSession,
     /** The lock's path. */
     readonly path: string,
     options?: LockOptions,

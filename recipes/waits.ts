@@ -1,10 +1,13 @@
 /**
- * The one waiting toolkit of the recipes: every wait on a watch ends in {@link untilEvent}, so
- * each ends the same way — the awaited change, or the session lost (`SessionExpiredError`, where
- * the wait cannot outlive the session's nodes), or closed (`ClosedError`), or the caller's
- * `signal` / `timeoutMs` (the scope's `AbortedError` / `TimeoutError`). The waits that start with
- * a create ({@link createWithin}) put the create under the same scope, so `timeoutMs` bounds the
- * whole call, the first create and its retries included.
+ * The one waiting toolkit of the recipes: every wait on a watch ends the same way — the awaited
+ * change, or the session lost (`SessionExpiredError`, where the wait cannot outlive the session's
+ * nodes), or closed (`ClosedError`), or the caller's `signal` / `timeoutMs` (the scope's
+ * `AbortedError` / `TimeoutError`). {@link untilEvent} is that wait as a promise. Waits that park
+ * by the thousand (lock contenders, ./contender.ts) use its parts directly and stay small: one
+ * entry in the session's parked waits ({@link park}: one `lost` / `closed` listener pair per
+ * session) and one in its node waits ({@link watchNode}: one watch callback per session). The
+ * waits that start with a create ({@link createWithin}) put the create under the same scope, so
+ * `timeoutMs` bounds the whole call, the first create and its retries included.
  * @internal
  * @module
  */

@@ -3,6 +3,7 @@
  * @module
  */
 import { AbortedError, InvalidArgumentError, TimeoutError } from './errors.js';
+import { callbackThrew } from './listeners.js';
 
 /** Options accepted by every call that may wait. */
 export interface WaitOptions {
@@ -31,11 +32,25 @@ export function checkWaitOptions(opts: WaitOptions | undefined, op: string): voi
 /**
  * A cancellation scope for one wait: combines the caller's signal and timeout into one
  * `AbortSignal` and tells why it fired. Always call `dispose()` (in `finally`).
+ *
+ * Cheap to hold while parked (ten thousand lock waiters each hold one): the combined
+ * `AbortController` is made only when someone asks for {@link WaitScope.signal}; {@link WaitScope.race}
+ * and {@link WaitScope.onFire} need none; the listener on the caller's signal exists only with a
+ * signal, and the error is made when the scope fires. Deadlines share one timer: the scopes with
+ * a pending `timeoutMs` wait in a min-heap by deadline, and one Node timer is set for the earliest
+ * (a timer of its own would cost each scope ~240 B: the Timeout, its arguments, two numbers).
  */
 export class WaitScope {
   private ctl: AbortController | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly onAbort: (() => void) | undefined;
+  /** The deadline (`performance.now()` ms) while in the deadline heap. */
+  private at = 0;
+  /** Index in the deadline heap; -1 when not there. */
+  private slot = -1;
+  private onAbort: (() => void) | undefined;
+  /** The scope's error, once it has fired. */
+  private reason: Error | undefined;
+  /** What to call when it fires: one function, or several. */
+  private hooks: FireHook | FireHook[] | undefined;
 
   /**
    * @param opts - the caller's `{ signal, timeoutMs }`
@@ -50,25 +65,42 @@ export class WaitScope {
     const s = opts?.signal;
     // Fast path: with neither a signal nor a timeout there is nothing to combine or race.
     if (!s && opts?.timeoutMs === undefined) return;
-    const ctl = new AbortController();
-    this.ctl = ctl;
-    this.onAbort = () => ctl.abort(this.error('aborted'));
-    if (s?.aborted) this.onAbort();
-    else s?.addEventListener('abort', this.onAbort, { once: true });
-    if (opts?.timeoutMs !== undefined && !ctl.signal.aborted) {
-      this.timer = setTimeout(() => ctl.abort(this.error('timeout')), opts.timeoutMs);
+    if (s?.aborted) {
+      this.fire('aborted');
+      return;
+    }
+    if (s) {
+      this.onAbort = () => this.fire('aborted');
+      s.addEventListener('abort', this.onAbort, { once: true });
+    }
+    if (opts?.timeoutMs !== undefined) {
+      this.at = performance.now() + opts.timeoutMs;
+      WaitScope.addDue(this);
     }
   }
 
   /** Aborts when the caller's signal aborts or the timeout passes (never, without either). */
   get signal(): AbortSignal {
-    if (!this.ctl) this.ctl = new AbortController();
+    if (!this.ctl) {
+      this.ctl = new AbortController();
+      if (this.reason) this.ctl.abort(this.reason);
+    }
     return this.ctl.signal;
+  }
+
+  /** Whether a signal or a timeout can end this scope. */
+  get bound(): boolean {
+    return this.opts?.signal !== undefined || this.opts?.timeoutMs !== undefined;
+  }
+
+  /** Whether the scope has fired (its error is what {@link WaitScope.throwIfAborted} throws). */
+  get aborted(): boolean {
+    return this.reason !== undefined;
   }
 
   /** The scope's signal when the caller gave a signal or a timeout; undefined when nothing can end it (no listener to add). */
   get boundSignal(): AbortSignal | undefined {
-    return this.opts?.signal !== undefined || this.opts?.timeoutMs !== undefined ? this.signal : undefined;
+    return this.bound ? this.signal : undefined;
   }
 
   /** The error to throw for this scope's abort. */
@@ -81,25 +113,49 @@ export class WaitScope {
 
   /** Throws the scope's error if it has fired. */
   throwIfAborted(): void {
-    if (this.ctl?.signal.aborted) throw this.ctl.signal.reason;
+    if (this.reason) throw this.reason;
+  }
+
+  /**
+   * Calls `hook` with the scope's error when the scope fires (at once if it has fired), until
+   * {@link WaitScope.offFire} or `dispose()`. A scope that nothing can end keeps no hook.
+   */
+  onFire(hook: FireHook): void {
+    if (this.reason) {
+      hook(this.reason);
+      return;
+    }
+    if (!this.bound) return;
+    const h = this.hooks;
+    if (h === undefined) this.hooks = hook;
+    else if (typeof h === 'function') this.hooks = [h, hook];
+    else h.push(hook);
+  }
+
+  /** Takes back a hook given to {@link WaitScope.onFire}. */
+  offFire(hook: FireHook): void {
+    const h = this.hooks;
+    if (h === hook) this.hooks = undefined;
+    else if (typeof h === 'object') {
+      const i = h.indexOf(hook);
+      if (i >= 0) h.splice(i, 1);
+      if (h.length < 2) this.hooks = h[0]; // back to one function (or none): no array kept while parked
+    }
   }
 
   /** Resolves with `p`, or rejects with the scope's error as soon as it fires. */
   race<T>(p: Promise<T>): Promise<T> {
-    const ctl = this.ctl;
-    if (!ctl) return p;
-    const signal = ctl.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
+    if (!this.bound) return p;
+    if (this.reason) return Promise.reject(this.reason);
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
+      this.onFire(reject);
       p.then(
         (v) => {
-          signal.removeEventListener('abort', onAbort);
+          this.offFire(reject);
           resolve(v);
         },
         (e) => {
-          signal.removeEventListener('abort', onAbort);
+          this.offFire(reject);
           reject(e);
         },
       );
@@ -108,8 +164,122 @@ export class WaitScope {
 
   /** Removes timers and listeners. */
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.slot >= 0) WaitScope.removeDue(this);
     if (this.onAbort) this.opts?.signal?.removeEventListener('abort', this.onAbort);
+    this.hooks = undefined;
+  }
+
+  /** Fires once: the error made, the signal aborted, the hooks called. */
+  private fire(kind: 'aborted' | 'timeout'): void {
+    if (this.reason) return;
+    const reason = this.error(kind);
+    this.reason = reason;
+    const h = this.hooks;
+    this.dispose();
+    this.ctl?.abort(reason);
+    if (typeof h === 'function') callHook(h, reason);
+    else if (h) for (const hook of h) callHook(hook, reason);
+  }
+
+  // ---- the deadline heap: a binary min-heap of the scopes with a pending timeout, one timer ----
+
+  private static readonly due: WaitScope[] = [];
+  private static dueTimer: NodeJS.Timeout | undefined;
+  /** When the timer fires (`performance.now()` ms); infinite when none is set. */
+  private static dueTimerAt = Number.POSITIVE_INFINITY;
+
+  private static addDue(s: WaitScope): void {
+    s.slot = WaitScope.due.push(s) - 1;
+    WaitScope.siftUp(s.slot);
+    WaitScope.armDue();
+  }
+
+  private static removeDue(s: WaitScope): void {
+    const h = WaitScope.due;
+    const i = s.slot;
+    s.slot = -1;
+    const last = h.pop()!;
+    if (last !== s) {
+      h[i] = last;
+      last.slot = i;
+      WaitScope.siftDown(i);
+      WaitScope.siftUp(last.slot);
+    }
+    if (h.length === 0) WaitScope.armDue(); // no timer keeps the process alive for nothing
+  }
+
+  private static siftUp(i: number): void {
+    const h = WaitScope.due;
+    const s = h[i]!;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      const parent = h[up]!;
+      if (parent.at <= s.at) break;
+      h[i] = parent;
+      parent.slot = i;
+      i = up;
+    }
+    h[i] = s;
+    s.slot = i;
+  }
+
+  private static siftDown(i: number): void {
+    const h = WaitScope.due;
+    const s = h[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= h.length) break;
+      if (c + 1 < h.length && h[c + 1]!.at < h[c]!.at) c++;
+      const child = h[c]!;
+      if (child.at >= s.at) break;
+      h[i] = child;
+      child.slot = i;
+      i = c;
+    }
+    h[i] = s;
+    s.slot = i;
+  }
+
+  /** Sets the one timer for the earliest deadline (clears it when no scope waits). */
+  private static armDue(): void {
+    const first = WaitScope.due[0];
+    if (first && WaitScope.dueTimer && WaitScope.dueTimerAt <= first.at) return; // fires in time (early: runDue sets it again)
+    if (WaitScope.dueTimer) clearTimeout(WaitScope.dueTimer);
+    WaitScope.dueTimer = undefined;
+    WaitScope.dueTimerAt = Number.POSITIVE_INFINITY;
+    if (!first) return;
+    const now = performance.now();
+    const ms = Math.min(Math.max(Math.ceil(first.at - now), 1), MAX_TIMER_MS); // a longer one overflows Node's timer
+    WaitScope.dueTimerAt = now + ms;
+    WaitScope.dueTimer = setTimeout(WaitScope.runDue, ms);
+  }
+
+  /** The timer's callback: fires every scope whose deadline has passed, then sets the timer again. */
+  private static runDue(): void {
+    WaitScope.dueTimer = undefined;
+    WaitScope.dueTimerAt = Number.POSITIVE_INFINITY;
+    const h = WaitScope.due;
+    const now = performance.now();
+    while (h.length > 0 && h[0]!.at <= now) {
+      const s = h[0]!;
+      WaitScope.removeDue(s);
+      s.fire('timeout');
+    }
+    WaitScope.armDue();
+  }
+}
+
+/** Node's timers take at most 2^31 - 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What {@link WaitScope.onFire} calls with the scope's error. */
+export type FireHook = (reason: Error) => void;
+
+function callHook(hook: FireHook, reason: Error): void {
+  try {
+    hook(reason);
+  } catch (err) {
+    callbackThrew('a wait scope hook', err); // never out of a timer or an abort listener
   }
 }
 

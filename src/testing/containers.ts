@@ -115,7 +115,11 @@ export async function startContainerServer(options: { heapMb?: number } = {}): P
   const mode = networkMode(image);
   const hostPort = await freePort();
   const innerPort = mode === 'host' ? hostPort : BRIDGE_PORTS.client;
-  const server = new ContainerServer(tc, { image, mode, hostPort, innerPort, config: containerServerConfig(mode, innerPort, undefined, options.heapMb) }, 'standalone');
+  const server = new ContainerServer(
+    tc,
+    { image, mode, hostPort, innerPort, config: containerServerConfig(mode, innerPort, undefined, options.heapMb) },
+    'standalone',
+  );
   await startOrClose(server);
   return server;
 }

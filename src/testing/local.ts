@@ -41,12 +41,7 @@ export interface LocalServerOptions {
 }
 
 /** The rendered config of a local standalone server rooted at `dir` (host paths). */
-export function localStandaloneConfig(
-  dir: string,
-  port: number,
-  tls?: { port: number; keyStore: string; trustStore: string },
-  heapMb?: number,
-): ServerConfig {
+export function localStandaloneConfig(dir: string, port: number, tls?: { port: number; keyStore: string; trustStore: string }, heapMb?: number): ServerConfig {
   return renderServerConfig({ paths: serverPaths(dir), clientPort: port, clientPortAddress: '127.0.0.1', tls, heapMb });
 }
 
