@@ -121,7 +121,7 @@ export class SessionCalls {
       );
     }
     return raceAbort(
-      run(t).catch((err: unknown) => {
+      settle(() => run(t)).catch((err: unknown) => {
         throw this.callError(err, op, path);
       }),
       signal,
@@ -139,8 +139,8 @@ export class SessionCalls {
     if (signal?.aborted) return Promise.reject(abortError(signal, op, path));
     // Connected: the attempt goes out now, with no await before it (requests leave in the order
     // they were asked for) and no extra promise on the way back unless it fails.
-    if (!this.ready()) return this.connectedFirst(op, path, signal).then(() => this.afterFirst(op, path, attempt, signal, attempt()));
-    return this.afterFirst(op, path, attempt, signal, attempt());
+    if (!this.ready()) return this.connectedFirst(op, path, signal).then(() => this.afterFirst(op, path, attempt, signal, settle(attempt)));
+    return this.afterFirst(op, path, attempt, signal, settle(attempt));
   }
 
   /** The first attempt's outcome, or the retries after a retryable failure. */
@@ -198,6 +198,19 @@ export class SessionCalls {
     if (this.conn.state === 'closed' && err instanceof ConnectionLossError)
       return new ClosedError(`${op} ${path}: session is closed`, { op, path, cause: err });
     return this.opts.namespace ? relabel(err, op, path) : err;
+  }
+}
+
+/**
+ * `f()`, with a synchronous throw turned into a rejection: a transport that throws at once (say,
+ * not connected while a reconnection is under way) must reach the retry path like one that
+ * rejects, not escape it.
+ */
+function settle<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return f();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 

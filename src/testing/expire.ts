@@ -12,18 +12,19 @@
 import { ZkClient } from '../client/client.js';
 import { kCredentials, type ZkSession } from '../session.js';
 
-async function twinClose(connectString: string, timeoutMs: number, clientId: string, password: Buffer, sessionTimeoutMs: number): Promise<void> {
+/** One round: connect a twin and close it. True when the twin connected (its close can end the session), false when the session was gone already. */
+async function twinClose(connectString: string, timeoutMs: number, clientId: string, password: Buffer, sessionTimeoutMs: number): Promise<boolean> {
   const twin = new ZkClient(connectString, { sessionTimeoutMs, session: { id: clientId, password }, followConfig: false });
   try {
-    await new Promise<void>((resolve, reject) => {
+    return await new Promise<boolean>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`expireSession: could not connect a second client within ${timeoutMs} ms`)), timeoutMs);
       twin.once('connected', () => {
         clearTimeout(t);
-        resolve();
+        resolve(true);
       });
       twin.once('expired', () => {
         clearTimeout(t);
-        resolve();
+        resolve(false);
       }); // already expired
       twin.start();
     });
@@ -35,8 +36,11 @@ async function twinClose(connectString: string, timeoutMs: number, clientId: str
 /**
  * Expires `session` on the server and resolves once the session has noticed (`lost` emitted).
  * @param timeoutMs - overall deadline
+ * @returns when (epoch ms) the round that ended the session began (the last whose twin connected):
+ * the session ended after it, and the rounds before it (a race may need several, 1.5 s apart) did
+ * not end it — measure a failover from here, not from the call
  */
-export async function expireSession(session: ZkSession, timeoutMs = 20_000): Promise<void> {
+export async function expireSession(session: ZkSession, timeoutMs = 20_000): Promise<number> {
   const { clientId, password } = session[kCredentials]();
   let lost = false;
   const onLost = () => {
@@ -44,14 +48,17 @@ export async function expireSession(session: ZkSession, timeoutMs = 20_000): Pro
   };
   session.once('lost', onLost);
   const deadline = Date.now() + timeoutMs;
+  let round = Date.now();
   try {
     while (!lost) {
       if (Date.now() > deadline) throw new Error(`expireSession: session 0x${clientId} still alive after ${timeoutMs} ms`);
-      await twinClose(session.connectString, Math.max(1000, deadline - Date.now()), clientId, password, session.sessionTimeoutMs);
+      const started = Date.now();
+      if (await twinClose(session.connectString, Math.max(1000, deadline - Date.now()), clientId, password, session.sessionTimeoutMs)) round = started;
       const waitUntil = Date.now() + 1500;
       while (!lost && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
     }
   } finally {
     session.off('lost', onLost);
   }
+  return round;
 }
