@@ -20,7 +20,7 @@
  */
 import { DistributedQueue, LeaderLatch, Lock, TaskScheduler, stringCodec } from '../src/index.js';
 import type { ZkSession } from '../src/index.js';
-import { RoundTrips, now, pct, sleep, within, yieldOnce, type WorkloadContext } from './lib.js';
+import { HolderCheck, RoundTrips, now, pct, sleep, within, type WorkloadContext } from './lib.js';
 import { TINY, type Sizes } from './sizes.js';
 
 /** The workload id of every curve row. */
@@ -133,7 +133,7 @@ function lockPoint(ctx: WorkloadContext, n: number, cycles: number): Promise<str
   const path = `${ctx.root}/curves/lock-${n}`;
   return withSessions(ctx, n, async (sessions, rt) => {
     const locks = sessions.map((s) => new Lock(s, path));
-    const state = { holders: 0, maxHolders: 0, violations: 0 };
+    const check = new HolderCheck();
     const waits: number[] = [];
     const before = rt.snapshot();
     const t0 = now();
@@ -144,23 +144,18 @@ function lockPoint(ctx: WorkloadContext, n: number, cycles: number): Promise<str
           const t = now();
           const lease = await lock.acquire({ timeoutMs: pointWaitMs });
           waits.push(now() - t);
-          const h = ++state.holders;
-          state.maxHolders = Math.max(state.maxHolders, h);
-          if (h !== 1) state.violations++;
-          await yieldOnce();
-          if (state.holders !== 1) state.violations++;
-          state.holders--;
+          await check.hold();
           await lease.release();
         }
       }),
     );
     const el = now() - t0;
     const total = n * cycles;
-    const figures = { ops_per_s: total / (el / 1000), wait_p50_ms: pct(waits, 50), wait_p99_ms: pct(waits, 99), violations: state.violations };
-    const more = { max_holders: state.maxHolders, wakeups_per_cycle: locks.reduce((a, l) => a + l.stats.wakeups, 0) / total };
+    const figures = { ops_per_s: total / (el / 1000), wait_p50_ms: pct(waits, 50), wait_p99_ms: pct(waits, 99), violations: check.violations };
+    const more = { max_holders: check.max, wakeups_per_cycle: locks.reduce((a, l) => a + l.stats.wakeups, 0) / total };
     const round_trips = { per_cycle: rt.since(before, total) };
     ctx.report.emit(CURVES, 'lock', { curve: 'lock', n, cycles: total, cycles_per_contender: cycles, ...figures, ...more, round_trips });
-    return state.violations === 0 ? [] : [`${state.violations} mutual-exclusion violations`];
+    return check.violations === 0 ? [] : [`${check.violations} mutual-exclusion violations`];
   });
 }
 

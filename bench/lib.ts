@@ -326,6 +326,28 @@ export function yieldOnce(): Promise<void> {
   return new Promise((r) => setImmediate(r));
 }
 
+/**
+ * Mutual exclusion as a lock workload checks it: each holder counts itself in, yields to the event
+ * loop (another holder's callbacks run), checks it is still alone, counts itself out.
+ */
+export class HolderCheck {
+  private holders = 0;
+  /** The most holders seen at once (must be 1). */
+  max = 0;
+  /** Holds that saw another holder. */
+  violations = 0;
+
+  /** One hold, between an acquire and its release. */
+  async hold(): Promise<void> {
+    const h = ++this.holders;
+    if (h > this.max) this.max = h;
+    if (h !== 1) this.violations++;
+    await yieldOnce();
+    if (this.holders !== 1) this.violations++;
+    this.holders--;
+  }
+}
+
 /** Rejects after `ms` with `what` named, or resolves with `p`. */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;

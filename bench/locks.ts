@@ -6,7 +6,7 @@
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import type { Sizes } from './sizes.js';
-import { RoundTrips, now, pct, sleep, yieldOnce, type WorkloadContext } from './lib.js';
+import { HolderCheck, RoundTrips, now, pct, sleep, type WorkloadContext } from './lib.js';
 import { loadRecipe, type LeaseLike, type LockCtor, type LockLike } from './recipes.js';
 
 /** W0: sequential `exists("/")`, the client's round-trip cost (calibration). */
@@ -75,9 +75,7 @@ export async function w2(ctx: WorkloadContext, z: Sizes): Promise<void> {
   const rt = new RoundTrips();
   for (const s of sessions) rt.attach(s);
   const locks = sessions.map((s) => new Lock(s, path));
-  let holders = 0;
-  let maxHolders = 0;
-  let violations = 0;
+  const check = new HolderCheck();
   const waits: number[] = [];
   const before = rt.snapshot();
   const t0 = now();
@@ -88,12 +86,7 @@ export async function w2(ctx: WorkloadContext, z: Sizes): Promise<void> {
         const t = now();
         const lease = await lock.acquire({ timeoutMs: 60_000 });
         waits.push(now() - t);
-        const h = ++holders;
-        if (h > maxHolders) maxHolders = h;
-        if (h !== 1) violations++;
-        await yieldOnce();
-        if (holders !== 1) violations++;
-        holders--;
+        await check.hold();
         await lease.release();
       }
     }),
@@ -109,12 +102,12 @@ export async function w2(ctx: WorkloadContext, z: Sizes): Promise<void> {
     ops_per_s: n / (el / 1000),
     wait_p50_ms: pct(waits, 50),
     wait_p99_ms: pct(waits, 99),
-    violations,
-    max_holders: maxHolders,
+    violations: check.violations,
+    max_holders: check.max,
     wakeups_per_cycle: wakeups / n,
     round_trips: { per_cycle: rt.since(before, n) },
   });
-  if (violations !== 0) throw new Error(`W2 mutual exclusion violated: ${violations}`);
+  if (check.violations !== 0) throw new Error(`W2 mutual exclusion violated: ${check.violations}`);
 }
 
 /** A `gc()` function, if V8 lets us have one (else heap figures include garbage). */

@@ -27,10 +27,10 @@ import { ZkSession } from '../src/session.js';
 import {
   BENCH_TRANSPORT,
   RoundTrips,
+  HolderCheck,
   SESSION_TIMEOUT_MS,
   now,
   pct,
-  yieldOnce,
   type Column,
   type JsonValue,
   type Reporter,
@@ -300,20 +300,13 @@ async function lockRound(sessions: readonly ZkSession[], path: string): Promise<
   const rt = new RoundTrips();
   for (const s of sessions) rt.attach(s);
   const locks = sessions.map((s) => new Lock(s, path));
-  let holders = 0;
-  let maxHolders = 0;
-  let violations = 0;
+  const check = new HolderCheck();
   const before = rt.snapshot();
   const t0 = now();
   await Promise.all(
     locks.map(async (lock) => {
       const lease = await lock.acquire({ timeoutMs: 120_000 });
-      const h = ++holders;
-      if (h > maxHolders) maxHolders = h;
-      if (h !== 1) violations++;
-      await yieldOnce();
-      if (holders !== 1) violations++;
-      holders--;
+      await check.hold();
       await lease.release();
     }),
   );
@@ -321,8 +314,8 @@ async function lockRound(sessions: readonly ZkSession[], path: string): Promise<
   return {
     lock_ms: ms,
     cycles_per_s: sessions.length / (ms / 1000),
-    max_holders: maxHolders,
-    violations,
+    max_holders: check.max,
+    violations: check.violations,
     round_trips: { per_cycle: rt.since(before, sessions.length) },
   };
 }
