@@ -123,6 +123,7 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
    * not exist yet). Curator's `trySetCount`: after `start()` the version must also be the cached
    * one. One conditional write; waits for the reply.
    * @returns false when another writer changed the counter first
+   * @throws IndeterminateError when a connection loss left the write's outcome unknown (read to find out)
    */
   async compareAndSet(version: number, value: number): Promise<boolean> {
     checkInt(value, 'value', this.path);
@@ -137,6 +138,8 @@ export class SharedCounter extends EventEmitter<SharedCounterEvents> {
   /**
    * Adds `by` (default 1) atomically and returns the new value: read, compare-and-set on the read
    * version, and on BAD_VERSION read again and retry. Waits until one attempt succeeds.
+   * @throws IndeterminateError when a connection loss left an attempt's outcome unknown: retrying
+   * could count it twice (Curator's and kazoo's counters may), so the caller decides
    */
   async increment(by = 1): Promise<number> {
     checkInt(by, 'increment', this.path);

@@ -178,6 +178,8 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
    * written; after a failed write the cache holds the value that won. One conditional write.
    * @returns false when the value changed since `previous`
    * @throws InvalidArgumentError for a bad `previous` or a value the codec cannot encode (nothing written)
+   * @throws IndeterminateError when a connection loss cut the write's reply and the retry found the
+   * version moved: the write may have been applied (a plain `false` would wrongly say it was not)
    */
   async trySetValue(previous: { value?: T; version: number }, newValue: T): Promise<boolean> {
     const op = `${this.recipe}.trySetValue`;
@@ -198,6 +200,8 @@ export class SharedValue<T = Buffer> extends EventEmitter<SharedValueEvents<T>> 
    * may apply) is never abandoned.
    * @returns the value written and the node's new version
    * @throws what `fn` throws; InvalidArgumentError when its result cannot be encoded (nothing written)
+   * @throws IndeterminateError when an attempt's outcome cannot be told (see `trySetValue`): calling
+   * `fn` again could apply it twice, so it is not retried
    */
   async update(fn: (value: T, version: number) => T | Promise<T>, wait?: WaitOptions): Promise<VersionedValue<T>> {
     const op = `${this.recipe}.update`;

@@ -56,7 +56,8 @@ export type ZkErrorCode =
   | 'LOCK_LOST'
   | 'ILLEGAL_STATE'
   | 'PROTOCOL_ERROR'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'INDETERMINATE';
 
 /** Context attached to an error: which operation on which path. */
 export interface ZkErrorContext {
@@ -309,6 +310,18 @@ const RC: Record<number, [ZkErrorCode, Ctor | undefined, string]> = {
   [-125]: ['QUOTA_EXCEEDED', QuotaExceededError, 'quota exceeded'],
   [-127]: ['THROTTLED_OP', ThrottledOpError, 'operation throttled by the server'],
 };
+
+/**
+ * A conditional write whose outcome nobody can tell: its reply was cut by a connection loss, and
+ * the retry found the node's version moved on — by this very write, or by another client's. The
+ * session never turns that into a plain `BadVersionError` (which would say "not applied"): read
+ * the node to find out. `cause` is the connection loss.
+ */
+export class IndeterminateError extends ZkError {
+  constructor(m: string, c?: ZkErrorContext) {
+    super('INDETERMINATE', m, c);
+  }
+}
 
 /** Return codes after which retrying the same request is safe and may succeed. */
 export function isRetryable(err: unknown): boolean {

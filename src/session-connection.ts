@@ -31,6 +31,8 @@ const log = createDebug('zk-recipes:session');
 export interface ConnectionHooks {
   /** Connected to a new ZooKeeper session after `lost`: re-add what lives per session. */
   newSession(t: Transport): void;
+  /** Connected again to the same ZooKeeper session: re-send what a connection loss cut short. */
+  sameSession(t: Transport): void;
   /** Lost for good (no reconnect): close the session. */
   close(): void;
 }
@@ -187,7 +189,10 @@ export class SessionConnection {
     const newSession = id !== this._sessionId;
     this._sessionId = id;
     this.negotiatedTimeoutMs = t.sessionTimeoutMs || this.opts.sessionTimeoutMs;
-    if (newSession && prev !== 'connecting') this.hooks.newSession(t);
+    if (prev !== 'connecting') {
+      if (newSession) this.hooks.newSession(t);
+      else this.hooks.sameSession(t);
+    }
     this.setState(readOnly ? 'readOnly' : 'connected');
     for (const w of this.waiters) w.resolve();
     this.waiters.clear();

@@ -8,6 +8,7 @@
  * @internal
  * @module
  */
+import { BadVersionError, IndeterminateError, isRetryable } from './errors.js';
 import { validatePath } from './paths.js';
 import { callSignal } from './session-abort.js';
 import type { Run, SessionCore } from './session-calls.js';
@@ -35,12 +36,31 @@ export function operation<T>(core: SessionCore, op: string, path: string, option
   return core.calls.retrying(op, path, () => core.call(op, path, run, signal), signal);
 }
 
-/** The request of `set`: the data and `options.version` (default -1, any) checked, once the options are. */
+/**
+ * The request of `set`: the data and `options.version` (default -1, any) checked, once the options
+ * are. A conditional write (a version given) whose reply a connection loss cut may have been
+ * applied; when its retry then meets BAD_VERSION, that may be our own write's doing, so the caller
+ * gets IndeterminateError, never a BadVersionError that would say "not applied".
+ */
 export function setDataRequest(path: string, data: NodeData, options: { version?: number }): Prepare<Stat> {
   return (full) => {
     const bytes = toData(data, 'set', path);
     const v = checkVersion(options.version, -1, `set ${path}`, { op: 'set', path });
-    return (t) => t.setData(full, bytes, v);
+    if (v === -1) return (t) => t.setData(full, bytes, v);
+    let cut: unknown;
+    return (t) => {
+      const sent = t.setData(full, bytes, v); // a synchronous throw: never sent, nothing to remember
+      return sent.catch((err: unknown) => {
+        if (isRetryable(err)) cut ??= err;
+        else if (cut !== undefined && err instanceof BadVersionError) {
+          throw new IndeterminateError(
+            `set ${path}: a connection loss cut the reply to this conditional write (version ${v}), and the retry found the version changed: it may have been applied`,
+            { op: 'set', path, cause: cut }, // no rc: a namespace's relabelling must not make it a BadVersionError again
+          );
+        }
+        throw err;
+      });
+    };
   };
 }
 

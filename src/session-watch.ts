@@ -35,6 +35,8 @@ interface Entry {
 /** The persistent watches of one session. */
 export class PersistentWatches {
   private readonly entries = new Set<Entry>();
+  /** Watches whose re-adding failed on a connection loss: re-sent on the next connection. */
+  private readonly cut = new Set<Entry>();
 
   constructor(private readonly core: SessionCore) {}
 
@@ -82,17 +84,44 @@ export class PersistentWatches {
     return { path, recursive, remove, [Symbol.asyncDispose]: remove };
   }
 
-  /** Adds every watch again, on the transport of a new ZooKeeper session. */
+  /**
+   * Adds every watch again, on the transport of a new ZooKeeper session, before `reconnected` is
+   * emitted (so a cache's walk on `reconnected` is read under the watch).
+   */
   readd(t: Transport): void {
-    for (const e of this.entries) {
-      const full = this.core.calls.full(e.path);
-      t.addWatch(full, e.watcher, e.recursive).catch((err: unknown) => log('re-adding the persistent watch on %s failed: %s', e.path, (err as Error).message));
+    this.cut.clear();
+    for (const e of this.entries) this.send(t, e);
+  }
+
+  /**
+   * Back on the same session: adds again the watches whose re-adding a connection loss cut short
+   * (the transport sets again only those the server had confirmed), before `reconnected` too.
+   */
+  readdCut(t: Transport): void {
+    const cut = [...this.cut];
+    this.cut.clear();
+    for (const e of cut) if (this.entries.has(e)) this.send(t, e);
+  }
+
+  private send(t: Transport, e: Entry): void {
+    const full = this.core.calls.full(e.path);
+    let sent: Promise<void>;
+    try {
+      sent = t.addWatch(full, e.watcher, e.recursive);
+    } catch (err) {
+      sent = Promise.reject(err);
     }
+    sent.catch((err: unknown) => {
+      // A connection loss (or a transport already replaced): add it on the next connection.
+      if (isRetryable(err) && this.entries.has(e)) this.cut.add(e);
+      log('re-adding the persistent watch on %s failed: %s', e.path, (err as Error).message);
+    });
   }
 
   /** Forgets every watch (the session is closed). */
   clear(): void {
     this.entries.clear();
+    this.cut.clear();
   }
 
   /** Removes a watch's listener, and the server's watch when no listener needs it any more. */

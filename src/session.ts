@@ -101,6 +101,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
     this.transport = opts.transport;
     this.conn = new SessionConnection(connectString, opts, this, {
       newSession: (t) => this.watches.readd(t),
+      sameSession: (t) => this.watches.readdCut(t),
       close: () => void this.close(),
     });
     this.calls = new SessionCalls(this.conn, opts);

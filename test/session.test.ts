@@ -12,6 +12,7 @@ import {
   BadVersionError,
   ClosedError,
   ConnectTimeoutError,
+  IndeterminateError,
   InvalidArgumentError,
   InvalidPathError,
   NoAuthError,
@@ -19,7 +20,9 @@ import {
   NodeExistsError,
   NotEmptyError,
   Perms,
+  SharedValue,
   TimeoutError,
+  stringCodec,
   type ZkError,
   ZkSession,
   fromBindingError,
@@ -632,5 +635,36 @@ describe('signal: listeners', () => {
     expect(most).toBeGreaterThan(0); // the calls did listen while in flight
     expect(most).toBeLessThanOrEqual(100);
     await s.delete(root, { recursive: true });
+  });
+});
+
+describe('a conditional write whose reply a connection loss cut', () => {
+  // Found by the soak's linearizability check: the session retried the write, the retry met
+  // BAD_VERSION (the first attempt had been applied) and the caller heard "not applied".
+  it('set with a version: IndeterminateError (cause: the connection loss), never BadVersionError; the write did land', async () => {
+    const w = await zk.connect();
+    const path = uniquePath('cas');
+    await w.create(path, 'v0');
+    const proxy = await startProxy(zk.server.connectString);
+    try {
+      const s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 10_000 });
+      const value = new SharedValue<string>(s, path, { codec: stringCodec, seed: '' });
+      proxy.corruptNext('toClient', 'truncate'); // the next reply is cut: this write's
+      const err = await value.trySetValue({ version: 0 }, 'v1').then(
+        (ok) => ok,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(IndeterminateError);
+      expect(err).toMatchObject({ code: 'INDETERMINATE', op: 'set', path });
+      expect((err as IndeterminateError).cause).toMatchObject({ code: 'CONNECTION_LOSS' });
+      const node = await w.get(path);
+      expect([node.data.toString(), node.stat.version]).toEqual(['v1', 1]); // it was applied
+      // A version that is really stale still says so, as BadVersionError (no connection loss on the way).
+      await expect(s.set(path, 'v2', { version: 0 })).rejects.toBeInstanceOf(BadVersionError);
+      expect(await value.trySetValue({ version: 0 }, 'v2')).toBe(false);
+      await s.close();
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -375,6 +375,37 @@ describe('TreeCache', () => {
     await waitUntil(() => log.includes('changed /keep=live (was keep)'), 'a live change after the re-sync');
   });
 
+  it('a new session whose connection drops before the re-added watch is confirmed: the watch is added again, live changes still arrive', async () => {
+    // Found by the soak: the session re-adds persistent watches on a new session; when that
+    // connection died before the server's reply, the watch was never added again, and the cache
+    // heard nothing more (until some later reconnection re-synced it).
+    const root = uniquePath('tc');
+    const w = await zk.connect();
+    const { proxy, s } = await proxied(4000);
+    await w.create(`${root}/a`, 'a', { createParents: true });
+    const c = await started(s, root);
+    const log = record(c, root);
+    let cutShort = false;
+    const backOnSameSession = new Promise<void>((resolve) =>
+      s.on('reconnected', (i) => {
+        if (i.newSession && !cutShort) {
+          // The re-added watch's request is written but not yet past the proxy: hold it, then cut.
+          cutShort = true;
+          proxy.freeze();
+          setImmediate(() => proxy.dropConnections());
+        } else if (cutShort && !i.newSession) resolve(nextEvent(c, 'resynced').then(() => undefined));
+      }),
+    );
+    s.once('lost', () => proxy.partition());
+    await expireSession(s);
+    proxy.heal();
+    await backOnSameSession;
+    proxy.thaw();
+    await w.create(`${root}/after`, 'live');
+    await waitUntil(() => log.includes('created /after=live'), 'the live create heard through the re-added watch', 20_000);
+    expect(cacheTree(c)).toEqual(await serverTree(w, root));
+  });
+
   it("filter: a skipped node's subtree is neither read nor reported; keepWithoutData keeps stats only", async () => {
     const root = uniquePath('tc');
     const w = await zk.connect();
