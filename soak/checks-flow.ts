@@ -101,7 +101,7 @@ export function registerHistory(lines: readonly LogLine[]): Operation<RegisterIn
 /** Linearizability of the register's history. */
 export function checkRegister(lines: readonly LogLine[]): CheckResult {
   const history = registerHistory(lines);
-  const r = checkLinearizability(history, versionedRegister({ value: '', version: 0 }), { maxStates: 5_000_000 });
+  const r = checkLinearizability(history, versionedRegister({ value: '', version: 0 }));
   const violations = r.ok ? [] : [r.violation ?? 'not linearizable']; // a search over budget says "not proven"
   const indeterminate = history.filter((o) => o.return === undefined).length;
   return {

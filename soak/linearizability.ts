@@ -49,7 +49,7 @@ export interface Operation<I, O> {
 export interface Model<S, I, O> {
   /** The state before any op. */
   init: S;
-  /** The state after `input` with this `output` at `s`, or undefined if impossible; `output` undefined (indeterminate): the state after it took effect. */
+  /** The state after `input` with this `output` at `s`, or undefined if impossible; for an indeterminate op (`output` undefined), after it took effect. */
   step(s: S, input: I, output: O | undefined): S | undefined;
   /** A string identifying a state (for memoisation): equal keys mean equal states. */
   key(s: S): string;
@@ -57,7 +57,7 @@ export interface Model<S, I, O> {
   describe(input: I, output: O | undefined): string;
   /** Optional, for speed: true when the op with this output (undefined: indeterminate) leaves every state it fits unchanged. */
   readOnly?(input: I, output: O | undefined): boolean;
-  /** Optional, for speed: per indeterminate op a class (or undefined); ops of one class have the same effect as far as the history can tell. */
+  /** Optional, for speed: per indeterminate op a class (or undefined); ops of one class have the same effect as far as any op of the history can tell. */
   interchangeable?(history: readonly Operation<I, O>[]): (op: Operation<I, O>) => string | undefined;
 }
 
