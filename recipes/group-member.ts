@@ -16,7 +16,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { NodeData, ZkSession } from '../src/session.js';
-import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, NodeExistsError } from '../src/errors.js';
+import { ClosedError, IllegalStateError, InvalidArgumentError, NoNodeError, NodeExistsError, SessionExpiredError, isRetryable } from '../src/errors.js';
 import { joinPath, validatePath } from '../src/paths.js';
 import { WaitScope, checkWaitOptions, deferred, type WaitOptions } from '../src/wait.js';
 import { ChildrenCache } from './children-cache.js';
@@ -60,12 +60,38 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
   private readonly cache: ChildrenCache;
   private phase: 'latent' | 'joining' | 'joined' | 'left' = 'latent';
   private readonly ourSessions = new Set<string>();
+  /**
+   * A new session (ours expired): re-create our node. Listened to from the start of `join()`, so a
+   * session that expires while joining is covered too; a re-create that fails on a connection loss
+   * is tried again (a member must not silently stay out), one that meets another expiry waits for
+   * the next new session.
+   */
   private readonly onReconnected = (info: { sessionId: string; newSession: boolean }) => {
-    if (!info.newSession || this.phase !== 'joined') return;
-    this.createNode().catch((err: unknown) => {
-      if (this.phase === 'joined' && !(err instanceof ClosedError)) this.emit('error', err as Error);
-    });
+    if (!info.newSession || !this.inGroup()) return;
+    void this.rejoin(info.sessionId);
   };
+
+  /** Joining or joined: our node should exist. */
+  private inGroup(): boolean {
+    return this.phase === 'joined' || this.phase === 'joining';
+  }
+
+  private async rejoin(sessionId: string): Promise<void> {
+    for (let delayMs = 100; this.inGroup(); delayMs = Math.min(delayMs * 2, 5000)) {
+      if (this.session.sessionId !== sessionId) return; // yet another session: its own event re-creates
+      try {
+        await this.createNode();
+        return;
+      } catch (err) {
+        if (err instanceof ClosedError || err instanceof SessionExpiredError || !this.inGroup()) return;
+        if (!isRetryable(err)) {
+          this.emit('error', err as Error);
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
 
   /**
    * @param session - the session to use
@@ -125,14 +151,15 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
       throw new IllegalStateError(`group-member.join ${this.path}: member ${this.id} already ${this.phase}`, { op: 'group-member.join', path: this.path });
     this.phase = 'joining';
     const scope = new WaitScope(wait, 'group-member.join', this.path);
+    this.session.on('reconnected', this.onReconnected);
     const created = this.createNode();
     try {
       await scope.race(created);
       await scope.race(this.cache.start());
-      this.session.on('reconnected', this.onReconnected);
       this.phase = 'joined';
     } catch (err) {
       this.phase = 'left';
+      this.session.off('reconnected', this.onReconnected);
       await this.cache.close();
       // Let an abandoned create finish first, so the delete cannot overtake it.
       const ours = await created.then(

@@ -4,7 +4,9 @@
  *   redeliveries (the consumer is at-least-once) are counted, not refused.
  * - scheduler: every submitted task and every fired period ends `succeeded` and its handler ran
  *   to the end at least once; each schedule's periods are consecutive, each fired once.
- * - register: the compare-and-set history is linearizable (soak/linearizability.ts).
+ * - register: the history of compare-and-sets and synced reads is linearizable
+ *   (soak/linearizability.ts); and no session ever sees it go back in time (plain reads included:
+ *   ZooKeeper's "single system image", also across a reconnection to another server).
  * - escapes and crashes: no unhandled exception or rejection in a worker, no worker died by itself.
  * @module
  */
@@ -116,4 +118,25 @@ export function checkRegister(lines: readonly LogLine[]): CheckResult {
 export function checkEscapes(lines: readonly LogLine[], crashes: readonly string[]): CheckResult {
   const escapes = lines.flatMap((l) => (l.ev === 'escape' ? [`${l.w}: ${l.what}: ${l.message.split('\n')[0]}`] : []));
   return { name: 'escapes', checks: lines.length, violations: [...escapes, ...crashes], figures: { escapes: escapes.length, crashes: crashes.length } };
+}
+
+/** Per worker incarnation, in log order: the versions it saw (plain and synced reads, its own successful writes) never decrease. */
+export function checkSessionOrder(lines: readonly LogLine[]): CheckResult {
+  const last = new Map<string, { version: number; t: number }>();
+  const violations: string[] = [];
+  let checks = 0;
+  for (const l of lines) {
+    let seen: number | undefined;
+    if (l.ev === 'plain') seen = l.version;
+    else if (l.ev === 'reg' && l.phase === 'ok' && l.output) {
+      seen = 'value' in l.output ? l.output.version : l.output.ok ? l.output.version : undefined;
+    }
+    if (seen === undefined) continue;
+    checks++;
+    const prev = last.get(l.w);
+    if (prev && seen < prev.version && violations.length < 10)
+      violations.push(`${l.w} saw version ${seen} at ${l.t} after version ${prev.version} at ${prev.t}`);
+    if (!prev || seen > prev.version) last.set(l.w, { version: seen, t: l.t });
+  }
+  return { name: 'register (no session goes back in time)', checks, violations, figures: { observations: checks } };
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TaskScheduler, ZkSession } from '../src/index.js';
 import { checkExclusive, checkReadWrite, checkSemaphore, holdingsOf, type CheckResult } from './checks.js';
-import { SCHEDULES, checkEscapes, checkQueue, checkRegister, checkScheduler } from './checks-flow.js';
+import { SCHEDULES, checkEscapes, checkQueue, checkRegister, checkScheduler, checkSessionOrder } from './checks-flow.js';
 import { type SoakCluster, startCluster } from './cluster.js';
 import { soakPaths, type SoakPaths } from './context.js';
 import { readLogs } from './log.js';
@@ -94,6 +94,7 @@ async function finish(
     checkQueue(lines),
     checkScheduler(lines, tasks),
     checkRegister(lines),
+    checkSessionOrder(lines),
     caches,
     recovery.result,
     ending,

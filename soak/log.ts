@@ -21,6 +21,8 @@ export type SoakEvent =
   | { ev: 'run'; task: string; attempt: number }
   | { ev: 'ran'; task: string }
   | { ev: 'reg'; op: number; phase: 'call' | 'ok' | 'unknown'; input?: RegisterLogInput; output?: RegisterLogOutput }
+  /** A plain (unsynced) read of the register: only its version, for the per-session order check. */
+  | { ev: 'plain'; version: number }
   | { ev: 'err'; where: string; code: string; message: string }
   | { ev: 'quiet' }
   /** An exception or rejection nobody handled reached the process: always a violation. */

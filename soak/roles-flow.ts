@@ -87,18 +87,31 @@ export async function schedulerRole(ctx: RoleContext): Promise<void> {
   await scheduler.stop().catch(() => undefined);
 }
 
-/** Reads and compare-and-sets the register, one operation at a time (not while quiet). */
+/**
+ * Reads and compare-and-sets the register, one operation at a time (not while quiet). A read for
+ * the linearizability history is a `sync` then a read (ZooKeeper serves a plain read from the
+ * connected server, which may lag behind a write another client already saw completed:
+ * sequentially consistent, not linearizable — its documented contract); plain reads are logged
+ * as `plain` for the per-session check that no client ever sees the register go back in time.
+ */
 export function registerRole(ctx: RoleContext): Promise<void> {
-  const value = new SharedValue<string>(ctx.session, ctx.paths.register, { codec: stringCodec, seed: '' });
+  const path = ctx.paths.register;
+  const value = new SharedValue<string>(ctx.session, path, { codec: stringCodec, seed: '' });
   let op = 0;
   const read = async (): Promise<number> => {
     const n = op++;
     ctx.log({ ev: 'reg', op: n, phase: 'call', input: { kind: 'read' } });
+    await ctx.session.sync(path);
     const v = await value.getVersioned(); // a failed read is simply not in the history
     ctx.log({ ev: 'reg', op: n, phase: 'ok', output: { value: v.value, version: v.version } });
     return v.version;
   };
   return writerLoop(ctx, 'register', [5, 40], async () => {
+    if (ctx.rng.chance(0.3)) {
+      const plain = await value.getVersioned();
+      ctx.log({ ev: 'plain', version: plain.version });
+      return;
+    }
     const version = await read();
     if (ctx.rng.chance(0.5)) return;
     const n = op++;
@@ -106,7 +119,7 @@ export function registerRole(ctx: RoleContext): Promise<void> {
     ctx.log({ ev: 'reg', op: n, phase: 'call', input: { kind: 'cas', expectedVersion: version, value: next } });
     try {
       const ok = await value.trySetValue({ version }, next);
-      ctx.log({ ev: 'reg', op: n, phase: 'ok', output: { ok } });
+      ctx.log({ ev: 'reg', op: n, phase: 'ok', output: ok ? { ok, version: version + 1 } : { ok } });
     } catch (err) {
       // IndeterminateError or a connection loss: the write may or may not have been applied.
       ctx.log({ ev: 'reg', op: n, phase: 'unknown' });

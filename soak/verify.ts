@@ -155,11 +155,20 @@ export async function checkCaches(session: ZkSession, paths: SoakPaths, workers:
         if (d) diffs.push(`${who} ${d}`);
       }
     });
+    // Membership recovered too: every live worker is in the group and registered, no one else.
+    const live = workers.map((w) => w.who).sort();
+    for (const [what, ids] of [
+      ['group members', Object.keys(server.group)],
+      ['registered instances', Object.keys(server.services)],
+    ] as const) {
+      if (JSON.stringify([...ids].sort()) !== JSON.stringify(live))
+        diffs.push(`the server's ${what} are [${[...ids].sort().join(', ')}], the live workers [${live.join(', ')}]`);
+    }
     if (diffs.length === 0 || Date.now() > deadline) {
       const nodes = Object.keys(server.tree).length;
       return {
         name: 'caches equal the server',
-        checks: workers.length * 4,
+        checks: workers.length * 4 + 2,
         violations: diffs.map((d) => `${d} (${Math.round(deadlineMs / 1000)} s after quiet)`),
         figures: {
           treeNodes: nodes,

@@ -2,7 +2,7 @@
 // and its nemesis plan must be reproducible from the seed and never take down all three servers.
 import { describe, expect, it } from 'vitest';
 import { checkReadWrite, checkSemaphore, holdingsOf } from '../soak/checks.js';
-import { checkQueue, checkRegister, checkScheduler, registerHistory } from '../soak/checks-flow.js';
+import { checkQueue, checkRegister, checkScheduler, checkSessionOrder, registerHistory } from '../soak/checks-flow.js';
 import type { LogLine } from '../soak/log.js';
 import { FAULT_KINDS, planFaults } from '../soak/nemesis.js';
 import { Random } from '../soak/random.js';
@@ -81,6 +81,18 @@ describe('soak checkers', () => {
     const unknown = [lying[0]!, reg('a', 0, 'unknown', {}), lying[2]!, lying[3]!];
     expect(registerHistory(unknown)[0]!.return).toBeUndefined();
     expect(checkRegister(unknown).violations).toEqual([]);
+  });
+});
+
+describe('soak session order', () => {
+  it('a session that sees the register go back in time (a plain read older than a version it saw) is a violation; another session may lag', () => {
+    const plain = (w: string, version: number) => line(w, { ev: 'plain', version });
+    const own = (w: string, op: number, version: number) => [
+      line(w, { ev: 'reg', op, phase: 'call', input: { kind: 'cas', expectedVersion: version - 1, value: `x${op}` } }),
+      line(w, { ev: 'reg', op, phase: 'ok', output: { ok: true, version } }),
+    ];
+    expect(checkSessionOrder([plain('a', 1), ...own('a', 0, 2), plain('b', 1), plain('a', 2), plain('b', 2)]).violations).toEqual([]);
+    expect(checkSessionOrder([...own('a', 0, 5), plain('a', 4)]).violations[0]).toMatch(/a saw version 4 .* after version 5/);
   });
 });
 
