@@ -74,7 +74,11 @@ async function main(config: WorkerConfig): Promise<void> {
   process.on('message', (m: WorkerCommand) => {
     void (async () => {
       try {
-        if (m.cmd === 'expire') await expireSession(session, 30_000);
+        if (m.cmd === 'expire') {
+          // Between sessions there is nothing to expire: wait for one (bounded).
+          for (let i = 0; i < 200 && session.state !== 'connected'; i++) await new Promise((r) => setTimeout(r, 100));
+          await expireSession(session, 30_000);
+        }
         if (m.cmd === 'quiet') {
           quiet = true;
           log.write({ ev: 'quiet' });

@@ -140,14 +140,24 @@ class CreateCall {
     });
   }
 
-  private async create(): Promise<Created> {
-    try {
-      return await this.once();
-    } catch (err) {
-      if (!isRetryable(err) || this.req.signal?.aborted) throw err;
-    }
-    // The create may have happened: a protected create looks for its node before trying again.
-    return this.core.calls.retrying('create', this.req.path, () => this.retry(), this.req.signal);
+  /**
+   * The first attempt, then the retries. Through the session's `retrying` from the start: asked
+   * while disconnected, the first attempt waits for the connection in line with the calls asked
+   * before and after it (failing at once and only then queueing, it went out behind a read asked
+   * after it — a queue consumer's claim then came after its read, and an item ran twice).
+   */
+  private create(): Promise<Created> {
+    let first = true;
+    return this.core.calls.retrying(
+      'create',
+      this.req.path,
+      () => {
+        if (!first) return this.retry(); // the create may have happened: a protected one looks for its node first
+        first = false;
+        return this.once();
+      },
+      this.req.signal,
+    );
   }
 
   private async retry(): Promise<Created> {

@@ -668,3 +668,30 @@ describe('a conditional write whose reply a connection loss cut', () => {
     }
   });
 });
+
+describe('calls asked while disconnected', () => {
+  // Found by the hostile-wire queue soak: a create asked while disconnected failed at once and only
+  // then queued for the connection, so a read asked after it went out first.
+  it('go out in the order they were asked once the connection is back: a create, then a read of it', async () => {
+    const proxy = await startProxy(zk.server.connectString);
+    try {
+      const s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 20_000 });
+      const path = uniquePath('order');
+      const suspended = nextEvent(s, 'suspended', 20_000);
+      proxy.freeze();
+      proxy.dropConnections();
+      await suspended;
+      const created = s.create(path, 'x');
+      const read = s.get(path).then(
+        (r) => r.data.toString(),
+        (e: unknown) => e,
+      );
+      proxy.thaw();
+      expect(await created).toBe(path);
+      expect(await read).toBe('x');
+      await s.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
