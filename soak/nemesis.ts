@@ -9,7 +9,8 @@
  * restarted); a server frozen with SIGSTOP, then resumed; a worker's proxy partitioned (silent
  * both ways; past the session timeout the session expires) or its connections frozen (new ones
  * pass), then healed; a worker's session expired on the server; a worker killed with SIGKILL and
- * started again; a frame to or from a worker corrupted (garbage, truncated, oversized).
+ * started again; a frame to or from a worker corrupted (garbage, truncated, oversized, split into
+ * tiny pieces, or a reply replayed).
  * @module
  */
 import type { ProxyCorruption, ProxyDirection } from '../src/testing/proxy.js';
@@ -53,6 +54,9 @@ const DURATION: Record<FaultKind, [number, number]> = {
   'kill-worker': [300, 3000],
   'corrupt-frame': [0, 0],
 };
+
+const CORRUPT_TO_SERVER = ['garbage', 'truncate', 'oversize', 'split'] as const;
+const CORRUPT_TO_CLIENT = [...CORRUPT_TO_SERVER, 'duplicate'] as const;
 
 /** Busy intervals per resource, for planning. */
 class Calendar {
@@ -103,8 +107,11 @@ export function planFaults(rng: Random, durationMs: number, workers: number): Pl
     if (!targets) continue;
     for (const t of targets) cal.book(`${SERVER_KINDS.has(kind) ? 's' : 'w'}${t}`, at, at + ms + 1);
     const fault: PlannedFault = { at, kind, targets, durationMs: ms };
-    if (kind === 'corrupt-frame')
-      fault.corruption = { direction: rng.pick(['toClient', 'toServer'] as const), how: rng.pick(['garbage', 'truncate', 'oversize'] as const) };
+    if (kind === 'corrupt-frame') {
+      // A replayed request re-runs it on the server (a second create): beyond what TCP ever does, so replays go to the client only.
+      const direction = rng.pick(['toClient', 'toServer'] as const);
+      fault.corruption = { direction, how: rng.pick(direction === 'toClient' ? CORRUPT_TO_CLIENT : CORRUPT_TO_SERVER) };
+    }
     plan.push(fault);
   }
   return plan;

@@ -57,6 +57,7 @@ export type ZkErrorCode =
   | 'ILLEGAL_STATE'
   | 'PROTOCOL_ERROR'
   | 'UNSUPPORTED'
+  | 'TLS'
   | 'INDETERMINATE';
 
 /** Context attached to an error: which operation on which path. */
@@ -262,6 +263,26 @@ export class ReconfigDisabledError extends ZkError {
 export class ProtocolError extends ZkError {
   /** @internal */ constructor(m: string, c?: ZkErrorContext) {
     super('PROTOCOL_ERROR', m, c);
+  }
+}
+/**
+ * A TLS connection failed its check, so no session went over it: the server's certificate does
+ * not chain to a trusted CA or does not name the host (`tlsCode` `UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, ...; the client sent nothing of the session), or the server
+ * refused the handshake with a TLS alert (`ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN`, ...: e.g. a
+ * client certificate it does not trust). `ZkSession.connect` rejects with it once every server of the
+ * connect string failed so in a row (a misconfigured client, not a down server); a session that
+ * was connected keeps retrying, since certificates get rotated.
+ */
+export class TlsError extends ZkError {
+  /** The server that failed the check, `host:port` (several, comma-separated, when all did). */
+  readonly server: string;
+  /** Node's code for the failure, e.g. `ERR_TLS_CERT_ALTNAME_INVALID`. */
+  readonly tlsCode: string;
+  /** @internal */ constructor(m: string, c: ZkErrorContext & { server: string; tlsCode: string }) {
+    super('TLS', m, c);
+    this.server = c.server;
+    this.tlsCode = c.tlsCode;
   }
 }
 /** The transport in use cannot do this (e.g. multi on the native binding); nothing was sent. */

@@ -10,13 +10,20 @@
  * once, or after a growing delay when the lost one never connected (so that a server refusing
  * every session is not hammered in a tight loop). Events of a transport that was replaced are
  * ignored.
+ *
+ * A TLS failure (the client's check of a server's certificate, or the server refusing ours) is a
+ * misconfigured client, not a down server: while `start()` waits, once every server of the
+ * connect string failed the TLS check in a row (no other kind of failure in between, so one bad
+ * member of an ensemble does not fail the connect), `start()` rejects with the {@link TlsError}
+ * at once instead of waiting out `connectTimeoutMs`. Later (an established session reconnecting,
+ * or a new one after `lost`) TLS failures are retried like any other: certificates get rotated.
  * @internal
  * @module
  */
 import createDebug from 'debug';
 import type { EventEmitter } from 'eventemitter3';
 import { ZkClient } from './client/client.js';
-import { ClosedError, ConnectTimeoutError, ConnectionLossError, fromRc } from './errors.js';
+import { ClosedError, ConnectTimeoutError, ConnectionLossError, TlsError, fromRc } from './errors.js';
 import { emitSafely } from './listeners.js';
 import { openNativeTransport } from './native.js';
 import { abortError } from './session-abort.js';
@@ -46,6 +53,9 @@ export class SessionConnection {
   private readonly waiters = new Set<Deferred<void>>();
   private readonly connectedOnce = new WeakSet<Transport>();
   private reopenDelayMs = 0;
+  /** While `start()` waits: the servers whose attempts failed the TLS check since any other failure. */
+  private tlsFailed: Map<string, TlsError> | undefined;
+  private failStart: ((err: TlsError) => void) | undefined;
 
   constructor(
     private readonly connectString: string,
@@ -96,6 +106,7 @@ export class SessionConnection {
             canBeReadOnly: o.canBeReadOnly,
             tls: o.tls,
             maxFrameBytes: o.maxFrameBytes,
+            onConnectFailed: ({ server, error }) => this.onConnectFailed(t, server, error),
           });
     this.t = t;
     t.on('connected', (info) => this.onConnect(t, info.readOnly));
@@ -109,6 +120,7 @@ export class SessionConnection {
    * Opens the first transport and resolves once it is connected.
    * @throws ConnectTimeoutError naming the connect string after `connectTimeoutMs`
    * @throws AuthFailedError when the server rejects the credentials
+   * @throws TlsError once every server failed the TLS check in a row (see the module documentation)
    */
   async start(): Promise<void> {
     const connected = this.nextConnected();
@@ -120,10 +132,14 @@ export class SessionConnection {
     const timer = setTimeout(() => {
       connected.reject(new ConnectTimeoutError(`session: could not connect to ${this.connectString} within ${ms} ms`, { op: 'connect' }));
     }, ms);
+    this.tlsFailed = new Map();
+    this.failStart = (err) => connected.reject(err);
     try {
       this.open();
       await connected.promise;
     } finally {
+      this.tlsFailed = undefined;
+      this.failStart = undefined;
       clearTimeout(timer);
       this.events.off('lost', onLost);
       this.waiters.delete(connected); // a transport that failed to open leaves no wait for close() to fail
@@ -198,6 +214,30 @@ export class SessionConnection {
     this.waiters.clear();
     if (prev === 'connecting') emitSafely(this.events, 'connected', { sessionId: id });
     else emitSafely(this.events, 'reconnected', { sessionId: id, newSession });
+  }
+
+  /**
+   * One failed attempt of `t` on `server` while `start()` waits: a TLS failure is remembered, any
+   * other (of a server that had not failed TLS) forgets them all; all servers failed TLS: reject.
+   */
+  private onConnectFailed(t: Transport, server: string, error: Error): void {
+    const failed = this.tlsFailed;
+    if (t !== this.t || !failed || !(t instanceof ZkClient)) return;
+    if (!(error instanceof TlsError)) {
+      if (!failed.has(server)) failed.clear();
+      return;
+    }
+    failed.set(server, error);
+    const hosts = t.serverList.map((h) => `${h.host}:${h.port}`);
+    if (!hosts.every((h) => failed.has(h))) return;
+    const each = hosts.map((h) => `${h}: ${failed.get(h)!.tlsCode}`).join(', ');
+    const all = new TlsError(`session: every server of ${this.connectString} failed the TLS check (${each})`, {
+      op: 'connect',
+      server: hosts.join(','),
+      tlsCode: error.tlsCode,
+      cause: error,
+    });
+    this.failStart?.(hosts.length === 1 ? error : all);
   }
 
   private onDisconnected(t: Transport): void {

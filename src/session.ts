@@ -58,6 +58,7 @@ import {
 } from './session-types.js';
 import { PersistentWatches } from './session-watch.js';
 import type { TransportName } from './transport.js';
+import type { TlsOptions } from './client/connection.js';
 
 export * from './session-types.js';
 
@@ -117,6 +118,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
    * @throws InvalidArgumentError for bad options (nothing is opened)
    * @throws ConnectTimeoutError naming the connect string after `connectTimeoutMs`
    * @throws AuthFailedError when the server rejects the credentials
+   * @throws TlsError (code `TLS`) when every server of the connect string failed the TLS check in a row
    */
   static async connect(connectString: string, options?: SessionOptions): Promise<ZkSession> {
     const opts = resolveOptions(connectString, options);
@@ -146,10 +148,10 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   }
 
   /** @internal session id and password, for a real server-side expiry in tests. */
-  [kCredentials](): { clientId: string; password: Buffer; transport: TransportName } {
+  [kCredentials](): { clientId: string; password: Buffer; transport: TransportName; tls: TlsOptions | undefined } {
     const t = this.conn.transport;
     if (!t) throw new ClosedError('session: no transport', { op: 'credentials' });
-    return { clientId: t.sessionId, password: t.sessionPassword, transport: this.transport };
+    return { clientId: t.sessionId, password: t.sessionPassword, transport: this.transport, tls: this.core.opts.tls };
   }
 
   /**

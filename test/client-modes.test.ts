@@ -1,19 +1,18 @@
-// The wire client's connection modes against real Java servers: TLS to a secureClientPort (and a
-// wrong CA refused), read-only mode after a quorum loss (and back to read-write by itself), and
+// The wire client's connection modes against real Java servers: TLS to a secureClientPort (a
+// wrong CA, and a client certificate the server does not trust, refused with TlsError), read-only mode after a quorum loss (and back to read-write by itself), and
 // dynamic membership (the client follows /zookeeper/config: a joiner added by reconfig appears in
 // its host list, and it survives the removal and death of the only server it was told about).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZkClient, type ClientState } from '../src/client/client.js';
-import { ConnectTimeoutError, ConnectionLossError, NoAuthError, NotReadOnlyError, ZkSession, type ConnectionState } from '../src/index.js';
+import { ConnectionLossError, NoAuthError, NotReadOnlyError, TlsError, ZkSession, type ConnectionState } from '../src/index.js';
 import { fourLetterWord } from '../src/testing/fourlw.js';
 import { SUPER_AUTH, startLocalEnsemble, startLocalServer, type LocalZooKeeperEnsemble } from '../src/testing/local.js';
 import { generateTestCerts, type TestCerts } from '../src/testing/tls.js';
 import type { ZooKeeperServer } from '../src/testing/types.js';
-import { uniquePath, waitUntil } from './helpers.js';
+import { countingForwarder, uniquePath, waitUntil } from './helpers.js';
 
 const OPEN = [{ perms: 31, scheme: 'world', id: 'anyone' }];
 
@@ -53,37 +52,6 @@ function record<S extends string>(x: Stateful<S>): S[] {
 async function mntr(port: number, key: string): Promise<number | undefined> {
   const m = new RegExp(`^${key}\\s+(\\d+)`, 'm').exec(await fourLetterWord('127.0.0.1', port, 'mntr', 2000));
   return m ? Number(m[1]) : undefined;
-}
-
-/** A plain TCP forwarder to 127.0.0.1:`port` that counts the connections it accepted. */
-async function countingForwarder(port: number): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
-  let accepted = 0;
-  const sockets = new Set<Socket>();
-  const srv: Server = createServer((client) => {
-    accepted++;
-    const upstream = netConnect({ host: '127.0.0.1', port });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as { port: number }).port,
-    accepted: () => accepted,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => r());
-      }),
-  };
 }
 
 describe('TLS (secureClientPort, client certificate required)', () => {
@@ -126,19 +94,24 @@ describe('TLS (secureClientPort, client certificate required)', () => {
     }
   });
 
-  it('a client trusting another CA never connects; ZkSession.connect fails with ConnectTimeoutError', { timeout: 120_000 }, async () => {
+  it('a wrong CA, or a client certificate the server does not trust: ZkSession.connect fails at once with TlsError; a ZkClient keeps trying', {
+    timeout: 120_000,
+  }, async () => {
     const tls = server.tls!;
     // The right client certificate, the wrong CA: only the client's check of the server can fail.
     const wrong = { ca: other.ca, cert: tls.cert, key: tls.key, servername: tls.serverName };
+    // The right CA, a client certificate of another CA: only the server's check of the client can fail.
+    const untrusted = { ...wrong, ca: tls.ca, cert: other.cert, key: other.key };
     // Through a counting forwarder: proof that the client did try, again and again.
     const fwd = await countingForwarder(tls.port);
-    const client = new ZkClient(`127.0.0.1:${fwd.port}`, { tls: wrong, sessionTimeoutMs: 4000 });
+    const failures: Error[] = [];
+    const client = new ZkClient(`127.0.0.1:${fwd.port}`, { tls: wrong, sessionTimeoutMs: 4000, onConnectFailed: ({ error }) => failures.push(error) });
     const states = record<ClientState>(client);
     const connected: unknown[] = [];
     client.on('connected', (info) => connected.push(info));
     client.start();
     try {
-      const connectTimeoutMs = 3000;
+      const connectTimeoutMs = 30_000;
       const attempt = async (o: typeof wrong) => {
         const started = Date.now();
         const err = await ZkSession.connect(tls.connectString, { tls: o, connectTimeoutMs }).then(
@@ -148,18 +121,28 @@ describe('TLS (secureClientPort, client certificate required)', () => {
           },
           (e: unknown) => e,
         );
-        return { err, elapsed: Date.now() - started };
+        return { err: err as TlsError, elapsed: Date.now() - started };
       };
-      // And the other way round: the right CA, a client certificate the server does not trust.
-      const results = await Promise.all([attempt(wrong), attempt({ ...wrong, ca: tls.ca, cert: other.cert, key: other.key })]);
-      for (const { err, elapsed } of results) {
-        expect(err).toBeInstanceOf(ConnectTimeoutError);
-        expect((err as ConnectTimeoutError).code).toBe('CONNECT_TIMEOUT');
-        expect(elapsed).toBeGreaterThanOrEqual(connectTimeoutMs - 50);
-        expect(elapsed).toBeLessThan(connectTimeoutMs + 10_000);
+      const [byClient, byServer] = await Promise.all([attempt(wrong), attempt(untrusted)]);
+      for (const { err, elapsed } of [byClient, byServer]) {
+        expect(err).toBeInstanceOf(TlsError);
+        expect(err.code).toBe('TLS');
+        expect(err.server).toBe(tls.connectString);
+        expect(err.message).toContain(tls.connectString);
+        expect(elapsed).toBeLessThan(connectTimeoutMs / 2); // not the connect timeout: the first failed check
       }
+      // Our check of the server's certificate failed (the server never saw the session).
+      expect(byClient.err.tlsCode).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+      expect(byClient.err.message).toMatch(/certificate failed the client's check/);
+      // The server refused our certificate: ZooKeeper 3.8 (TLS 1.2 here) answers the handshake
+      // with a TLS alert, which Node reports as ERR_SSL_..._ALERT_... (certificate unknown).
+      expect(byServer.err.tlsCode).toMatch(/^ERR_SSL_.*ALERT/);
+      expect(byServer.err.message).toMatch(/refused the TLS handshake/);
 
-      await waitUntil(() => fwd.accepted() >= 3, 'three TLS attempts of the wrong-CA client', 30_000);
+      // A ZkClient itself never gives up (a session's reconnects must survive a certificate
+      // rotation): it tries again and again, each attempt a TlsError.
+      await waitUntil(() => fwd.accepted() >= 3 && failures.length >= 3, 'three TLS attempts of the wrong-CA client', 30_000);
+      for (const f of failures) expect(f).toBeInstanceOf(TlsError);
       expect(connected).toEqual([]);
       expect(states).not.toContain('connected');
       expect(client.state).toBe('connecting');

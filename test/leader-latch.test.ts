@@ -8,7 +8,7 @@ import { LeaderLatch, ZkSession } from '../src/index.js';
 import { expireSession } from '../src/testing/index.js';
 import { startProxy } from '../src/testing/proxy.js';
 import { TermLog } from './fixtures/latch-terms.js';
-import { TEST_TRANSPORT, spawnClean, nextEvent, uniquePath, useServer, waitUntil } from './helpers.js';
+import { TEST_TRANSPORT, spawnClean, nextEvent, uniquePath, useServer, waitUntil, testConnectString, testSessionOptions } from './helpers.js';
 
 const zk = useServer();
 
@@ -212,12 +212,12 @@ describe('LeaderLatch', () => {
 
   it('connections cut while joining leave no orphan node: one node per participant, one leader (CURATOR-45)', async () => {
     const path = uniquePath('latch-cut');
-    const proxy = await startProxy(zk.server.connectString);
+    const proxy = await startProxy(testConnectString(zk.server));
     let s: ZkSession | undefined;
     try {
       // One session behind the proxy: this suite also runs on the native transport, where cutting
       // several handles' connections at once can abort the process (fault 2 in docs/binding-issues.md).
-      s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 4000, transport: TEST_TRANSPORT });
+      s = await ZkSession.connect(proxy.connectString, testSessionOptions(zk.server, { sessionTimeoutMs: 4000, transport: TEST_TRANSPORT }));
       const latches = [0, 1, 2].map((i) => new LeaderLatch(s!, path, { id: `c${i}` }));
       // Cut the connection at a different moment of each create: before it is sent, as it goes
       // out, and while the answer may be on its way back.

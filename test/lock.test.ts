@@ -12,7 +12,7 @@ import { expireSession, fourLetterWord, startProxy } from '../src/testing/index.
 import { nodeName } from '../src/paths.js';
 import { WaitScope } from '../src/wait.js';
 import { Contender, firstN, orderWithoutStrays } from '../recipes/contender.js';
-import { nextEvent, uniquePath, useServer, waitUntil, childrenOf } from './helpers.js';
+import { nextEvent, uniquePath, useServer, waitUntil, childrenOf, testConnectString, testSessionOptions } from './helpers.js';
 import { killAll, runHammers } from './fixtures/lock-children.js';
 import { findOverlap, findTokenRegression, handoffs, readHolds, type Hold } from './fixtures/lock-intervals.js';
 
@@ -140,9 +140,9 @@ describe('Lock', () => {
   });
 
   it('timeoutMs and signal bound the whole call, the first create included: while suspended they end it, and no node is left', async () => {
-    await using proxy = await startProxy(zk.server.connectString);
+    await using proxy = await startProxy(testConnectString(zk.server));
     const cut = await zk.connect({ sessionTimeoutMs: 20_000 }); // same server, for reading the path
-    const s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 8000, connectTimeoutMs: 60_000 });
+    const s = await ZkSession.connect(proxy.connectString, testSessionOptions(zk.server, { sessionTimeoutMs: 8000, connectTimeoutMs: 60_000 }));
     try {
       const path = uniquePath('lock-create-bound');
       const lock = new Lock(s, path);

@@ -1,6 +1,7 @@
 // The test kit's partition proxy against a real server: a session behind it sees a silent server
 // (suspended, then lost past its timeout) while a session connected directly goes on. Its finer
-// faults (freeze, delay, corruption) are tested against a plain TCP server, no ZooKeeper needed.
+// faults (freeze, delay, each corruption mode, one-shot and continuous) are tested against a plain
+// TCP server, no ZooKeeper needed.
 import { EventEmitter } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -210,6 +211,14 @@ async function rig(echo = false) {
 
 const directions = ['toServer', 'toClient'] as const;
 
+/** A length-prefixed frame, as ZooKeeper sends them. */
+function frameOf(payload: string): Buffer {
+  const b = Buffer.from(payload);
+  const len = Buffer.alloc(4);
+  len.writeInt32BE(b.length);
+  return Buffer.concat([len, b]);
+}
+
 describe('startProxy faults', () => {
   it('freeze() holds current connections both ways while new ones pass; thaw() delivers in order', async () => {
     const { target, proxy, client, server } = await rig();
@@ -335,6 +344,114 @@ describe('startProxy faults', () => {
     from.socket.write('next');
     await to.bytes(4 + chunk.length + 4);
     expect(to.data.subarray(4 + chunk.length).toString()).toBe('next');
+  });
+
+  it.each(directions)('corruptNext(%s, duplicate) sends the whole frames of the chunk twice, never a frame cut into another', async (dir) => {
+    const { proxy, client, server } = await rig();
+    const [from, to] = dir === 'toServer' ? [client, server] : [server, client];
+    const [a, b, c] = [frameOf('first'), frameOf('second'), frameOf('third, sent in two chunks')];
+    proxy.corruptNext(dir, 'duplicate');
+    // Two whole frames and the head of a third: the whole ones come twice, before the third's head.
+    from.socket.write(Buffer.concat([a, b, c.subarray(0, 7)]));
+    const replayed = Buffer.concat([a, b, a, b, c.subarray(0, 7)]);
+    await to.bytes(replayed.length);
+    expect(to.data.equals(replayed)).toBe(true);
+    from.socket.write(c.subarray(7));
+    await to.bytes(replayed.length + c.length - 7);
+    expect(to.data.equals(Buffer.concat([a, b, a, b, c]))).toBe(true);
+    expect(proxy.corruptions.duplicate).toBe(1);
+  });
+
+  it('corruptNext(duplicate) waits for a chunk that holds a whole frame', async () => {
+    const { proxy, client, server } = await rig();
+    const f = frameOf('a frame cut in two chunks');
+    proxy.corruptNext('toClient', 'duplicate');
+    server.socket.write(f.subarray(0, 10)); // no whole frame in it: forwarded as it is
+    await client.bytes(10);
+    server.socket.write(f.subarray(10)); // the rest: the frame ends here, but did not begin here
+    await client.bytes(f.length);
+    expect(proxy.corruptions.duplicate).toBe(0);
+    const g = frameOf('next');
+    server.socket.write(g);
+    await client.bytes(f.length + 2 * g.length);
+    expect(client.data.equals(Buffer.concat([f, g, g]))).toBe(true);
+    expect(proxy.corruptions.duplicate).toBe(1);
+  });
+
+  it.each(directions)('corruptNext(%s, split) drips the chunk out 1-3 bytes at a time; later bytes and the FIN wait behind it', async (dir) => {
+    const { proxy, client, server } = await rig();
+    const [from, to] = dir === 'toServer' ? [client, server] : [server, client];
+    let reads = 0;
+    to.socket.on('data', () => reads++);
+    const big = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
+    proxy.corruptNext(dir, 'split');
+    from.socket.write(big);
+    await to.bytes(1); // the drip has begun: what is written now reaches the proxy while it goes on
+    from.socket.end('after');
+    await to.until((r) => r.ended, 'the FIN after the dripped bytes');
+    expect(to.data.equals(Buffer.concat([big, Buffer.from('after')]))).toBe(true);
+    // Pieces of at most 3 bytes, a setImmediate apart: the reader saw many small reads.
+    expect(reads).toBeGreaterThan(50);
+    expect(proxy.corruptions.split).toBe(1);
+  });
+
+  it.each(directions)('corruptNext(%s, flip) flips exactly one bit of one byte, then forwards normally', async (dir) => {
+    const { proxy, client, server } = await rig();
+    const [from, to] = dir === 'toServer' ? [client, server] : [server, client];
+    const chunk = Buffer.alloc(64, 0x41);
+    proxy.corruptNext(dir, 'flip');
+    from.socket.write(chunk);
+    await to.bytes(64);
+    const diffs = [...to.data].map((b, i) => b ^ chunk[i]!).filter((x) => x !== 0);
+    expect(diffs).toHaveLength(1);
+    expect([1, 2, 4, 8, 16, 32, 64, 128]).toContain(diffs[0]);
+    from.socket.write('next');
+    await to.bytes(68);
+    expect(to.data.subarray(64).toString()).toBe('next');
+  });
+
+  it('corruptEvery() mangles every chunk at probability 1 (a pending corruptNext first), none at 0; the counts say what was done', async () => {
+    const { proxy, client, server } = await rig();
+    let draws = 0;
+    const random = () => {
+      draws++;
+      return 0.5;
+    };
+    proxy.corruptNext('toClient', 'oversize');
+    proxy.corruptEvery('toClient', ['flip'], 1, random);
+    const chunk = Buffer.alloc(32, 0x55);
+    let want = 0;
+    for (let i = 0; i < 5; i++) {
+      server.socket.write(chunk);
+      want += i === 0 ? 36 : 32;
+      await client.bytes(want); // one chunk at a time through the proxy
+    }
+    expect(client.data.readUInt32BE(0)).toBe(0x7fffffff);
+    expect(client.data.subarray(4, 36).equals(chunk)).toBe(true); // the pending corruptNext, alone
+    for (let i = 0; i < 4; i++) {
+      const got = client.data.subarray(36 + 32 * i, 68 + 32 * i);
+      expect([...got].filter((b, j) => b !== chunk[j]).length, `chunk ${i + 1}`).toBe(1);
+    }
+    expect(draws).toBeGreaterThan(0); // the given random drew the faults
+    expect(proxy.corruptions).toMatchObject({ oversize: 1, flip: 4, garbage: 0 });
+    proxy.corruptEvery('toClient', 'flip', 0);
+    server.socket.write(chunk);
+    await client.bytes(want + 32);
+    expect(client.data.subarray(want).equals(chunk)).toBe(true);
+    expect(proxy.corruptions.flip).toBe(4);
+    // Nothing toward the server meanwhile.
+    client.socket.write('up');
+    await server.until((r) => r.data.toString() === 'up', 'the untouched client bytes');
+  });
+
+  it('corruption modes and probabilities are checked', async () => {
+    const proxy = await startProxy('127.0.0.1:1');
+    cleanup.push(() => proxy.close());
+    expect(() => proxy.corruptNext('toClient', 'bogus' as never)).toThrow(RangeError);
+    expect(() => proxy.corruptEvery('toClient', 'garbage', 1.5)).toThrow(RangeError);
+    expect(() => proxy.corruptEvery('toClient', 'garbage', Number.NaN)).toThrow(RangeError);
+    expect(() => proxy.corruptEvery('toClient', [], 0.5)).toThrow(RangeError);
+    expect(() => proxy.corruptEvery('toServer', ['split', 'nope' as never], 0.5)).toThrow(/unknown corruption "nope"/);
   });
 
   it('corruptNext() affects only its direction', async () => {

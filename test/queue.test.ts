@@ -17,14 +17,14 @@ import {
   type PoisonInfo,
 } from '../src/index.js';
 import { startProxy } from '../src/testing/index.js';
-import { nextEvent, uniquePath, useServer } from './helpers.js';
+import { nextEvent, testConnectString, testSessionOptions, uniquePath, useServer } from './helpers.js';
 
 const zk = useServer();
 
 describe('DistributedQueue put/take', () => {
   it('a put whose reply is lost with the connection is written once (protected), twice without protection', async () => {
-    await using proxy = await startProxy(zk.server.connectString);
-    await using s = await ZkSession.connect(proxy.connectString, { sessionTimeoutMs: 20_000 });
+    await using proxy = await startProxy(testConnectString(zk.server));
+    await using s = await ZkSession.connect(proxy.connectString, testSessionOptions(zk.server, { sessionTimeoutMs: 20_000 }));
     const count = async (q: DistributedQueue<string>) => (await s.getChildren(q.path)).length;
     const lostReplyPut = async (q: DistributedQueue<string>) => {
       await q.put('warm-up'); // the parent exists: the next put is one create

@@ -1,7 +1,10 @@
 // Digest authentication and ACLs: a session with credentials and `defaultAcl: CREATOR_ALL` creates
 // every recipe node (lock, latch, queue, parents included) creator-only; a session without the
 // credentials (or with other ones) cannot delete a lock node, steal an election or take a queue
-// item, and gets NoAuthError (`NO_AUTH`). Secrets never appear in debug logs or error messages.
+// item (flat or bucketed), and gets NoAuthError (`NO_AUTH`); while every writing recipe runs, it
+// cannot touch one of their nodes; and every reading recipe (caches, service discovery's queries,
+// cache and provider, shared value and counter, a latch's view) it runs on them fails with
+// NoAuthError holding nothing. Secrets never appear in debug logs or error messages.
 //
 // On the default transport the ACL is part of the create (no moment in which a node is open; the
 // conformance tests read it back from a watch the create itself fired). The native transport
@@ -13,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Acls,
   Barrier,
+  ChildrenCache,
   DistributedDelayQueue,
   DistributedPriorityQueue,
   DistributedQueue,
@@ -21,15 +25,19 @@ import {
   LeaderLatch,
   LeaderSelector,
   Lock,
+  NodeCache,
   NoAuthError,
   NoNodeError,
   Perms,
   ReadWriteLock,
   Semaphore,
+  ServiceCache,
   ServiceDiscovery,
+  ServiceProvider,
   SharedCounter,
   SharedValue,
   TaskScheduler,
+  TreeCache,
   ZkSession,
   serviceInstance,
   type Acl,
@@ -90,6 +98,8 @@ describe('digest auth and creator-only ACLs', () => {
     await latch.await({ timeoutMs: 10_000 });
     const queue = new DistributedQueue<string>(alice, `${root}/queues/a`);
     await queue.put('job-1');
+    const bucketed = new DistributedQueue<string>(alice, `${root}/queues/b`, { bucketSize: 16 });
+    await bucketed.putMany(['job-b1', 'job-b2', 'job-b3']);
 
     // Every node alice's recipes created, parents included, is alice-only.
     const nodes = await tree(alice, root);
@@ -109,15 +119,17 @@ describe('digest auth and creator-only ACLs', () => {
       // cannot take the queue item
       await expectNoAuth(new DistributedQueue<string>(intruder, `${root}/queues/a`).take({ timeoutMs: 5000 }));
       await expectNoAuth(intruder.getChildren(`${root}/queues/a`));
+      await expectNoAuth(new DistributedQueue<string>(intruder, `${root}/queues/b`, { bucketSize: 16 }).take({ timeoutMs: 5000 }));
     }
     // Nothing changed: alice still holds and leads, the item is still there for her.
     expect(await alice.exists(lease.path)).not.toBeNull();
     expect(latch.hasLeadership()).toBe(true);
     expect(await queue.take({ timeoutMs: 5000 })).toBe('job-1');
+    for (const item of ['job-b1', 'job-b2', 'job-b3']) expect(await bucketed.take({ timeoutMs: 5000 })).toBe(item);
 
     await lease.release();
     await latch.close();
-    await queue.close();
+    await Promise.all([queue.close(), bucketed.close()]);
     await alice.delete(root, { recursive: true });
   });
 
@@ -150,7 +162,8 @@ describe('digest auth and creator-only ACLs', () => {
     };
     let polling = true;
     const poller = (async () => {
-      while (polling) {
+      // (Also ends when the test failed and its sessions were closed: no loop on a closed session.)
+      while (polling && watcher.state !== 'closed') {
         const walk = async (p: string): Promise<void> => {
           const kids = await watcher.getChildren(p).catch(() => [] as string[]);
           await Promise.all(
@@ -186,9 +199,12 @@ describe('digest auth and creator-only ACLs', () => {
     const consumer = queue.consume((n) => {
       handled.push(n);
     });
+    const bucketed = new DistributedQueue<number>(alice, `${base}/bucketed`, { bucketSize: 16 });
     for (let round = 0; round < 6; round++) {
       await (await new Lock(alice, `${base}/lock`).acquire({ timeoutMs: 10_000 })).release();
       await (await new ReadWriteLock(alice, `${base}/rw`).writeLock.acquire({ timeoutMs: 10_000 })).release();
+      await (await new ReadWriteLock(alice, `${base}/rw`).readLock.acquire({ timeoutMs: 10_000 })).release();
+      await bucketed.putMany([round * 2, round * 2 + 1]);
       for (const l of await new Semaphore(alice, `${base}/sem`, { maxLeases: 2 }).acquire({ count: 2, timeoutMs: 10_000 })) await l.release();
       await queue.putMany([round * 2, round * 2 + 1]);
       await new DistributedPriorityQueue<number>(alice, `${base}/pq`).put(round, 3);
@@ -210,9 +226,10 @@ describe('digest auth and creator-only ACLs', () => {
     await waitUntil(() => seen.size >= 40, "the poller to have seen the recipes' nodes", 20_000);
     polling = false;
     await poller;
-    await Promise.all([consumer.close(), queue.close(), latch.close(), selector.close(), member.leave(), scheduler.stop(), config.close()]);
+    await Promise.all([consumer.close(), queue.close(), bucketed.close(), latch.close(), selector.close(), member.leave(), scheduler.stop(), config.close()]);
     const leftBehind = await tree(watcher, base); // the service instance is still registered: its ACL is checked below
     expect(leftBehind).toContain(`${base}/services/api/${instance.id}`);
+    expect(leftBehind.filter((n) => n.startsWith(`${base}/bucketed/`)).length).toBeGreaterThanOrEqual(1 + 12); // a bucket, 12 items
 
     expect(breaches).toEqual([]);
     expect(refused).toBeGreaterThan(seen.size); // refused on live nodes, not only missing ones
@@ -229,6 +246,56 @@ describe('digest auth and creator-only ACLs', () => {
       expect({ n, ok: creatorOnly(got.acl) }).toEqual({ n, ok: true });
     }
     expect(checked).toBeGreaterThan(leftBehind.length / 2);
+    await discovery.close();
+    await alice.delete(base, { recursive: true });
+  });
+
+  it('every reading recipe of a client without the credentials fails with NoAuthError and holds nothing', async () => {
+    const alice = await zk.connect({ auth: ALICE, defaultAcl: Acls.CREATOR_ALL });
+    const anon = await zk.connect();
+    const base = await alice.create(uniquePath('sec-read'), '', { acl: Acls.CREATOR_ALL });
+    const discovery = new ServiceDiscovery(alice, `${base}/services`);
+    await discovery.registerService(serviceInstance({ name: 'api', address: '10.0.0.5', port: 8080 }));
+    await new SharedValue(alice, `${base}/config`).set(Buffer.from('secret config'));
+    await new SharedCounter(alice, `${base}/counter`).increment(7);
+    const latch = new LeaderLatch(alice, `${base}/latch`, { id: 'alice' });
+    latch.start();
+    await latch.await({ timeoutMs: 10_000 });
+
+    const nodeCache = new NodeCache(anon, `${base}/config`);
+    const childrenCache = new ChildrenCache(anon, `${base}/services/api`, { withData: true });
+    const treeCache = new TreeCache(anon, base);
+    const serviceCache = new ServiceCache(anon, `${base}/services`, 'api');
+    const provider = new ServiceProvider(anon, `${base}/services`, 'api');
+    const value = new SharedValue(anon, `${base}/config`);
+    const counter = new SharedCounter(anon, `${base}/counter`);
+    try {
+      await expectNoAuth(nodeCache.start({ timeoutMs: 10_000 }));
+      expect(nodeCache.current).toBeNull();
+      await expectNoAuth(childrenCache.start({ timeoutMs: 10_000 }));
+      expect(childrenCache.children.size).toBe(0);
+      await expectNoAuth(treeCache.start({ timeoutMs: 10_000 }));
+      expect([...treeCache.entries()]).toEqual([]);
+      await expectNoAuth(serviceCache.start({ timeoutMs: 10_000 }));
+      expect(serviceCache.instances()).toEqual([]);
+      await expectNoAuth(provider.start({ timeoutMs: 10_000 }));
+      const anonDiscovery = new ServiceDiscovery(anon, `${base}/services`);
+      await expectNoAuth(anonDiscovery.queryForNames());
+      await expectNoAuth(anonDiscovery.queryForInstances('api'));
+      await anonDiscovery.close();
+      await expectNoAuth(value.get());
+      await expectNoAuth(value.start({ timeoutMs: 10_000 }));
+      expect(value.value).toBeUndefined();
+      await expectNoAuth(counter.get());
+      await expectNoAuth(new LeaderLatch(anon, `${base}/latch`, { id: 'anon' }).getLeader());
+    } finally {
+      await Promise.all([nodeCache, childrenCache, treeCache, serviceCache, provider, value, counter].map((r) => r.close()));
+    }
+    // Alice's own readers see it all.
+    expect((await new SharedValue(alice, `${base}/config`).get()).toString()).toBe('secret config');
+    expect(await new SharedCounter(alice, `${base}/counter`).get()).toBe(7);
+    expect(await discovery.queryForNames()).toEqual(['api']);
+    await latch.close();
     await discovery.close();
     await alice.delete(base, { recursive: true });
   });

@@ -59,8 +59,10 @@ export interface ClientOptions {
   maxFrameBytes?: number;
   /** Attach to an existing session instead of creating one (hex id and password). */
   session?: { id: string; password: Buffer };
-  /** Follow `/zookeeper/config` and use the ensemble's current members as the host list. @default true */
+  /** Follow `/zookeeper/config` and use the ensemble's current members as the host list (never with `tls`: the config names plain ports only). @default true */
   followConfig?: boolean;
+  /** Hears each failed connection attempt (`error` a TlsError when the TLS check failed). */
+  onConnectFailed?: (info: { server: string; error: Error }) => void;
 }
 
 /** Events of a {@link ZkClient}. */

@@ -6,12 +6,17 @@
  * keep an idle connection from reaching that timeout. When the connection ends, for any reason,
  * every waiting request fails with CONNECTION_LOSS in the order it was sent, and `closed`
  * resolves with the reason. Nothing here throws out of a socket handler.
+ *
+ * Over TLS the ConnectRequest waits for `secureConnect`, which Node emits only once the server's
+ * certificate verified (CA and host name): a server that fails the check, or refuses our
+ * certificate, never sees a byte of the session. That failure ends the attempt with a
+ * {@link TlsError} naming the server and Node's code.
  * @internal
  * @module
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { ConnectionLossError, ProtocolError, ZkError, fromRc } from '../errors.js';
+import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions, type TLSSocket } from 'node:tls';
+import { ConnectionLossError, ProtocolError, TlsError, ZkError, fromRc } from '../errors.js';
 import { FrameDecoder } from './framing.js';
 import { DecodeError, Reader, type Writer } from './jute.js';
 import { Op, Xid, readConnectResponse, readReplyHeader, writeConnectRequest, type ConnectRequest, type ConnectResponse, type ReplyHeader } from './records.js';
@@ -104,7 +109,10 @@ export class Connection {
     this.socket = o.tls ? tlsConnect({ ...tcp, ...tlsOptions(o.tls, o.host) }) : netConnect(tcp);
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.socket.on('error', (err) => this.end(err, `socket error: ${err.message}`));
+    this.socket.on('error', (err) => {
+      const e = this.tlsFailure(err) ?? err;
+      this.end(e, `${e instanceof TlsError ? 'TLS' : 'socket'} error: ${err.message}`);
+    });
     this.socket.on('close', () => this.end(undefined, 'closed by the server'));
     this.socket.on('end', () => this.end(undefined, 'closed by the server'));
   }
@@ -133,7 +141,9 @@ export class Connection {
           reject(e);
         },
       };
-      conn.send(frame(o.writer, (w) => writeConnectRequest(w, request)));
+      const hello = frame(o.writer, (w) => writeConnectRequest(w, request));
+      if (o.tls) conn.socket.once('secureConnect', () => conn.send(hello));
+      else conn.send(hello);
     });
     return { conn, ready };
   }
@@ -192,6 +202,20 @@ export class Connection {
   /** Closes the connection (no closeSession: that is the client's request). Idempotent. */
   close(reason = 'closed by the client', error?: Error): void {
     this.end(error, reason);
+  }
+
+  /**
+   * A failed TLS check, as a TlsError: before the session's handshake, the server's certificate
+   * failed our check (`authorizationError`) or the server sent a TLS alert (`ERR_SSL_*`).
+   */
+  private tlsFailure(err: Error): TlsError | undefined {
+    if (!this.o.tls || !this.handshake) return undefined;
+    const verify = (this.socket as TLSSocket).authorizationError as unknown as string | null | undefined;
+    const code = (err as NodeJS.ErrnoException).code ?? (verify ? String(verify) : '');
+    if (!verify && !code.startsWith('ERR_SSL_')) return undefined;
+    const server = `${this.o.host}:${this.o.port}`;
+    const what = verify ? "its certificate failed the client's check" : 'it refused the TLS handshake';
+    return new TlsError(`tls: ${server}: ${what}: ${code} (${err.message.trim()})`, { op: 'connect', server, tlsCode: code, cause: err });
   }
 
   private onTick(): void {

@@ -2,7 +2,10 @@
  * Framing: ZooKeeper frames are a 4-byte big-endian length and that many bytes. The decoder keeps
  * the chunks of an incomplete frame in a list and joins them once, when the frame is complete
  * (never by concatenating on every chunk), and rejects a length over `maxFrameBytes` or below
- * zero before buffering it.
+ * zero before buffering it. A frame over the limit is reported with the xid of its reply header
+ * when the bytes at hand already hold it (they almost always do: a server writes the prefix and
+ * the header together), so that the request it answers can fail for good instead of being sent
+ * again for the same answer (dispatch.ts).
  * @internal
  * @module
  */
@@ -14,8 +17,10 @@ export class FrameTooLargeError extends DecodeError {
   constructor(
     readonly length: number,
     readonly limit: number,
+    /** The xid of the frame's reply header, when its 4 bytes had arrived with the prefix. */
+    readonly xid?: number,
   ) {
-    super(`frame of ${length} bytes is over the limit of ${limit} bytes (maxFrameBytes)`);
+    super(`frame of ${length} bytes is over the limit of ${limit} bytes (maxFrameBytes)${xid === undefined ? '' : ` (reply xid ${xid})`}`);
     this.name = 'FrameTooLargeError';
   }
 }
@@ -41,7 +46,8 @@ export class FrameDecoder {
     // Fast path: nothing buffered, whole frames inside this chunk are handed out as views.
     if (this.buffered === 0) {
       while (chunk.length - off >= 4) {
-        const n = this.check(chunk.readInt32BE(off));
+        const n = chunk.readInt32BE(off);
+        if (n < 0 || n > this.maxFrameBytes) this.bad(n, chunk.length - off >= 8 ? chunk.readInt32BE(off + 4) : undefined);
         if (chunk.length - off - 4 < n) break;
         onFrame(chunk.subarray(off + 4, off + 4 + n));
         off += 4 + n;
@@ -54,7 +60,9 @@ export class FrameDecoder {
     for (;;) {
       if (this.want < 0) {
         if (this.buffered < 4) return;
-        this.want = this.check(this.peekLength());
+        const n = this.peekInt(0);
+        if (n < 0 || n > this.maxFrameBytes) this.bad(n, this.buffered >= 8 ? this.peekInt(4) : undefined);
+        this.want = n;
       }
       if (this.buffered < 4 + this.want) return;
       const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
@@ -76,21 +84,17 @@ export class FrameDecoder {
     this.want = -1;
   }
 
-  private check(n: number): number {
-    if (n < 0) {
-      this.reset();
-      throw new DecodeError(`bad frame length ${n}`);
-    }
-    if (n > this.maxFrameBytes) {
-      this.reset();
-      throw new FrameTooLargeError(n, this.maxFrameBytes);
-    }
-    return n;
+  /** Rejects a frame length below zero or over the limit; `xid` is the int after the prefix, when at hand. */
+  private bad(n: number, xid: number | undefined): never {
+    this.reset();
+    if (n < 0) throw new DecodeError(`bad frame length ${n}`);
+    throw new FrameTooLargeError(n, this.maxFrameBytes, xid);
   }
 
-  private peekLength(): number {
+  /** The int at `at` (0 or 4) of the buffered bytes; there are at least `at + 4`. */
+  private peekInt(at: number): number {
     const first = this.chunks[0]!;
-    if (first.length >= 4) return first.readInt32BE(0);
-    return Buffer.concat(this.chunks, 4).readInt32BE(0);
+    if (first.length >= at + 4) return first.readInt32BE(at);
+    return Buffer.concat(this.chunks, at + 4).readInt32BE(at);
   }
 }

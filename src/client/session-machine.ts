@@ -25,13 +25,14 @@
  * auth and every change made while away fires its one-shot watches (persistent watches are set
  * again but, as in ZooKeeper itself, do not replay what changed meanwhile). A notification
  * (incoming.ts) is delivered synchronously, in frame order, before the reply of any read sent
- * after it resolves.
+ * after it resolves. Each failed attempt goes to `onConnectFailed` (a TlsError when the TLS check
+ * failed); the loop goes on regardless.
  * @internal
  * @module
  */
 import createDebug from 'debug';
 import type { EventEmitter } from 'eventemitter3';
-import { emitSafely } from '../listeners.js';
+import { callbackThrew, emitSafely } from '../listeners.js';
 import { AuthFailedError, ClosedError, ConnectionLossError, SessionExpiredError, type ZkError } from '../errors.js';
 import type { Chroot } from './chroot.js';
 import type { ClientOptions } from './client.js';
@@ -269,6 +270,7 @@ export class SessionMachine implements MembershipView {
         response = await ready;
       } catch (err) {
         log('connect to %s (%s):%d failed: %s', host.host, address, host.port, (err as Error).message);
+        this.reportFailure(host, err as Error);
         continue;
       } finally {
         this.opening = undefined;
@@ -302,10 +304,18 @@ export class SessionMachine implements MembershipView {
         // it starts, ZOOKEEPER-5051; a paused one too) must leave time for more attempts before
         // the session expires.
         connectTimeoutMs: Math.max(1, Math.floor(this.identity.negotiatedMs / Math.max(3, this.hosts.size))),
-        handler: { onHeader: (h) => this.identity.onHeader(h), onSpecial: (h, r) => this.incoming.handle(h, r) },
+        handler: { onHeader: (h) => this.identity.onHeader(this.incoming.seen(h)), onSpecial: (h, r) => this.incoming.handle(h, r) },
       },
       this.identity.request(this.options.canBeReadOnly ?? false),
     );
+  }
+
+  private reportFailure(host: HostPort, error: Error): void {
+    try {
+      this.options.onConnectFailed?.({ server: `${host.host}:${host.port}`, error });
+    } catch (err) {
+      callbackThrew('onConnectFailed', err);
+    }
   }
 
   /** Runs one connection whose handshake succeeded, until it ends. Returns whether it was primed. */
@@ -314,6 +324,7 @@ export class SessionMachine implements MembershipView {
     this.conn = conn;
     this._server = host;
     conn.startTimers(response.timeoutMs);
+    this.incoming.watchFrames(conn, response.timeoutMs, `${host.host}:${host.port}`); // a read timeout in whole frames (incoming.ts)
     const primed = await this.prime(conn);
     if (primed && conn.open && !this.terminal) this.goUp(host, conn, response.readOnly, newSession);
     const reason = await conn.closed;
@@ -348,7 +359,8 @@ export class SessionMachine implements MembershipView {
     this.expiryTimer = undefined;
     this.setState(readOnly ? 'readOnly' : 'connected');
     emitSafely(this.events, 'connected', { sessionId: this.sessionId, readOnly, newSession, server: `${host.host}:${host.port}` });
-    if (this.options.followConfig !== false && !readOnly) this.config.read(conn);
+    // /zookeeper/config names the plain client ports only: a TLS client keeps its own list.
+    if (this.options.followConfig !== false && !this.options.tls && !readOnly) this.config.read(conn);
     if (readOnly) void seekReadWrite(this, conn);
   }
 

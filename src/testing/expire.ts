@@ -10,11 +10,20 @@
  * @module
  */
 import { ZkClient } from '../client/client.js';
+import type { TlsOptions } from '../client/connection.js';
 import { kCredentials, type ZkSession } from '../session.js';
 
 /** One round: connect a twin and close it. True when the twin connected (its close can end the session), false when the session was gone already. */
-async function twinClose(connectString: string, timeoutMs: number, clientId: string, password: Buffer, sessionTimeoutMs: number): Promise<boolean> {
-  const twin = new ZkClient(connectString, { sessionTimeoutMs, session: { id: clientId, password }, followConfig: false });
+async function twinClose(
+  connectString: string,
+  timeoutMs: number,
+  clientId: string,
+  password: Buffer,
+  sessionTimeoutMs: number,
+  tls: TlsOptions | undefined,
+): Promise<boolean> {
+  // Over the session's own TLS settings: its connect string may name TLS ports.
+  const twin = new ZkClient(connectString, { sessionTimeoutMs, session: { id: clientId, password }, followConfig: false, tls });
   try {
     return await new Promise<boolean>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`expireSession: could not connect a second client within ${timeoutMs} ms`)), timeoutMs);
@@ -41,7 +50,7 @@ async function twinClose(connectString: string, timeoutMs: number, clientId: str
  * not end it — measure a failover from here, not from the call
  */
 export async function expireSession(session: ZkSession, timeoutMs = 20_000): Promise<number> {
-  const { clientId, password } = session[kCredentials]();
+  const { clientId, password, tls } = session[kCredentials]();
   let lost = false;
   const onLost = () => {
     lost = true;
@@ -53,7 +62,7 @@ export async function expireSession(session: ZkSession, timeoutMs = 20_000): Pro
     while (!lost) {
       if (Date.now() > deadline) throw new Error(`expireSession: session 0x${clientId} still alive after ${timeoutMs} ms`);
       const started = Date.now();
-      if (await twinClose(session.connectString, Math.max(1000, deadline - Date.now()), clientId, password, session.sessionTimeoutMs)) round = started;
+      if (await twinClose(session.connectString, Math.max(1000, deadline - Date.now()), clientId, password, session.sessionTimeoutMs, tls)) round = started;
       const waitUntil = Date.now() + 1500;
       while (!lost && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
     }

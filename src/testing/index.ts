@@ -9,7 +9,7 @@ import { dockerAvailable, startContainerEnsemble, startContainerServer } from '.
 import { findLocalInstall, startLocalEnsemble, startLocalServer } from './local.js';
 import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
 
-export type { ZooKeeperEnsemble, ZooKeeperServer, ZooKeeperTls } from './types.js';
+export type { ZooKeeperEnsemble, ZooKeeperEnsembleTls, ZooKeeperServer, ZooKeeperTls } from './types.js';
 export { expireSession } from './expire.js';
 export {
   SUPER_AUTH,
@@ -26,7 +26,7 @@ export {
   type LocalZooKeeperEnsemble,
   type ServerMode,
 } from './local.js';
-export { TLS_SERVER_NAME, generateTestCerts, type TestCerts } from './tls.js';
+export { TLS_SERVER_NAME, generateServerCert, generateTestCerts, tlsFourLetterWord, type ServerCert, type TestCerts, type TlsEndpoint } from './tls.js';
 export { dockerAvailable, listTestContainers, removeRunContainers, startContainerEnsemble, startContainerServer } from './containers.js';
 export { fourLetterWord, serverMode } from './fourlw.js';
 
@@ -71,11 +71,16 @@ function externalServer(connectString: string): ZooKeeperServer {
  * Gives a real ZooKeeper server: `ZK_CONNECT` if set (no stop/restart), else a local install,
  * else a container. Fails with {@link NO_SERVER_MESSAGE} when none is available.
  * @param options - `heapMb`: the started server JVM's heap limit in MB (default 256; about 1 GB
- * per million znodes); an external server is as it is
+ * per million znodes); an external server is as it is. `tls`: also a TLS client port with
+ * throwaway certificates (the server's `tls`), local servers only
+ * @throws Error when `tls` is asked of an external server or a container
  */
-export async function startZooKeeper(options: { heapMb?: number } = {}): Promise<ZooKeeperServer> {
+export async function startZooKeeper(options: { heapMb?: number; tls?: boolean } = {}): Promise<ZooKeeperServer> {
   const forced = strategyFromEnv();
   const ext = process.env['ZK_CONNECT'];
+  if (options.tls && (forced === 'container' || (forced !== 'local' && ext) || (forced === undefined && !findLocalInstall()))) {
+    throw new Error(`zk-recipes/testing: a TLS test server needs a local install (ZK_CONNECT and containers have no TLS port)\n${NO_SERVER_MESSAGE}`);
+  }
   if ((forced === undefined || forced === 'external') && ext) return externalServer(ext);
   if (forced === 'external') throw new Error(`ZK_STRATEGY=external needs ZK_CONNECT\n${NO_SERVER_MESSAGE}`);
   if (forced !== 'container' && findLocalInstall()) return startLocalServer(options);

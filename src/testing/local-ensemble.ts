@@ -4,7 +4,13 @@
  * server's mode (read-only after a quorum loss) and spawning a joiner for a dynamic reconfig.
  *
  * Members start all at once (none is ready before a quorum), then the ensemble waits for a
- * quorum: every running server `leader` or `follower`, one of them `leader`.
+ * quorum: every running server `leader` or `follower`, one of them `leader` (and, with TLS, every
+ * running server's TLS port listening).
+ *
+ * With `tls`, one CA for the whole ensemble: each member gets its own server certificate from it
+ * (valid for `localhost` / `127.0.0.1`) and a `secureClientPort`, so a client that trusts the CA
+ * trusts every member, and one client certificate is accepted by all. The quorum itself stays
+ * plain (only client connections are under test).
  * @module
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,9 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProbedEnsemble } from './ensemble-probe.js';
 import { LocalServer, findLocalInstall, writeServerFiles, type LocalInstall, type ProcessSpec, type ServerMode } from './local-process.js';
-import { freePort } from './ports.js';
-import { SUPER_AUTH, renderServerConfig, serverLine, serverPaths, type ServerConfig } from './server-config.js';
-import type { ZooKeeperEnsemble, ZooKeeperServer } from './types.js';
+import { freePort, listening } from './ports.js';
+import { SUPER_AUTH, renderServerConfig, serverLine, serverPaths, type ServerConfig, type ServerTlsConfig } from './server-config.js';
+import { generateServerCert, generateTestCerts, tlsFourLetterWord, type TestCerts } from './tls.js';
+import type { ZooKeeperEnsemble, ZooKeeperEnsembleTls, ZooKeeperServer, ZooKeeperTls } from './types.js';
 
 /** Options of {@link startLocalEnsemble}. */
 export interface LocalEnsembleOptions {
@@ -31,6 +38,12 @@ export interface LocalEnsembleOptions {
    * passes). Needed for {@link LocalZooKeeperEnsemble.spawnJoiner}. @default false
    */
   reconfig?: boolean;
+  /**
+   * Also serve a TLS client port (`secureClientPort`, client certificate required) on every
+   * member, certificates from one CA made for this ensemble; the ensemble's `tls` (and each
+   * server's) says how to connect. @default false
+   */
+  tls?: boolean;
 }
 
 /** A server started to be added to a running ensemble by a reconfig (see `spawnJoiner`). */
@@ -75,6 +88,25 @@ export interface EnsembleSettings {
   reconfig: boolean;
   /** Read-only mode after a quorum loss. */
   readOnly: boolean;
+  /** TLS client ports: the ensemble's CA and client certificate, in `dir`. */
+  tls?: { dir: string; certs: TestCerts };
+}
+
+/** A member's TLS client port: its zoo.cfg part and how clients reach it. */
+interface MemberTls {
+  config: ServerTlsConfig;
+  tls: ZooKeeperTls;
+}
+
+/** Member `id`'s TLS port and server certificate (from the ensemble's CA), when the ensemble has TLS. */
+async function memberTls(settings: EnsembleSettings, id: number): Promise<MemberTls | undefined> {
+  if (!settings.tls) return undefined;
+  const { dir, certs } = settings.tls;
+  const [leaf, port] = await Promise.all([generateServerCert(dir, `server${id}`), freePort()]);
+  return {
+    config: { port, keyStore: leaf.keyStoreFile, trustStore: certs.caFile },
+    tls: { port, connectString: `127.0.0.1:${port}`, ca: certs.ca, cert: certs.cert, key: certs.key, serverName: certs.serverName },
+  };
 }
 
 /** A member's loopback ports. */
@@ -99,20 +131,22 @@ export function localMemberConfig(
   clientPort: number,
   members: readonly string[],
   settings: Omit<EnsembleSettings, 'install'>,
+  tls?: ServerTlsConfig,
 ): ServerConfig {
   return renderServerConfig({
     paths: serverPaths(sdir),
     clientPort,
     clientPortAddress: '127.0.0.1',
     member: { id, members, reconfig: settings.reconfig, readOnly: settings.readOnly },
+    tls,
   });
 }
 
 /** Writes server `id`'s files into `sdir` and returns how to start it. */
-function writeMember(sdir: string, id: number, port: number, members: readonly string[], settings: EnsembleSettings): ProcessSpec {
-  const config = localMemberConfig(sdir, id, port, members, settings);
+function writeMember(sdir: string, id: number, port: number, members: readonly string[], settings: EnsembleSettings, tls?: MemberTls): ProcessSpec {
+  const config = localMemberConfig(sdir, id, port, members, settings, tls?.config);
   writeServerFiles(config);
-  return { install: settings.install, dir: sdir, config, cfgFile: serverPaths(sdir).cfgFile, port };
+  return { install: settings.install, dir: sdir, config, cfgFile: serverPaths(sdir).cfgFile, port, tlsPort: tls?.tls.port };
 }
 
 class JoinerServer extends LocalServer implements LocalJoiner {
@@ -122,10 +156,11 @@ class JoinerServer extends LocalServer implements LocalJoiner {
     readonly quorumPort: number,
     readonly electionPort: number,
     readonly serverLine: string,
+    tls: ZooKeeperTls | undefined,
   ) {
     // Configured as observer, it serves as a non-voting follower before its reconfig (see
     // spawnJoiner); any serving mode counts as ready.
-    super(spec, /observer|follower|leader/, false);
+    super(spec, /observer|follower|leader/, false, tls);
   }
 }
 
@@ -134,6 +169,7 @@ const newPorts = async (): Promise<MemberPorts> => ({ client: await freePort(), 
 class LocalEnsemble extends ProbedEnsemble<LocalServer> implements LocalZooKeeperEnsemble {
   private closed = false;
   private readonly joiners: JoinerServer[] = [];
+  readonly tls?: ZooKeeperEnsembleTls;
 
   constructor(
     servers: readonly LocalServer[],
@@ -141,10 +177,43 @@ class LocalEnsemble extends ProbedEnsemble<LocalServer> implements LocalZooKeepe
     private readonly settings: EnsembleSettings,
   ) {
     super(servers);
+    const certs = settings.tls?.certs;
+    const ports = servers.map((s) => s.tls?.port).filter((p): p is number => p !== undefined);
+    if (certs && ports.length === servers.length) {
+      const connectString = ports.map((p) => `127.0.0.1:${p}`).join(',');
+      this.tls = { connectString, ports, ca: certs.ca, cert: certs.cert, key: certs.key, serverName: certs.serverName };
+    }
   }
 
   protected running(s: LocalServer): boolean {
     return s.child !== undefined;
+  }
+
+  /** A quorum, and with TLS every running server's TLS port listening (it is bound after the plain one serves). */
+  override async waitForQuorum(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await super.waitForQuorum(timeoutMs);
+    for (const s of this.servers) {
+      const port = s.tls?.port;
+      while (port !== undefined && this.running(s) && !(await listening(port))) {
+        if (Date.now() > deadline) throw new Error(`ensemble: TLS port ${port} not listening within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** As for any ensemble, and TLS sessions too: `cons` on a TLS port lists the TLS connections only. */
+  override async serverOf(sessionId: string): Promise<number> {
+    const plain = await super.serverOf(sessionId);
+    if (plain >= 0 || !this.tls) return plain;
+    const want = `sid=0x${sessionId.toLowerCase()}`;
+    for (let i = 0; i < this.servers.length; i++) {
+      const s = this.servers[i]!;
+      if (!s.tls || !this.running(s)) continue;
+      const cons = await tlsFourLetterWord(s.tls, 'cons', 2000).catch(() => '');
+      if (cons.toLowerCase().includes(want)) return i;
+    }
+    return -1;
   }
 
   async restart(i: number): Promise<void> {
@@ -181,8 +250,9 @@ class LocalEnsemble extends ProbedEnsemble<LocalServer> implements LocalZooKeepe
     const id = this.servers.length + this.joiners.length + 1;
     const p = await newPorts();
     const others = this.committedMembers().filter((l) => !l.startsWith(`server.${id}=`));
-    const spec = writeMember(join(this.dir, `s${id}`), id, p.client, [...others, localMemberLine(id, p, true, 'observer')], this.settings);
-    const joiner = new JoinerServer(spec, id, p.quorum, p.election, localMemberLine(id, p, true));
+    const tls = await memberTls(this.settings, id);
+    const spec = writeMember(join(this.dir, `s${id}`), id, p.client, [...others, localMemberLine(id, p, true, 'observer')], this.settings, tls);
+    const joiner = new JoinerServer(spec, id, p.quorum, p.election, localMemberLine(id, p, true), tls?.tls);
     this.joiners.push(joiner);
     await joiner.start();
     return joiner;
@@ -205,19 +275,36 @@ export async function startLocalEnsemble(n = 3, options: LocalInstall | LocalEns
   const opts: LocalEnsembleOptions = 'classpath' in options ? { install: options } : options;
   const install = opts.install ?? findLocalInstall();
   if (!install) throw new Error('no local ZooKeeper install found');
-  const settings: EnsembleSettings = { install, reconfig: opts.reconfig ?? false, readOnly: opts.readOnly ?? false };
   const dir = mkdtempSync(join(tmpdir(), 'zk-recipes-ens-'));
-  const ports: MemberPorts[] = [];
-  for (let i = 0; i < n; i++) ports.push(await newPorts());
-  const members = ports.map((p, i) => localMemberLine(i + 1, p, settings.reconfig));
-  const servers = ports.map((p, i) => new LocalServer(writeMember(join(dir, `s${i + 1}`), i + 1, p.client, members, settings), /leader|follower/, false));
-  const ensemble = new LocalEnsemble(servers, dir, settings);
+  let ensemble: LocalEnsemble;
   try {
-    for (const s of servers) s.spawnOnly();
+    const tlsDir = join(dir, 'tls');
+    const tls = opts.tls ? { dir: tlsDir, certs: await generateTestCerts(tlsDir) } : undefined;
+    const settings: EnsembleSettings = { install, reconfig: opts.reconfig ?? false, readOnly: opts.readOnly ?? false, tls };
+    ensemble = new LocalEnsemble(await createMembers(n, dir, settings), dir, settings);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  try {
+    for (const s of ensemble.servers) s.spawnOnly();
     await ensemble.waitForQuorum();
   } catch (err) {
     await ensemble.close();
     throw err;
   }
   return ensemble;
+}
+
+/** Writes the files of `n` members under `dir` (ports, and TLS certificates when asked) and returns their servers, not started. */
+async function createMembers(n: number, dir: string, settings: EnsembleSettings): Promise<LocalServer[]> {
+  const ports: MemberPorts[] = [];
+  for (let i = 0; i < n; i++) ports.push(await newPorts());
+  const members = ports.map((p, i) => localMemberLine(i + 1, p, settings.reconfig));
+  const servers: LocalServer[] = [];
+  for (const [i, p] of ports.entries()) {
+    const t = await memberTls(settings, i + 1);
+    servers.push(new LocalServer(writeMember(join(dir, `s${i + 1}`), i + 1, p.client, members, settings, t), /leader|follower/, false, t?.tls));
+  }
+  return servers;
 }

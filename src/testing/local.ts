@@ -38,6 +38,8 @@ export interface LocalServerOptions {
   tls?: boolean;
   /** The server JVM's heap limit in MB (a million znodes need about 1 GB). @default 256 */
   heapMb?: number;
+  /** More JVM flags, after the test kit's own (e.g. `-Djute.maxbuffer=65536`). @default none */
+  jvmFlags?: readonly string[];
 }
 
 /** The rendered config of a local standalone server rooted at `dir` (host paths). */
@@ -65,7 +67,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   let server: LocalServer;
   try {
     const t = options.tls ? await prepareTls(dir) : undefined;
-    const config = localStandaloneConfig(dir, port, t && { port: t.tls.port, keyStore: t.keyStore, trustStore: t.trustStore }, options.heapMb);
+    const rendered = localStandaloneConfig(dir, port, t && { port: t.tls.port, keyStore: t.keyStore, trustStore: t.trustStore }, options.heapMb);
+    const config = options.jvmFlags?.length ? { ...rendered, jvmFlags: [...rendered.jvmFlags, ...options.jvmFlags] } : rendered;
     writeServerFiles(config);
     server = new LocalServer({ install, dir, config, cfgFile: serverPaths(dir).cfgFile, port, tlsPort: t?.tls.port }, /standalone/, true, t?.tls);
   } catch (err) {

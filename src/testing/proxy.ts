@@ -7,8 +7,12 @@
  *
  * For testing a client's wire handling there are finer faults: `freeze()` / `thaw()` hold the bytes
  * of the connections open now only (new ones pass), `delay(ms)` adds one-way latency,
- * `corruptNext()` mangles the next chunk in one direction (random bytes, a truncated frame, or a
- * bogus 0x7fffffff length prefix) and `dropConnections()` resets every connection.
+ * `dropConnections()` resets every connection, and `corruptNext()` / `corruptEvery()` mangle the
+ * next chunk, or a random share of the chunks, in one direction: random bytes, a truncated frame,
+ * a bogus 0x7fffffff length prefix, replayed frames, a chunk dripped out 1–3 bytes at a time, or
+ * one flipped bit (proxy-faults.ts says what each does and what a client must do about it). For a
+ * soak, either call `corruptNext()` on a timer (one fault at a time, at times you choose) or let
+ * `corruptEvery()` draw the faults; `corruptions` counts what was done.
  *
  * ```ts
  * const proxy = await startProxy(server.connectString);
@@ -19,23 +23,14 @@
  * ```
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import createDebug from 'debug';
 import { parseConnectString, type ServerAddress } from '../ops/fourlw.js';
+import { Corrupter, DelayLine, FrameTracker, Outlet, type ProxyCorruption, type ProxyDirection, wholeFrames, writeCorrupted } from './proxy-faults.js';
+
+export { PROXY_CORRUPTIONS, type ProxyCorruption, type ProxyDirection } from './proxy-faults.js';
 
 const log = createDebug('zk-recipes:proxy');
-
-/** A direction of forwarding: server to client, or client to server. */
-export type ProxyDirection = 'toClient' | 'toServer';
-
-/**
- * How `corruptNext()` mangles a chunk: `'garbage'` replaces every byte (same length),
- * `'truncate'` forwards the first half then ends the destination socket, `'oversize'` prefixes a
- * 4-byte big-endian length of 0x7fffffff.
- */
-export type ProxyCorruption = 'garbage' | 'truncate' | 'oversize';
 
 /** A running proxy. */
 export interface ZkProxy {
@@ -70,47 +65,30 @@ export interface ZkProxy {
    */
   delay(ms: number): void;
   /**
-   * Replaces the next chunk forwarded in `direction` (on whichever connection forwards first):
+   * Mangles the next chunk forwarded in `direction` (on whichever connection forwards first):
    * `'garbage'` with random bytes of the same length, each differing from the original;
    * `'truncate'` with its first half, then ends (FIN) that connection's destination socket and
    * discards what else comes for it; `'oversize'` with a 4-byte big-endian length of 0x7fffffff
-   * followed by the chunk. Forwarding then goes on normally. A later call for the same direction
+   * followed by the chunk; `'duplicate'` sends its whole frames twice (it waits for a chunk that
+   * holds one); `'split'` drips it out in pieces of 1–3 bytes, a `setImmediate` apart; `'flip'`
+   * flips one random bit. Forwarding then goes on normally. A later call for the same direction
    * replaces one still pending.
+   * @throws RangeError for an unknown mode
    */
   corruptNext(direction: ProxyDirection, how: ProxyCorruption): void;
+  /**
+   * From now on mangles each chunk forwarded in `direction` with `probability`, by a mode drawn
+   * from `how` (as `corruptNext` describes them); `random` (default `Math.random`) draws both, and
+   * where a split cuts or a flip lands. A pending `corruptNext` goes first. Probability 0 turns it off.
+   * @throws RangeError for a probability outside [0, 1], an unknown mode or an empty list
+   */
+  corruptEvery(direction: ProxyDirection, how: ProxyCorruption | readonly ProxyCorruption[], probability: number, random?: () => number): void;
+  /** Chunks mangled so far, per mode (both directions, `corruptNext` and `corruptEvery`). */
+  readonly corruptions: Readonly<Record<ProxyCorruption, number>>;
   /** Stops listening and resets every connection. Idempotent. */
   close(): Promise<void>;
   /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** Runs tasks in the order given, each no sooner than the delay given with it. */
-class DelayLine {
-  private readonly queue: Array<{ due: number; run: () => void }> = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  push(delayMs: number, run: () => void): void {
-    if (delayMs <= 0 && this.queue.length === 0) {
-      run();
-      return;
-    }
-    this.queue.push({ due: performance.now() + delayMs, run });
-    if (!this.timer) this.pump();
-  }
-
-  cancel(): void {
-    this.queue.length = 0;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private readonly pump = (): void => {
-    this.timer = undefined;
-    // Timers may fire a little early: check the clock, and wait again if need be.
-    while (this.queue.length > 0 && this.queue[0]!.due <= performance.now()) this.queue.shift()!.run();
-    const head = this.queue[0];
-    if (head && !this.timer) this.timer = setTimeout(this.pump, Math.max(1, Math.ceil(head.due - performance.now())));
-  };
 }
 
 /** One client connection: the client socket, its upstream (once asked for) and what is held. */
@@ -125,13 +103,15 @@ interface Link {
   held: Record<ProxyDirection, Buffer[]>;
   /** Per-direction delay lines: chunks and closes pass through them before forwarding. */
   lanes: Record<ProxyDirection, DelayLine>;
+  /** Per-direction ordered outputs (a dripped chunk holds back what follows it). */
+  out: Record<ProxyDirection, Outlet>;
+  /** Per-direction framing of the bytes as the source sent them (for `duplicate`). */
+  frames: Record<ProxyDirection, FrameTracker>;
   /** The client closed its side (FIN or reset). */
   clientGone: boolean;
   /** The server closed its side. */
   upstreamGone: boolean;
 }
-
-const OVERSIZE = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
 
 function kill(s: Socket | undefined): void {
   if (!s || s.destroyed) return;
@@ -142,28 +122,30 @@ function kill(s: Socket | undefined): void {
   }
 }
 
-function end(s: Socket | undefined): void {
-  if (s && !s.destroyed && !s.writableEnded) s.end();
-}
-
-/** Random bytes of the same length, each one different from the original's. */
-function garble(chunk: Buffer): Buffer {
-  const noise = randomBytes(chunk.length);
-  return Buffer.from(chunk.map((b, i) => b ^ (1 + (noise[i]! % 255))));
-}
-
 /** A fresh link for a client connection: nothing held, no upstream yet. */
-function newLink(client: Socket): Link {
-  return {
+function newLink(client: Socket, random: (dir: ProxyDirection) => () => number): Link {
+  const link: Link = {
     client,
     upstream: undefined,
     upstreamReady: false,
     frozen: false,
     held: { toServer: [], toClient: [] },
     lanes: { toServer: new DelayLine(), toClient: new DelayLine() },
+    out: {
+      toServer: new Outlet(
+        () => link.upstream,
+        () => random('toServer')(),
+      ),
+      toClient: new Outlet(
+        () => link.client,
+        () => random('toClient')(),
+      ),
+    },
+    frames: { toServer: new FrameTracker(), toClient: new FrameTracker() },
     clientGone: false,
     upstreamGone: false,
   };
+  return link;
 }
 
 /**
@@ -177,7 +159,7 @@ class ProxyCore {
   closed = false;
   private next = 0;
   private delayMs = 0;
-  private readonly corruptions: Partial<Record<ProxyDirection, ProxyCorruption>> = {};
+  readonly corrupter = new Corrupter();
 
   constructor(private readonly targets: readonly ServerAddress[]) {
     this.server = createServer({ allowHalfOpen: true }, (client) => this.accept(client));
@@ -242,10 +224,6 @@ class ProxyCore {
     this.delayMs = ms;
   }
 
-  corruptNext(direction: ProxyDirection, how: ProxyCorruption): void {
-    this.corruptions[direction] = how;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -263,23 +241,24 @@ class ProxyCore {
     this.links.delete(link);
     link.lanes.toServer.cancel();
     link.lanes.toClient.cancel();
+    link.out.toServer.cancel();
+    link.out.toClient.cancel();
     kill(link.client);
     kill(link.upstream);
   }
 
-  /** Writes a chunk to its destination, applying a pending corruption. */
+  /** Writes a chunk to its destination, mangled if a corruption is due. */
   private send(link: Link, dir: ProxyDirection, chunk: Buffer): void {
+    const frames = wholeFrames(link.frames[dir].feed(chunk));
     const to = dir === 'toServer' ? link.upstream : link.client;
     if (!to || to.destroyed || to.writableEnded) return;
-    const how = this.corruptions[dir];
+    const how = this.corrupter.pick(dir, frames !== undefined);
     if (!how) {
-      to.write(chunk);
+      link.out[dir].write(chunk);
       return;
     }
-    delete this.corruptions[dir];
     log('corrupting a %d-byte chunk %s: %s', chunk.length, dir, how);
-    if (how === 'truncate') to.end(chunk.subarray(0, chunk.length >> 1));
-    else to.write(how === 'garbage' ? garble(chunk) : Buffer.concat([OVERSIZE, chunk]));
+    writeCorrupted(link.out[dir], how, chunk, frames, this.corrupter.random(dir));
   }
 
   /** Forwards a chunk now, or holds it. */
@@ -293,10 +272,10 @@ class ProxyCore {
     if (this.isHeld(link)) return;
     if (link.upstream && link.upstreamReady) {
       for (const b of link.held.toServer.splice(0)) this.send(link, 'toServer', b);
-      if (link.clientGone) end(link.upstream);
+      if (link.clientGone) link.out.toServer.end();
     }
     for (const b of link.held.toClient.splice(0)) this.send(link, 'toClient', b);
-    if (link.upstreamGone) end(link.client);
+    if (link.upstreamGone) link.out.toClient.end();
     if (link.clientGone && link.upstreamGone) this.links.delete(link);
   }
 
@@ -308,7 +287,7 @@ class ProxyCore {
       return;
     }
     client.setNoDelay(true);
-    const link = newLink(client);
+    const link = newLink(client, (dir) => this.corrupter.random(dir));
     this.links.add(link);
     client.on('data', (d: Buffer) => link.lanes.toServer.push(this.delayMs, () => this.forward(link, 'toServer', d)));
     const gone = () => {
@@ -384,7 +363,11 @@ export async function startProxy(target: string | readonly ServerAddress[]): Pro
     thaw: () => core.thaw(),
     dropConnections: () => core.dropConnections(),
     delay: (ms) => core.delay(ms),
-    corruptNext: (direction, how) => core.corruptNext(direction, how),
+    corruptNext: (direction, how) => core.corrupter.setNext(direction, how),
+    corruptEvery: (direction, how, probability, random) => core.corrupter.setEvery(direction, how, probability, random),
+    get corruptions() {
+      return { ...core.corrupter.counts };
+    },
     close: () => core.close(),
     [Symbol.asyncDispose]: () => proxy.close(),
   };

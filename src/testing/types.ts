@@ -29,6 +29,26 @@ export interface ZooKeeperTls {
   readonly serverName: string;
 }
 
+/**
+ * How to reach the TLS client ports of an ensemble: one CA signs every member's server
+ * certificate (each valid for `localhost` / `127.0.0.1`), so a client trusting it trusts every
+ * member; one client certificate that every member accepts.
+ */
+export interface ZooKeeperEnsembleTls {
+  /** Every member's TLS client port, `host:port`, comma-separated (index order). */
+  readonly connectString: string;
+  /** The members' TLS client ports, index 0..n-1. */
+  readonly ports: readonly number[];
+  /** The CA certificate (PEM) to trust. */
+  readonly ca: Buffer;
+  /** A client certificate (PEM) every member accepts. */
+  readonly cert: Buffer;
+  /** The client certificate's private key (PEM, PKCS#8, unencrypted). */
+  readonly key: Buffer;
+  /** The name every member's certificate is issued to (`servername` of `tls.connect`). */
+  readonly serverName: string;
+}
+
 /** One ZooKeeper server for tests. */
 export interface ZooKeeperServer {
   /** `host:port` to pass to `ZkSession.connect`. */
@@ -57,15 +77,17 @@ export interface ZooKeeperServer {
 export interface ZooKeeperEnsemble {
   /** All servers' `host:port`, comma-separated. */
   readonly connectString: string;
-  /** The servers, index 0..n-1. */
+  /** The servers, index 0..n-1 (each with its own `tls` when the ensemble has TLS). */
   readonly servers: readonly ZooKeeperServer[];
+  /** The TLS client ports and credentials, when the ensemble was started with TLS. */
+  readonly tls?: ZooKeeperEnsembleTls;
   /** Kills server `i` with SIGKILL (a crash; its data stays). */
   kill(i: number): Promise<void>;
   /** Starts server `i` again (after `kill`, or restarts it if running). */
   restart(i: number): Promise<void>;
   /** Index of the current quorum leader (asks each server with `srvr`). */
   leaderIndex(): Promise<number>;
-  /** Index of the server a session is connected to (asks each server with `cons`), or -1. */
+  /** Index of the server a session is connected to (asks each server with `cons`, on its TLS port too), or -1. */
   serverOf(sessionId: string): Promise<number>;
   /** Waits until a quorum serves requests again (every running server reports a mode). */
   waitForQuorum(timeoutMs?: number): Promise<void>;
