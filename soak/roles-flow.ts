@@ -66,7 +66,8 @@ function newScheduler(ctx: RoleContext): TaskScheduler {
       },
     },
   });
-  scheduler.on('error', () => undefined); // background steps retry on the next scan
+  // Background steps retry on the next scan; logged, so a stuck task can be traced.
+  scheduler.on('error', (err) => ctx.log({ ev: 'err', where: 'scheduler', code: codeOf(err), message: String(err.message).slice(0, 200) }));
   return scheduler;
 }
 

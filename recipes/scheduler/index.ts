@@ -58,6 +58,8 @@
  * taken back. Never lost: tasks are persistent and only ever move between states, and a task that
  * can run is always either held (its node) or waiting (its entry), so a new dispatcher, reading
  * both indexes afresh, finds every one.
+ * A safety net behind that: the dispatcher sweeps the task shards slowly (./sweep.ts) and gives a
+ * waiting task found without an entry a new one, so even an entry lost some other way is mended.
  *
  * Recurring schedules fire every period from the last recorded one up to now (catch-up): after a
  * dispatcher failover the missed periods are fired late, never skipped.

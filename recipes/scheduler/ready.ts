@@ -98,6 +98,12 @@ export class ReadyReader {
   private entries: ReadyEntry[] = [];
   /** When the earliest entry or bucket not yet due becomes due (Infinity: none). */
   nextDue = Number.POSITIVE_INFINITY;
+  /**
+   * The last listing that read every bucket due when it began (none left unread for the count):
+   * when it began and the tasks of every entry it met. A task that waited, due, since before
+   * `at` and is not in `ids` had no entry (./sweep.ts). Undefined until there is one.
+   */
+  complete: { at: number; ids: ReadonlySet<string> } | undefined;
 
   constructor(
     private readonly session: ZkSession,
@@ -107,6 +113,7 @@ export class ReadyReader {
   /** Forgets everything read (a new term: another dispatcher may have assigned meanwhile). */
   reset(): void {
     this.entries = [];
+    this.complete = undefined;
   }
 
   /** Drops an entry that was deleted (its task assigned) or found stale. */
@@ -136,13 +143,18 @@ export class ReadyReader {
     const current = dueWindow(now, now);
     const out: ReadyEntry[] = [];
     this.nextDue = Number.POSITIVE_INFINITY;
+    this.complete = undefined;
+    let whole = true;
     for (const bucket of buckets) {
       const window = Number(bucket.slice(0, DUE_DIGITS));
       if (window > now) {
         this.nextDue = Math.min(this.nextDue, window);
         break; // later buckets start later still
       }
-      if (out.filter((e) => e.due <= now).length >= Math.max(want, READY_BUCKET_SIZE)) break;
+      if (out.filter((e) => e.due <= now).length >= Math.max(want, READY_BUCKET_SIZE)) {
+        whole = false;
+        break;
+      }
       const entries = await this.readBucket(bucket, window < current, watch);
       for (const e of entries) {
         if (e.due > now) this.nextDue = Math.min(this.nextDue, e.due);
@@ -151,6 +163,8 @@ export class ReadyReader {
     }
     out.sort((a, b) => a.due - b.due || (a.name < b.name ? -1 : 1));
     this.entries = out;
+    // An interrupted listing (an error thrown above) leaves `complete` undefined: nothing is judged on it.
+    if (whole) this.complete = { at: now, ids: new Set(out.map((e) => e.taskId)) };
   }
 
   /** One bucket's entries; an empty bucket of a past window is deleted (NOT_EMPTY: read it again). */

@@ -12,12 +12,15 @@
  * The picture can be stale, and that is safe: every write is a compare-and-set, so a stale view
  * costs one failed write, and the task is read again at once. A new term, and every
  * {@link FULL_READ_MS} of one, reads every held task again and lists the ready index afresh.
+ * Behind the ready index, a slow sweep of the task shards (./sweep.ts, a bounded step per scan)
+ * finds waiting tasks that have no entry and writes them one.
  * @internal
  * @module
  */
 import { fireDue } from './schedules.js';
 import { ReadyReader, type ReadyEntry } from './ready.js';
 import type { Store } from './store.js';
+import { Sweeper } from './sweep.js';
 import type { SchedulerEvents, TaskStatus, WorkerRecord } from './types.js';
 
 type Emit = <K extends keyof SchedulerEvents>(event: K, ...args: SchedulerEvents[K]) => void;
@@ -49,6 +52,8 @@ export interface ScanHooks {
 /** The dispatcher's view across the scans of one term. */
 export class Scanner {
   private readonly reader: ReadyReader;
+  /** The safety net: finds waiting tasks that have no ready entry (./sweep.ts). */
+  private readonly sweeper: Sweeper;
   /** Held tasks as last read or written. */
   private readonly held = new Map<string, TaskStatus>();
   /** Waiting tasks read through their entries (not assignable yet: no worker for the type, no room). */
@@ -68,6 +73,7 @@ export class Scanner {
     private readonly hooks: ScanHooks,
   ) {
     this.reader = new ReadyReader(store.session, store.ready);
+    this.sweeper = new Sweeper(store);
   }
 
   /** A new term: another dispatcher may have written meanwhile, so the next scan reads everything again. */
@@ -94,8 +100,9 @@ export class Scanner {
       await this.checkHolder(t, workers, load);
     }
     if (!lost.aborted) await this.assignDue(workers, load, lost);
-    // A write of ours met a newer state (a worker started the task, say): read it and act again now.
-    return this.dirty.size > 0 ? Date.now() : Math.min(next, this.reader.nextDue);
+    const repaired = lost.aborted ? 0 : await this.repairOrphans();
+    // A write of ours met a newer state (a worker started the task, say), or an orphan got its entry: act again now.
+    return this.dirty.size > 0 || repaired > 0 ? Date.now() : Math.min(next, this.reader.nextDue);
   }
 
   /** Lists workers and assignment nodes; reads the held tasks that can have changed. */
@@ -261,6 +268,24 @@ export class Scanner {
       this.reader.drop(e);
       this.hooks.emit('assigned', t.id, id, done.attempt);
     }
+  }
+
+  /**
+   * The safety net (./sweep.ts): a step of the shard sweep; each waiting task found without a ready
+   * entry gets one, by a CAS of the task with an `enqueue` companion (a stale view fails the CAS).
+   * Interrupted: the entry is written with the CAS or not at all; the sweep goes on next scan.
+   * @returns how many got an entry
+   */
+  private async repairOrphans(): Promise<number> {
+    const orphans = await this.sweeper.step(this.reader.complete, (id) => this.held.has(id) || this.waiting.has(id));
+    let repaired = 0;
+    for (const t of orphans) {
+      const now = await this.store.casTask(t, {}, { ready: { kind: 'enqueue', due: Date.now() } });
+      this.wrote(t.id, now);
+      if (now) repaired++;
+    }
+    if (repaired > 0) this.reader.reset(); // the new entries are due now: list the index again
+    return repaired;
   }
 
   private emit<K extends keyof SchedulerEvents>(event: K, ...args: SchedulerEvents[K]): void {
