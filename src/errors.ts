@@ -135,7 +135,7 @@ export class ConnectionLossError extends ZkError {
     super('CONNECTION_LOSS', m, c);
   }
 }
-/** The session expired (rc -112): its ephemeral nodes are gone. */
+/** The session expired (rc -112), or the server no longer knows it (rc -12, unknown session): its ephemeral nodes are gone. */
 export class SessionExpiredError extends ZkError {
   /** @internal */ constructor(m: string, c?: ZkErrorContext) {
     super('SESSION_EXPIRED', m, c);
@@ -305,7 +305,8 @@ const RC: Record<number, [ZkErrorCode, Ctor | undefined, string]> = {
   [-7]: ['OPERATION_TIMEOUT', OperationTimeoutError, 'operation timeout'],
   [-8]: ['BAD_ARGUMENTS', undefined, 'bad arguments'],
   [-9]: ['INVALID_STATE', undefined, 'invalid zhandle state'],
-  [-12]: ['UNKNOWN_SESSION', undefined, 'unknown session'],
+  // The server no longer has the session (closed or expired while this request was on its way): expired, for every caller.
+  [-12]: ['SESSION_EXPIRED', SessionExpiredError, 'unknown session (expired or closed on the server)'],
   [-13]: ['NEW_CONFIG_NO_QUORUM', undefined, 'no quorum of the new configuration is connected'],
   [-14]: ['RECONFIG_IN_PROGRESS', undefined, 'another reconfiguration is in progress'],
   [-100]: ['API_ERROR', undefined, 'api error'],

@@ -48,7 +48,7 @@ import {
   writeSetData,
 } from '../src/client/requests.js';
 import { readMulti, readMultiRead, writeMulti, writeMultiRead, type MultiOp, type ReadOp } from '../src/client/multi.js';
-import { NoNodeError, NodeExistsError, ZkError } from '../src/errors.js';
+import { NoNodeError, NodeExistsError, SessionExpiredError, ZkError, fromRc, isRetryable } from '../src/errors.js';
 
 // ---- helpers ---------------------------------------------------------------------------------------
 
@@ -1583,5 +1583,18 @@ describe('fuzz (seeded)', () => {
       if (after.join() !== 'next') problems.push(`${where}: after ${err ? 'the error' : 'reset'} a good frame decoded as ${JSON.stringify(after)}`);
     }
     expect(problems, `${ITER} streams`).toEqual([]);
+  });
+});
+
+describe('return codes', () => {
+  // Seen in CI: a request in flight while another client closed the session got rc -12 back, and a
+  // DoubleBarrier treated it as a plain failure instead of re-entering in its new session.
+  it('UNKNOWN_SESSION (rc -12) is a SessionExpiredError, like SESSION_EXPIRED (rc -112), and not retried', () => {
+    for (const rc of [-12, -112]) {
+      const err = fromRc(rc, 'exists', '/x');
+      expect(err).toBeInstanceOf(SessionExpiredError);
+      expect(err).toMatchObject({ code: 'SESSION_EXPIRED', rc, op: 'exists', path: '/x' });
+      expect(isRetryable(err)).toBe(false);
+    }
   });
 });
