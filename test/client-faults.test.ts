@@ -5,12 +5,12 @@
 // or in the handshake) drop that connection only: the client reconnects and goes on. Nothing here
 // may reach the process as an uncaught exception or an unhandled rejection.
 import { performance } from 'node:perf_hooks';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Acls, ConnectionLossError, ZkError, ZkSession } from '../src/index.js';
 import { ZkClient, type ClientOptions } from '../src/client/client.js';
 import { startProxy, startZooKeeper, type ZkProxy, type ZooKeeperServer } from '../src/testing/index.js';
 import type { ProxyCorruption, ProxyDirection } from '../src/testing/proxy.js';
-import { nextEvent, uniquePath, waitUntil } from './helpers.js';
+import { nextEvent, uniquePath, useNoEscapes, waitUntil } from './helpers.js';
 
 let server: ZooKeeperServer;
 beforeAll(async () => {
@@ -21,27 +21,7 @@ afterAll(async () => {
 });
 
 // Process-level: whatever the faults do, nothing escapes to the process.
-const escaped: Array<{ kind: string; error: string }> = [];
-const onUncaught = (err: unknown) => {
-  escaped.push({ kind: 'uncaughtException', error: String((err as Error)?.stack ?? err) });
-};
-const onUnhandled = (reason: unknown) => {
-  escaped.push({ kind: 'unhandledRejection', error: String((reason as Error)?.stack ?? reason) });
-};
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUnhandled);
-});
-
-const closers: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const f of closers.splice(0).reverse()) await f().catch(() => undefined);
-  expect(escaped).toEqual([]);
-});
+const { escaped, closers } = useNoEscapes();
 
 const OPEN = Acls.OPEN;
 

@@ -210,3 +210,28 @@ export async function countingForwarder(port: number, listenPort = 0): Promise<C
       }),
   };
 }
+
+/**
+ * For files that fault the wire: records every uncaught exception and unhandled rejection while
+ * the file runs (nothing may escape a socket handler), runs the `closers` registered during a
+ * test after it, then asserts nothing escaped.
+ */
+export function useNoEscapes(): { escaped: string[]; closers: Array<() => Promise<unknown>> } {
+  const escaped: string[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
+  const onUncaught = (err: unknown) => escaped.push(`uncaughtException: ${String((err as Error)?.stack ?? err)}`);
+  const onUnhandled = (reason: unknown) => escaped.push(`unhandledRejection: ${String((reason as Error)?.stack ?? reason)}`);
+  beforeAll(() => {
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterAll(() => {
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUnhandled);
+  });
+  afterEach(async () => {
+    for (const f of closers.splice(0).reverse()) await f().catch(() => undefined);
+    expect(escaped).toEqual([]);
+  });
+  return { escaped, closers };
+}

@@ -12,14 +12,14 @@
 //   a DistributedQueue loses no item whose put resolved.
 // Nothing may reach the process as an uncaught exception or an unhandled rejection.
 import { performance } from 'node:perf_hooks';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionLossError, DistributedQueue, ZkError, ZkSession, type SessionOptions } from '../src/index.js';
 import { ZkClient } from '../src/client/client.js';
 import { startProxy, startZooKeeper, type ZkProxy, type ZooKeeperServer } from '../src/testing/index.js';
 import type { ProxyCorruption, ProxyDirection } from '../src/testing/proxy.js';
 import { FencedResource, checkAccounting, checkMutualExclusion } from './faults/checkers.js';
 import { LockLoop, pause } from './faults/harness.js';
-import { nextEvent, uniquePath, waitUntil } from './helpers.js';
+import { nextEvent, uniquePath, useNoEscapes, waitUntil } from './helpers.js';
 
 let server: ZooKeeperServer;
 beforeAll(async () => {
@@ -29,23 +29,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const escaped: string[] = [];
-const onUncaught = (err: unknown) => escaped.push(`uncaughtException: ${String((err as Error)?.stack ?? err)}`);
-const onUnhandled = (reason: unknown) => escaped.push(`unhandledRejection: ${String((reason as Error)?.stack ?? reason)}`);
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUnhandled);
-});
-
-const closers: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const f of closers.splice(0).reverse()) await f().catch(() => undefined);
-  expect(escaped).toEqual([]);
-});
+const { closers } = useNoEscapes();
 
 const DIRECTIONS: readonly ProxyDirection[] = ['toClient', 'toServer'];
 /** The modes a client must answer by dropping the connection. */

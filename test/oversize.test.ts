@@ -6,13 +6,13 @@
 // typed error that the session does not retry. Each time the session stays usable (same session),
 // the other requests in flight succeed, and nothing escapes to the process.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionLossError, InvalidArgumentError, ProtocolError, ZkSession, type SessionOptions } from '../src/index.js';
 import { ZkClient } from '../src/client/client.js';
 import { LARGE_REQUEST_BYTES } from '../src/client/dispatch.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError } from '../src/client/framing.js';
 import { NO_SERVER_MESSAGE, findLocalInstall, startLocalServer, type ZooKeeperServer } from '../src/testing/index.js';
-import { nextEvent, uniquePath, waitUntil } from './helpers.js';
+import { nextEvent, uniquePath, useNoEscapes, waitUntil } from './helpers.js';
 
 /** The server's jute.maxbuffer in these tests. */
 const SERVER_MAX = 64 * 1024;
@@ -26,23 +26,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const escaped: string[] = [];
-const onUncaught = (err: unknown) => escaped.push(`uncaughtException: ${String((err as Error)?.stack ?? err)}`);
-const onUnhandled = (reason: unknown) => escaped.push(`unhandledRejection: ${String((reason as Error)?.stack ?? reason)}`);
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUnhandled);
-});
-
-const closers: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const f of closers.splice(0).reverse()) await f().catch(() => undefined);
-  expect(escaped).toEqual([]);
-});
+const { closers } = useNoEscapes();
 
 async function connect(opts: SessionOptions = {}): Promise<ZkSession> {
   const s = await ZkSession.connect(server.connectString, { sessionTimeoutMs: 8000, ...opts });
